@@ -1,0 +1,52 @@
+// Package msg defines the unit that flows from the tlog encoder through the
+// rate limiter and the integrity chain to a sink (file, journal, syslog).
+package msg
+
+import "time"
+
+// Message is one encoded recording message: a single JSON object on one line.
+type Message struct {
+	// Line is the complete JSON line including the closing '}' and the
+	// trailing '\n'. The encoder produces the 14 tlog fields; the chain stage
+	// rewrites Line to add the "vigil" integrity object before the final '}'.
+	Line []byte
+
+	// Copies of the tlog fields that sinks need without parsing Line
+	// (journal augment fields TLOG_REC, TLOG_USER, TLOG_SESSION, TLOG_ID).
+	Rec     string
+	User    string
+	Session uint32
+	ID      uint64
+	Pos     time.Duration
+
+	// Final marks the last message of a recording. It is never dropped by
+	// the rate limiter and is always signed.
+	Final bool
+
+	// Dropped counts what the rate limiter discarded since the previous
+	// message that was passed on; the chain stage records it, signed.
+	Dropped Drop
+
+	// Checkpoint asks the chain stage to sign this message (set when the
+	// latency timer flushed it, so signatures come at least every latency).
+	Checkpoint bool
+}
+
+// Drop is an account of messages discarded by the rate limiter.
+type Drop struct {
+	Messages uint64
+	Bytes    uint64
+}
+
+// Writer consumes messages. Implementations: rate limiter, chain, sinks.
+// WriteMessage may retain m only until it returns; Line may be reused.
+type Writer interface {
+	WriteMessage(m *Message) error
+}
+
+// Sink is the last Writer of a pipeline: it stores messages and must make
+// them durable on Close.
+type Sink interface {
+	Writer
+	Close() error
+}
