@@ -30,6 +30,11 @@ type Rec struct {
 	Shell    string      `json:"shell" toml:"shell"`
 	Sign     RecSign     `json:"sign" toml:"sign"`
 	Transfer RecTransfer `json:"transfer" toml:"transfer"`
+
+	// origins says where each key (indexed like recFields) was last set, so
+	// that Validate can name the file and line of a bad value. Values that
+	// came from different sources therefore differ under ==.
+	origins [numRecKeys]origin
 }
 
 // RecLog selects what is recorded.

@@ -45,7 +45,9 @@ type Writer interface {
 }
 
 // Sink is the last Writer of a pipeline: it stores messages and must make
-// them durable on Close.
+// them durable on Close. When WriteMessage fails, the caller may retry by
+// sending the same message again; a sink that stored part of it completes
+// it instead of storing it twice.
 type Sink interface {
 	Writer
 	Close() error

@@ -1,0 +1,77 @@
+# Vigil — build, test, benchmark, install.
+# `make demo` and `make test` must work as root on a fresh Debian 12 host:
+# they install the Debian packages they need (idempotently) first.
+
+PREFIX    ?= /usr
+SYSCONFDIR ?= /etc
+DESTDIR   ?=
+BIN       := bin
+GO        ?= go
+GOFLAGS   ?= -trimpath
+export GOTOOLCHAIN ?= auto
+
+# Debian packages the tests and benchmarks use (real services, compatibility oracles).
+DEB_PKGS := tlog rsyslog systemd asciinema bsdutils expect gcc libc6-dev procps util-linux
+
+CMDS := vigil-rec vigil-rec-session
+
+.PHONY: all build deps test test-go test-e2e bench install demo fuzz clean lint
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build $(GOFLAGS) -o $(BIN)/ ./rec/cmd/...
+
+# Install missing Debian packages only: apt-get update once, then install.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v $(GO) >/dev/null || { echo "Go >= 1.21 is required (it fetches the 1.26 toolchain itself): see README"; exit 1; }
+
+test: deps build lint test-go test-e2e
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt: $$out"; exit 1; }
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -count=1 -timeout 15m ./...
+
+test-e2e: build
+	tests/run.sh
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem ./rec/...
+	tests/bench/recorder.sh
+
+# Short fuzzing pass over every parser; corpora live in testdata/fuzz.
+fuzz:
+	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$t/*_test.go | cut -d' ' -f2); do \
+			echo "== $$t $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-20s} ./$$t || exit 1; \
+		done; \
+	done
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN)/vigil-rec $(DESTDIR)$(PREFIX)/bin/vigil-rec
+	# Setuid/setgid vigil when the account exists (the package's postinst sets it otherwise).
+	install -m 0755 $(BIN)/vigil-rec-session $(DESTDIR)$(PREFIX)/bin/vigil-rec-session
+	if getent passwd vigil >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		chown vigil:vigil $(DESTDIR)$(PREFIX)/bin/vigil-rec-session && \
+		chmod 6755 $(DESTDIR)$(PREFIX)/bin/vigil-rec-session; fi
+	install -d $(DESTDIR)$(SYSCONFDIR)/vigil
+	# Never overwrite an admin's configuration.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/vigil/rec.toml ] || install -m 0644 conf/rec.example.toml $(DESTDIR)$(SYSCONFDIR)/vigil/rec.toml
+	install -d $(DESTDIR)$(PREFIX)/share/doc/vigil
+	install -m 0644 README.md rec/spec/integrity.md $(DESTDIR)$(PREFIX)/share/doc/vigil/
+
+demo: deps build
+	tests/demo.sh
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,180 @@
+// Command vigil-rec-session is the login shell that policy hands to a
+// recorded user. Installed setuid and setgid vigil: it records the session
+// as the vigil account, runs the user's real shell as the user, and then
+// gives up the user's identity entirely so the user can neither signal,
+// trace nor read the recorder.
+package main
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/rec/msg"
+	"github.com/vigil-rec/vigil/rec/recorder"
+	"github.com/vigil-rec/vigil/rec/session"
+	"github.com/vigil-rec/vigil/rec/sink"
+	"github.com/vigil-rec/vigil/rec/tlog"
+)
+
+// Paths are fixed, not configurable from the environment: a setuid program
+// must not let its caller choose where it writes as vigil.
+const (
+	lockDir    = "/run/vigil"
+	shellsFile = "/etc/shells"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	ids := session.CurrentIDs()
+	// Work as the user except where vigil's identity is needed.
+	if err := ids.AsUser(); err != nil {
+		return fail(err)
+	}
+	inv, err := session.ParseArgs(os.Args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vigil-rec-session: %v\n", err)
+		fmt.Fprintln(os.Stderr, "Usage: vigil-rec-session [-l] [-i] [CMD_FILE [ARG...]]\n   or: vigil-rec-session [-l] [-i] -c CMD_STRING [CMD_NAME [ARG...]]")
+		return 2
+	}
+	if len(inv.Args) == 1 && (inv.Args[0] == "--configuration") {
+		return printConfiguration(ids)
+	}
+	c, err := loadConf(ids)
+	if err != nil {
+		// Without a valid configuration we still know the shell must not
+		// run unrecorded: refuse the session.
+		return fail(err)
+	}
+	self, _ := os.Executable()
+	shell, err := session.RealShell(os.Getenv, c.Shell, shellsFile, self)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vigil-rec-session: %v\n", err)
+	}
+	argv := inv.ShellArgv(shell)
+	// Programs that start $SHELL must get the real shell, not us again.
+	os.Setenv("SHELL", shell)
+	if shell == session.Nologin {
+		return execUser(shell, argv)
+	}
+
+	sess, err := tlog.SessionID()
+	if err != nil {
+		return fail(err)
+	}
+	lock, err := asVigil(ids, func() (*session.Lock, error) { return session.Acquire(lockDir, sess) })
+	if errors.Is(err, session.ErrLocked) {
+		// The outer recorder of this audit session already records us.
+		return execUser(shell, argv)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	defer asVigil(ids, func() (struct{}, error) { return struct{}{}, lock.Release() })
+
+	return record(ids, c, inv, shell, argv)
+}
+
+func record(ids session.IDs, c conf.Rec, inv session.Invocation, shell string, argv []string) int {
+	u, err := user.LookupId(fmt.Sprint(ids.UserUID))
+	if err != nil {
+		return fail(fmt.Errorf("recorded user: %w", err))
+	}
+	meta, err := recorder.NewMeta(u.Username, os.Getenv)
+	if err != nil {
+		return fail(err)
+	}
+	type opened struct {
+		s   msg.Sink
+		key ed25519.PrivateKey
+	}
+	o, err := asVigil(ids, func() (opened, error) {
+		key, err := recorder.LoadKey(c, os.Stderr)
+		if err != nil {
+			return opened{}, err
+		}
+		s, err := sink.Open(c, sink.FileMeta{Start: time.Now(), Host: meta.Host, User: meta.User, Rec: meta.Rec})
+		return opened{s, key}, err
+	})
+	if err != nil {
+		return fail(err)
+	}
+	bulk := inv.Command != nil && c.Transfer.Record == "metadata" && session.IsBulkTransfer(inv.Command[0])
+	if inv.Command == nil && term.IsTerminal(int(os.Stdin.Fd())) && c.Notice != "" {
+		fmt.Fprint(os.Stderr, c.Notice)
+	}
+	cmd := &exec.Cmd{Path: shell, Args: argv, Env: os.Environ()}
+	res, err := recorder.Run(cmd, recorder.Options{
+		Conf: c, Meta: meta, Sink: o.s, Key: o.key, Bulk: bulk,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Started: ids.BecomeVigil,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vigil-rec-session: %v\n", err)
+	}
+	return res.Status
+}
+
+// loadConf reads /etc/vigil/rec.toml and the PAM-provided JSON. The
+// environment may tune the recording but, in a setuid run, not redirect
+// vigil's writes or swap its signing key.
+func loadConf(ids session.IDs) (conf.Rec, error) {
+	c, err := conf.LoadRec(conf.DefaultRecPath, os.Getenv, nil)
+	if err != nil || !ids.Privileged() {
+		return c, err
+	}
+	fileOnly, err := conf.LoadRec(conf.DefaultRecPath, func(string) string { return "" }, nil)
+	if err != nil {
+		return c, err
+	}
+	if c.File.Path != fileOnly.File.Path || c.Sign.Key != fileOnly.Sign.Key {
+		fmt.Fprintln(os.Stderr, "vigil-rec-session: ignoring file.path/sign.key from the environment")
+		c.File.Path, c.Sign.Key = fileOnly.File.Path, fileOnly.Sign.Key
+	}
+	return c, nil
+}
+
+func printConfiguration(ids session.IDs) int {
+	c, err := loadConf(ids)
+	if err != nil {
+		return fail(err)
+	}
+	os.Stdout.Write(append(c.JSON(), '\n'))
+	return 0
+}
+
+// asVigil runs fn with vigil's effective identity and returns to the user's.
+func asVigil[T any](ids session.IDs, fn func() (T, error)) (T, error) {
+	var zero T
+	if err := ids.AsVigil(); err != nil {
+		return zero, err
+	}
+	v, err := fn()
+	if uerr := ids.AsUser(); uerr != nil {
+		return zero, errors.Join(err, uerr)
+	}
+	return v, err
+}
+
+// execUser replaces us with the shell, fully as the user (exec turns the
+// effective IDs, already the user's, into the saved IDs too).
+func execUser(shell string, argv []string) int {
+	err := syscall.Exec(shell, argv, os.Environ())
+	return fail(fmt.Errorf("exec %s: %w", shell, err))
+}
+
+func fail(err error) int {
+	fmt.Fprintf(os.Stderr, "vigil-rec-session: %v\n", err)
+	return 1
+}

@@ -1,0 +1,59 @@
+package recorder
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+)
+
+// pathSink is implemented by sinks that store the recording in a file.
+type pathSink interface{ Path() string }
+
+// startMeta is attached to the first message: what ran and how.
+type startMeta struct {
+	Cmd  []string `json:"cmd"`
+	Mode string   `json:"mode"` // pty | pipe
+	Bulk bool     `json:"bulk,omitempty"`
+}
+
+// endMeta is attached to the final message.
+type endMeta struct {
+	Exit    int                  `json:"exit"`
+	Streams map[string]StreamSum `json:"streams,omitempty"`
+}
+
+func startHook(o *Options, rec *recording, cmd *exec.Cmd, mode string) error {
+	if o.Started != nil {
+		if err := o.Started(); err != nil {
+			return err
+		}
+	}
+	return rec.setMeta(startMeta{Cmd: cmd.Args, Mode: mode, Bulk: rec.bulk != nil})
+}
+
+// finishRun writes the final signed message with the exit status and makes
+// the recording durable. A relay error (recording failure) wins over the
+// command's own status.
+func finishRun(o *Options, rec *recording, cmd *exec.Cmd, relayErr error) (Result, error) {
+	res := Result{Status: exitStatus(cmd.ProcessState)}
+	if p, ok := o.Sink.(pathSink); ok {
+		res.Path = p.Path()
+	}
+	em := endMeta{Exit: res.Status}
+	if rec.bulk != nil {
+		em.Streams = rec.bulk.sums()
+	}
+	err := relayErr
+	if err == nil {
+		if err = rec.setMeta(em); err == nil {
+			err = rec.finish()
+		}
+	}
+	if cerr := o.Sink.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close recording: %w", cerr))
+	}
+	if err != nil && relayErr != nil {
+		res.Status = 1
+	}
+	return res, err
+}

@@ -1,0 +1,162 @@
+// Package session holds what vigil-rec-session needs beyond recording: how
+// the login program invoked it, which real shell to run, the per-audit-
+// session lock, and the switch between the user's and vigil's identities.
+package session
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Nologin is what a user gets whose shell cannot be used: never bash.
+const Nologin = "/usr/sbin/nologin"
+
+// Invocation is how the login program started us.
+type Invocation struct {
+	Login       bool     // argv[0] starts with '-', or -l
+	Interactive bool     // -i
+	Command     []string // -c CMD [NAME [ARG...]]: CMD and the rest
+	Args        []string // CMD_FILE [ARG...] without -c
+}
+
+// ParseArgs reads a login shell's arguments the way sh does: options first,
+// then -c's command string or a script with its arguments.
+func ParseArgs(argv []string) (Invocation, error) {
+	var inv Invocation
+	if len(argv) > 0 && strings.HasPrefix(filepath.Base(argv[0]), "-") {
+		inv.Login = true
+	}
+	cmd := false
+	i := 1
+	for ; i < len(argv); i++ {
+		a := argv[i]
+		if a == "--" {
+			i++
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			break
+		}
+		if a == "--login" {
+			inv.Login = true
+			continue
+		}
+		if a == "--interactive" {
+			inv.Interactive = true
+			continue
+		}
+		if a == "--command" {
+			cmd = true
+			continue
+		}
+		if strings.HasPrefix(a, "--") {
+			return inv, fmt.Errorf("unknown option %q", a)
+		}
+		for _, c := range a[1:] {
+			switch c {
+			case 'l':
+				inv.Login = true
+			case 'i':
+				inv.Interactive = true
+			case 'c':
+				cmd = true
+			default:
+				return inv, fmt.Errorf("unknown option -%c", c)
+			}
+		}
+	}
+	rest := argv[i:]
+	if cmd {
+		if len(rest) == 0 {
+			return inv, errors.New("-c: option requires an argument")
+		}
+		inv.Command = rest
+	} else {
+		inv.Args = rest
+	}
+	return inv, nil
+}
+
+// ShellArgv is the argv for the real shell: "-bash" for a login, then -i,
+// then -c and the command, or the script and its arguments.
+func (inv Invocation) ShellArgv(shell string) []string {
+	name := filepath.Base(shell)
+	if inv.Login {
+		name = "-" + name
+	}
+	argv := []string{name}
+	if inv.Interactive {
+		argv = append(argv, "-i")
+	}
+	if inv.Command != nil {
+		argv = append(argv, "-c")
+		argv = append(argv, inv.Command...)
+	}
+	return append(argv, inv.Args...)
+}
+
+// RealShell picks the user's real shell: VIGIL_REC_SHELL, then tlog's
+// TLOG_REC_SESSION_SHELL (set by SSSD), then the configured one. A shell that
+// is not listed in shellsFile (normally /etc/shells), or that is a recorder
+// itself, is refused, and the user gets nologin: a locked account must stay
+// locked, and a bad setting must never hand out bash.
+func RealShell(getenv func(string) string, configured, shellsFile, self string) (string, error) {
+	shell := getenv("VIGIL_REC_SHELL")
+	source := "VIGIL_REC_SHELL"
+	if shell == "" {
+		shell, source = getenv("TLOG_REC_SESSION_SHELL"), "TLOG_REC_SESSION_SHELL"
+	}
+	if shell == "" {
+		shell, source = configured, "shell"
+	}
+	if !filepath.IsAbs(shell) {
+		return Nologin, fmt.Errorf("%s: shell %q is not an absolute path", source, shell)
+	}
+	if isRecorder(shell, self) {
+		return Nologin, fmt.Errorf("%s: shell %q is a session recorder", source, shell)
+	}
+	ok, err := listed(shellsFile, shell)
+	if err != nil {
+		return Nologin, err
+	}
+	if !ok {
+		return Nologin, fmt.Errorf("%s: shell %q is not listed in %s", source, shell, shellsFile)
+	}
+	return shell, nil
+}
+
+func isRecorder(shell, self string) bool {
+	base := filepath.Base(shell)
+	if strings.HasPrefix(base, "vigil-rec") || strings.HasPrefix(base, "tlog-rec") {
+		return true
+	}
+	if self == "" {
+		return false
+	}
+	a, err1 := os.Stat(shell)
+	b, err2 := os.Stat(self)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+func listed(shellsFile, shell string) (bool, error) {
+	f, err := os.Open(shellsFile)
+	if err != nil {
+		return false, fmt.Errorf("read allowed shells: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == shell {
+			return true, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return false, fmt.Errorf("read %s: %w", shellsFile, err)
+	}
+	return false, nil
+}

@@ -1,0 +1,255 @@
+// Package sink stores recording messages: in files (one per recording, or
+// appended to one file as tlog does), in the systemd journal, or in syslog.
+// Every sink implements msg.Sink.
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-rec/vigil/rec/msg"
+)
+
+// FileMode is the mode of recording files, set with fchmod after creation
+// so that the umask neither widens nor narrows it.
+const FileMode = 0o640
+
+// maxSuffix bounds the numeric suffixes tried when a recording file name is
+// taken; running out means something is creating names in a loop.
+const maxSuffix = 1000
+
+// FileMeta names a recording for the per-recording file name.
+type FileMeta struct {
+	Start time.Time // recording start; the name uses it in UTC
+	Host  string
+	User  string
+	Rec   string // recording ID
+}
+
+// Name returns the per-recording file name
+// <UTC start as 20060102T150405Z>-<host>-<user>-<rec>.jsonl, with host, user
+// and rec passed through SanitizeName.
+func (m FileMeta) Name() string {
+	return m.base() + ".jsonl"
+}
+
+func (m FileMeta) base() string {
+	return m.Start.UTC().Format("20060102T150405Z") + "-" + SanitizeName(m.Host) +
+		"-" + SanitizeName(m.User) + "-" + SanitizeName(m.Rec)
+}
+
+// SanitizeName makes s safe as one component of a file name: '/', '\\',
+// whitespace and every non-printable rune become '_', a leading '.' becomes
+// '_' (no hidden files, no "." or ".."), and an empty s becomes "_".
+// Printable non-ASCII letters (UTF-8 user names) are kept.
+func SanitizeName(s string) string {
+	if s == "" {
+		return "_"
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if r == '/' || r == '\\' || r == unicode.ReplacementChar ||
+			!unicode.IsPrint(r) || unicode.IsSpace(r) || (i == 0 && r == '.') {
+			r = '_'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// File is the file sink. It is safe for concurrent use.
+type File struct {
+	mu      sync.Mutex
+	f       *os.File
+	path    string
+	created bool   // we created the file: its directory entry must be synced
+	pending []byte // accepted bytes not yet written, see WriteMessage
+	// The message whose write failed: when it is sent again (a retry), its
+	// bytes are already in pending and must not be queued twice.
+	failedRec string
+	failedID  uint64
+	closed    bool
+}
+
+// OpenFile opens the file sink. If path is an existing directory or ends in
+// "/", a new file named meta.Name() is created in it with O_EXCL (an
+// existing file is never reused: a taken name gets a numeric suffix,
+// "<name>.1.jsonl", "<name>.2.jsonl", ...). Otherwise messages are appended
+// to path as tlog does, creating it if needed. New files get mode 0640.
+// Files are opened O_APPEND and (as os.OpenFile always does) O_CLOEXEC.
+func OpenFile(path string, meta FileMeta) (*File, error) {
+	if path == "" {
+		return nil, errors.New("file sink: empty path")
+	}
+	dirMode := strings.HasSuffix(path, "/")
+	if !dirMode {
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			dirMode = true
+		}
+	}
+	if dirMode {
+		return createInDir(path, meta)
+	}
+	return openAppend(path)
+}
+
+func createInDir(dir string, meta FileMeta) (*File, error) {
+	base := filepath.Join(dir, meta.base())
+	for n := 0; n <= maxSuffix; n++ {
+		p := base + ".jsonl"
+		if n > 0 {
+			p = base + "." + strconv.Itoa(n) + ".jsonl"
+		}
+		// O_NOFOLLOW: a symlink planted under the name must not redirect
+		// the recording.
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND|unix.O_NOFOLLOW, FileMode)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("file sink: create recording file: %w", err)
+		}
+		return newCreated(f)
+	}
+	return nil, fmt.Errorf("file sink: no free recording file name for %s.jsonl after %d suffixes", base, maxSuffix)
+}
+
+// openAppend opens path for appending. It first tries to create it
+// exclusively so that it knows whether to fix the mode and sync the
+// directory; a file that appears or vanishes in between is retried.
+func openAppend(path string) (*File, error) {
+	for range 3 {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, FileMode)
+		if err == nil {
+			return newCreated(f)
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("file sink: open %s: %w", path, err)
+		}
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err == nil {
+			return &File{f: f, path: path}, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("file sink: open %s: %w", path, err)
+		}
+	}
+	return nil, fmt.Errorf("file sink: open %s: file keeps being created and removed", path)
+}
+
+func newCreated(f *os.File) (*File, error) {
+	if err := f.Chmod(FileMode); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("file sink: chmod %s: %w", f.Name(), err)
+	}
+	return &File{f: f, path: f.Name(), created: true}, nil
+}
+
+// Path returns the path of the file being written.
+func (s *File) Path() string { return s.path }
+
+// WriteMessage appends m.Line. The sink takes the bytes over: when it
+// returns, they are either in the file or kept by the sink, which writes them
+// before anything else on the next WriteMessage or Close. An error (ENOSPC,
+// EIO, ...) therefore means "not all accepted bytes are in the file yet".
+// Sending the failed message again (msg.Sink's retry contract) only writes
+// what is still missing, so once the cause is gone the file has every
+// message exactly once and no half line.
+func (s *File) WriteMessage(m *msg.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("file sink %s: write after close", s.path)
+	}
+	if len(s.pending) > 0 {
+		if m.Rec != s.failedRec || m.ID != s.failedID {
+			// Queue behind the unwritten tail so the file stays in order.
+			s.pending = append(s.pending, m.Line...)
+			s.failedRec, s.failedID = m.Rec, m.ID
+		}
+		return s.flushPending()
+	}
+	n, err := writeFull(s.f, m.Line)
+	if err != nil {
+		s.pending = append(s.pending, m.Line[n:]...)
+		s.failedRec, s.failedID = m.Rec, m.ID
+		return fmt.Errorf("file sink %s: message %d: wrote %d of %d bytes, %d kept for retry: %w",
+			s.path, m.ID, n, len(m.Line), len(s.pending), err)
+	}
+	return nil
+}
+
+func (s *File) flushPending() error {
+	n, err := writeFull(s.f, s.pending)
+	// Shift rather than reslice so the buffer does not keep growing at the
+	// front while the disk stays full.
+	s.pending = s.pending[:copy(s.pending, s.pending[n:])]
+	if err != nil {
+		return fmt.Errorf("file sink %s: %d bytes still unwritten: %w", s.path, len(s.pending), err)
+	}
+	return nil
+}
+
+// writeFull writes all of b, retrying short writes, and returns how much
+// was written.
+func writeFull(f *os.File, b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		n, err := f.Write(b[done:])
+		done += n
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// Close writes what is still pending, fsyncs the file and, if the sink
+// created it, its directory, then closes the file. If pending bytes cannot
+// be written, Close reports it and the file is closed anyway.
+func (s *File) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if len(s.pending) > 0 {
+		errs = append(errs, s.flushPending())
+	}
+	if err := s.f.Sync(); err != nil {
+		errs = append(errs, fmt.Errorf("file sink %s: fsync: %w", s.path, err))
+	}
+	if err := s.f.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("file sink %s: close: %w", s.path, err))
+	}
+	if s.created {
+		if err := syncDir(filepath.Dir(s.path)); err != nil {
+			errs = append(errs, fmt.Errorf("file sink %s: %w", s.path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// syncDir makes a new directory entry durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory for fsync: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Recorder benchmark: the same workloads, in one run, through no recorder,
+# script(1), Debian's tlog-rec and vigil-rec (chain and signatures on).
+# Prints each figure and vigil-rec's ratios against the targets of issue 2.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-$PWD/bin}
+MB=${BENCH_MB:-100}
+RUNS=${BENCH_RUNS:-3}
+work=$(mktemp -d /tmp/vigil-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+go build -o "$work/ptybench" ./tests/bench/ptybench
+# ~MB of base64 text (the design's workload: terminal text, long lines).
+head -c $((MB * 1024 * 1024 * 3 / 4)) /dev/urandom | base64 -w 76 > "$work/text"
+# A throwaway signing key, so vigil-rec signs as in production.
+"$BIN/vigil-rec" --help >/dev/null
+go run ./tests/tools/keygen "$work/key" >/dev/null
+mkdir -p "$work/vigil" "$work/tlog"
+
+declare -A wall cpu rss logsz
+run_tp() { # name cmd...
+	local name=$1; shift
+	local best=""
+	for _ in $(seq "$RUNS"); do
+		rm -rf "$work/vigil"/* "$work/tlog"/*
+		sync
+		out=$("$work/ptybench" -mode throughput "$@")
+		w=$(sed -E 's/.*wall_s=([0-9.]+).*/\1/' <<<"$out")
+		if [ -z "$best" ] || awk "BEGIN{exit !($w < $best)}"; then
+			best=$w
+			wall[$name]=$w
+			cpu[$name]=$(sed -E 's/.*cpu_s=([0-9.]+).*/\1/' <<<"$out")
+			rss[$name]=$(sed -E 's/.*maxrss_kib=([0-9]+).*/\1/' <<<"$out")
+			outb=$(sed -E 's/.*out_bytes=([0-9]+).*/\1/' <<<"$out")
+			logsz[$name]=$(cat "$work/vigil"/* "$work/tlog"/* 2>/dev/null | wc -c)
+		fi
+	done
+	printf '%-10s wall %6.2fs  cpu %6.2fs  maxrss %6d KiB  log %6.3fx output\n' "$name" "${wall[$name]}" "${cpu[$name]}" "${rss[$name]}" \
+		"$(awk "BEGIN{print ${logsz[$name]}/$outb}")"
+}
+
+echo "== throughput: $(du -m "$work/text" | cut -f1) MB of text through a pty, best of $RUNS"
+run_tp bare cat "$work/text"
+run_tp script script -q -c "cat $work/text" /dev/null
+run_tp tlog-rec tlog-rec -w file -o "$work/tlog/t.log" -- cat "$work/text"
+run_tp vigil-rec "$BIN/vigil-rec" --config /dev/null -w file -o "$work/vigil/" --sign-key "$work/key" -- cat "$work/text"
+
+echo "== keystroke echo round trip through an interactive cat (2000 keys)"
+declare -A p50 p99
+run_echo() {
+	local name=$1; shift
+	out=$("$work/ptybench" -mode echo -n 2000 "$@")
+	p50[$name]=$(sed -E 's/.*echo_p50_us=([0-9]+).*/\1/' <<<"$out")
+	p99[$name]=$(sed -E 's/.*echo_p99_us=([0-9]+).*/\1/' <<<"$out")
+	printf '%-10s p50 %5d us  p99 %5d us\n' "$name" "${p50[$name]}" "${p99[$name]}"
+}
+run_echo bare cat
+run_echo script script -q -c cat /dev/null
+run_echo tlog-rec tlog-rec -w file -o "$work/tlog/e.log" -- cat
+run_echo vigil-rec "$BIN/vigil-rec" --config /dev/null -w file -o "$work/vigil/" --sign-key "$work/key" -- cat
+
+r() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
+echo "== vigil-rec against the targets"
+echo "wall vs bare pty:   $(r "${wall[vigil-rec]}" "${wall[bare]}")x   (target <= 1.30x)"
+echo "wall vs script(1):  $(r "${wall[vigil-rec]}" "${wall[script]}")x"
+echo "tlog-rec vs vigil:  $(r "${wall[tlog-rec]}" "${wall[vigil-rec]}")x faster (target >= 3x)"
+echo "echo p50 / p99:     ${p50[vigil-rec]} / ${p99[vigil-rec]} us (target <= 60 / 300 us)"
+echo "peak RSS:           $((rss[vigil-rec] / 1024)) MiB (target <= 16 MiB)"
