@@ -245,7 +245,8 @@ func (r *Rec) Validate() error {
 }
 
 // JSON returns the configuration as indented JSON with tlog's key names, as
-// --configuration prints it. It is valid input for MergeJSON.
+// --configuration prints it, without a trailing newline. It is valid input
+// for MergeJSON.
 func (r Rec) JSON() []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -255,7 +256,7 @@ func (r Rec) JSON() []byte {
 		// Rec holds only ints, bools and strings: encoding cannot fail.
 		panic(fmt.Sprintf("conf: encoding Rec: %v", err))
 	}
-	return b.Bytes()
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")) // as json.MarshalIndent
 }
 
 // MergeTOMLFile overlays the keys set in the TOML file at path. A missing

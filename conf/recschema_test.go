@@ -149,9 +149,23 @@ func TestExampleFileIsDefault(t *testing.T) {
 	if plain(r) != DefaultRec() {
 		t.Errorf("example gives %+v\nwant %+v", plain(r), DefaultRec())
 	}
+	data, err := os.ReadFile("rec.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
 	for i, o := range r.origins {
 		if o.file != "rec.example.toml" || o.line == 0 {
 			t.Errorf("%s not set by the example (origin %+v)", recFields[i].key, o)
+			continue
+		}
+		// The origin must be the line that sets the key.
+		key := recFields[i].key
+		if _, leaf, ok := strings.Cut(key, "."); ok {
+			key = leaf
+		}
+		if !strings.HasPrefix(lines[o.line-1], key+" = ") {
+			t.Errorf("%s: origin line %d is %q", recFields[i].key, o.line, lines[o.line-1])
 		}
 	}
 	if err := r.Validate(); err != nil {
@@ -165,6 +179,9 @@ func TestJSONRoundTrip(t *testing.T) {
 		row.want(&r)
 	}
 	out := string(r.JSON())
+	if !strings.HasPrefix(out, "{\n  \"latency\": 3,\n") || !strings.HasSuffix(out, "\n}") {
+		t.Errorf("JSON() is not indented tlog-style JSON without a trailing newline:\n%s", out)
+	}
 	for _, want := range []string{"\n  \"limit\": {\n    \"rate\": 0,", `"notice": "Recorded <&>"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("JSON() lacks %q:\n%s", want, out)
@@ -363,7 +380,7 @@ func TestErrors(t *testing.T) {
 			r.Notice = "\xff"
 			return r.Validate()
 		}, `notice: must be valid UTF-8 (got "\xff")`},
-		{"load env error", func() error {
+		{"load missing file", func() error {
 			_, err := LoadRec(filepath.Join(os.TempDir(), "vigil-no-such-dir", "rec.toml"), nil, nil)
 			return err
 		}, "recorder configuration: open " + filepath.Join(os.TempDir(), "vigil-no-such-dir", "rec.toml") + ": no such file or directory"},
