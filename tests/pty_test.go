@@ -27,10 +27,14 @@ type terminal struct {
 
 func startTerminal(t *testing.T, cols, rows uint16, name string, args ...string) *terminal {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	return startTerminalCmd(t, cols, rows, exec.Command(name, args...))
+}
+
+func startTerminalCmd(t *testing.T, cols, rows uint16, cmd *exec.Cmd) *terminal {
+	t.Helper()
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: cols, Rows: rows})
 	if err != nil {
-		t.Fatalf("start %s on a pty: %v", name, err)
+		t.Fatalf("start %s on a pty: %v", cmd.Path, err)
 	}
 	term := &terminal{t: t, cmd: cmd, ptmx: ptmx, done: make(chan struct{})}
 	go func() {

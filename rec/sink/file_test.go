@@ -11,7 +11,7 @@ import (
 
 	"github.com/vigil-rec/vigil/conf"
 	"github.com/vigil-rec/vigil/rec/msg"
-	"github.com/vigil-rec/vigil/rec/sink/internal/svctest"
+	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
 var testMeta = FileMeta{

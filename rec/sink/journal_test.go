@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-rec/vigil/rec/msg"
-	"github.com/vigil-rec/vigil/rec/sink/internal/svctest"
+	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
 // readJournal returns the entries with TLOG_REC=rec from the namespace's

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-rec/vigil/rec/msg"
-	"github.com/vigil-rec/vigil/rec/sink/internal/svctest"
+	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
 // waitLines waits until path holds n lines and returns them.

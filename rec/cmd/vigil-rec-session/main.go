@@ -51,7 +51,7 @@ func run() int {
 	if len(inv.Args) == 1 && (inv.Args[0] == "--configuration") {
 		return printConfiguration(ids)
 	}
-	c, err := loadConf(ids)
+	c, err := asVigil(ids, func() (conf.Rec, error) { return loadConf(ids) })
 	if err != nil {
 		// Without a valid configuration we still know the shell must not
 		// run unrecorded: refuse the session.
@@ -146,7 +146,7 @@ func loadConf(ids session.IDs) (conf.Rec, error) {
 }
 
 func printConfiguration(ids session.IDs) int {
-	c, err := loadConf(ids)
+	c, err := asVigil(ids, func() (conf.Rec, error) { return loadConf(ids) })
 	if err != nil {
 		return fail(err)
 	}

@@ -1,0 +1,379 @@
+package verify
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-rec/vigil/rec/chain"
+	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/msg"
+)
+
+type sink struct{ buf bytes.Buffer }
+
+func (s *sink) WriteMessage(m *msg.Message) error { s.buf.Write(m.Line); return nil }
+
+// plainLine is a valid tlog line whose text varies with id.
+func plainLine(rec string, id uint64, text string) []byte {
+	t, _ := json.Marshal(text)
+	return fmt.Appendf(nil, `{"ver":"2.3","host":"h","rec":%q,"user":"u","term":"xterm","session":1,"id":%d,"pos":%d,"time":1.%03d,"timing":">%d","in_txt":"","in_bin":[],"out_txt":%s,"out_bin":[]}`+"\n",
+		rec, id, id*100, id%1000, len([]rune(text)), t)
+}
+
+// recorder writes one recording through a chain with a fake clock that
+// advances 300 ms per message, so checkpoints fall every ~4 messages.
+type recorder struct {
+	t   testing.TB
+	w   *chain.Writer
+	rec string
+	id  uint64
+	clk time.Time
+}
+
+func newRecorder(t testing.TB, out msg.Writer, rec string, priv ed25519.PrivateKey) *recorder {
+	r := &recorder{t: t, rec: rec, clk: time.Unix(1700000000, 0)}
+	r.w = chain.New(out, priv, time.Second, func() time.Time { return r.clk })
+	return r
+}
+
+func (r *recorder) write(text string, final bool, drop msg.Drop) {
+	r.t.Helper()
+	r.id++
+	r.clk = r.clk.Add(300 * time.Millisecond)
+	m := &msg.Message{Line: plainLine(r.rec, r.id, text), Rec: r.rec, ID: r.id, Final: final, Dropped: drop}
+	if err := r.w.WriteMessage(m); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func record(t *testing.T, priv ed25519.PrivateKey, n int) []byte {
+	s := &sink{}
+	r := newRecorder(t, s, "r1", priv)
+	for i := 1; i <= n; i++ {
+		r.write(fmt.Sprintf("line %d \x1b[1m\"é\"\r\n", i), i == n, msg.Drop{})
+	}
+	return s.buf.Bytes()
+}
+
+func fixedKey(b byte) ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, ed25519.SeedSize))
+}
+
+func trust(priv ed25519.PrivateKey) keys.Set {
+	s := keys.Set{}
+	s.Add(priv.Public().(ed25519.PublicKey))
+	return s
+}
+
+func verifyOne(t *testing.T, data []byte, trusted keys.Set) Report {
+	t.Helper()
+	reps, err := Recordings(bytes.NewReader(data), trusted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 1 {
+		t.Fatalf("%d reports: %v", len(reps), reps)
+	}
+	return reps[0]
+}
+
+func splitLines(data []byte) [][]byte {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	return lines[:len(lines)-1] // after the final '\n'
+
+}
+
+func TestOK(t *testing.T) {
+	priv := fixedKey(1)
+	rep := verifyOne(t, record(t, priv, 50), trust(priv))
+	if rep.State != OK || rep.Messages != 50 || rep.LastSignedSeq != 50 || rep.Rec != "r1" {
+		t.Fatalf("%+v", rep)
+	}
+	if id := keys.ID(priv.Public().(ed25519.PublicKey)); len(rep.KeyIDs) != 1 || rep.KeyIDs[0] != id {
+		t.Fatalf("key ids %v, want %s", rep.KeyIDs, id)
+	}
+	if s := rep.String(); !strings.Contains(s, "recording r1: OK; 50 messages") {
+		t.Fatalf("String() = %q", s)
+	}
+}
+
+func TestSingleByteEdits(t *testing.T) {
+	priv := fixedKey(1)
+	orig := record(t, priv, 50)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 1000; i++ {
+		data := bytes.Clone(orig)
+		pos := rnd.IntN(len(data))
+		data[pos] ^= byte(1 + rnd.IntN(255))
+		reps, err := Recordings(bytes.NewReader(data), trust(priv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if allOK(reps) {
+			t.Fatalf("edit at byte %d (%q -> %q) not detected", pos, orig[pos], data[pos])
+		}
+	}
+}
+
+// TestEditsEverywhere edits every byte of one line that holds drop, meta
+// and a signature, so each part of the layout is covered.
+func TestEditsEverywhere(t *testing.T) {
+	priv := fixedKey(1)
+	s := &sink{}
+	r := newRecorder(t, s, "r1", priv)
+	r.write("a", false, msg.Drop{})
+	if err := r.w.SetMeta(json.RawMessage(`{"cmd":"scp -t /x","exit":0}`)); err != nil {
+		t.Fatal(err)
+	}
+	r.write("b", true, msg.Drop{Messages: 3, Bytes: 999})
+	orig := s.buf.Bytes()
+	start := bytes.IndexByte(orig, '\n') + 1
+	for pos := start; pos < len(orig); pos++ {
+		for _, v := range []byte{'0', 'a', 'A', ' ', '"', '\n', '}'} {
+			if orig[pos] == v {
+				continue
+			}
+			data := bytes.Clone(orig)
+			data[pos] = v
+			reps, err := Recordings(bytes.NewReader(data), trust(priv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if allOK(reps) {
+				t.Fatalf("byte %d %q -> %q not detected", pos, orig[pos], v)
+			}
+		}
+	}
+}
+
+func allOK(reps []Report) bool {
+	for _, r := range reps {
+		if r.State != OK {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDeletions(t *testing.T) {
+	priv := fixedKey(1)
+	lines := splitLines(record(t, priv, 50))
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 1000; i++ {
+		// Delete one line, sometimes a run of lines.
+		k := rnd.IntN(len(lines))
+		n := 1
+		if i%4 == 0 {
+			n = 1 + rnd.IntN(len(lines)-k)
+		}
+		data := bytes.Join(append(append([][]byte{}, lines[:k]...), lines[k+n:]...), nil)
+		if len(data) == 0 {
+			continue
+		}
+		rep := verifyOne(t, data, trust(priv))
+		want := Missing
+		if k+n == len(lines) && k > 0 {
+			want = Truncated
+		}
+		if rep.State != want {
+			t.Fatalf("deleting lines %d..%d: %v, want %v", k+1, k+n, rep, want)
+		}
+		if want == Truncated && !strings.Contains(rep.Detail, fmt.Sprintf("stops after seq %d", k)) {
+			t.Fatalf("truncation detail %q", rep.Detail)
+		}
+		if want == Missing && k > 0 && rep.Line != k+1 {
+			t.Fatalf("deleting lines %d..%d reported at line %d", k+1, k+n, rep.Line)
+		}
+	}
+}
+
+func TestSwaps(t *testing.T) {
+	priv := fixedKey(1)
+	lines := splitLines(record(t, priv, 50))
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 1000; i++ {
+		a, b := rnd.IntN(len(lines)), rnd.IntN(len(lines)-1)
+		if b >= a {
+			b++
+		}
+		sw := append([][]byte{}, lines...)
+		sw[a], sw[b] = sw[b], sw[a]
+		if rep := verifyOne(t, bytes.Join(sw, nil), trust(priv)); rep.State != Reordered {
+			t.Fatalf("swapping lines %d and %d: %v", a+1, b+1, rep)
+		}
+	}
+}
+
+func TestDrops(t *testing.T) {
+	priv := fixedKey(1)
+	s := &sink{}
+	r := newRecorder(t, s, "r1", priv)
+	r.write("a", false, msg.Drop{})
+	r.id += 5 // the limiter consumed ids 2..6
+	r.write("b", false, msg.Drop{Messages: 5, Bytes: 5000})
+	r.id++
+	r.write("c", true, msg.Drop{Messages: 1, Bytes: 10})
+	rep := verifyOne(t, s.buf.Bytes(), trust(priv))
+	if rep.State != OK || rep.Dropped != (msg.Drop{Messages: 6, Bytes: 5010}) || rep.Messages != 3 {
+		t.Fatalf("%+v", rep)
+	}
+	if !strings.Contains(rep.String(), "dropped 6 messages (5010 bytes)") {
+		t.Fatal(rep.String())
+	}
+}
+
+func TestMeta(t *testing.T) {
+	priv := fixedKey(1)
+	s := &sink{}
+	r := newRecorder(t, s, "r1", priv)
+	// A member named "vigil" inside meta must not confuse the verifier.
+	if err := r.w.SetMeta(json.RawMessage(`{"x":1,"vigil":{"v":1,"seq":9}}`)); err != nil {
+		t.Fatal(err)
+	}
+	r.write(`fake ,"vigil":{"v":1,"seq":1} in text`, false, msg.Drop{})
+	if err := r.w.SetMeta(json.RawMessage(`{"exit":0}`)); err != nil {
+		t.Fatal(err)
+	}
+	r.write("bye", true, msg.Drop{})
+	rep := verifyOne(t, s.buf.Bytes(), trust(priv))
+	if rep.State != OK || len(rep.Meta) != 2 || string(rep.Meta[1]) != `{"exit":0}` {
+		t.Fatalf("%+v", rep)
+	}
+}
+
+func TestUnsigned(t *testing.T) {
+	if rep := verifyOne(t, record(t, nil, 10), nil); rep.State != Unsigned || !strings.Contains(rep.Detail, "without any signature") {
+		t.Fatalf("unsigned chain: %v", rep)
+	}
+	var plain []byte
+	for id := uint64(1); id <= 3; id++ {
+		plain = append(plain, plainLine("r9", id, "x")...)
+	}
+	if rep := verifyOne(t, plain, nil); rep.State != Unsigned || rep.Messages != 3 || !strings.Contains(rep.Detail, "plain tlog") {
+		t.Fatalf("plain tlog: %v", rep)
+	}
+	// A truncated unsigned chain is still reported as truncated.
+	data := record(t, nil, 10)
+	lines := splitLines(data)
+	if rep := verifyOne(t, bytes.Join(lines[:9], nil), nil); rep.State != Truncated {
+		t.Fatalf("truncated unsigned chain: %v", rep)
+	}
+}
+
+func TestUnknownKey(t *testing.T) {
+	data := record(t, fixedKey(1), 10)
+	for _, trusted := range []keys.Set{nil, trust(fixedKey(2))} {
+		rep := verifyOne(t, data, trusted)
+		if rep.State != UnknownKey || rep.LastSignedSeq != 0 {
+			t.Fatalf("%v", rep)
+		}
+	}
+}
+
+func TestStrippedSignatures(t *testing.T) {
+	priv := fixedKey(1)
+	lines := splitLines(record(t, priv, 10))
+	last := lines[len(lines)-1]
+	i := bytes.Index(last, []byte(`,"key":`))
+	lines[len(lines)-1] = append(bytes.Clone(last[:i]), "}}\n"...)
+	rep := verifyOne(t, bytes.Join(lines, nil), trust(priv))
+	if rep.State != Modified || rep.Line != 10 {
+		t.Fatalf("unsigned end of a signed recording: %v", rep)
+	}
+}
+
+func TestAppendAfterEnd(t *testing.T) {
+	priv := fixedKey(1)
+	s := &sink{}
+	r := newRecorder(t, s, "r1", priv)
+	r.write("a", true, msg.Drop{})
+	// Forge a linked continuation: a chain with the same history that
+	// does not end (hashes are public, only signatures need the key).
+	s2 := &sink{}
+	r2 := newRecorder(t, s2, "r1", nil)
+	r2.write("a", false, msg.Drop{})
+	r2.write("b", false, msg.Drop{})
+	end := s.buf.Bytes()
+	forged := splitLines(s2.buf.Bytes())[1]
+	// Relink the forged line to the real end message's hash.
+	endHash := end[bytes.LastIndex(end, []byte(`"hash":"`))+8:][:64]
+	fh := bytes.Index(forged, []byte(`"prev":"`)) + 8
+	copy(forged[fh:], endHash)
+	rep := verifyOne(t, append(bytes.Clone(end), forged...), trust(priv))
+	if rep.State != Modified || rep.Line != 2 {
+		t.Fatalf("%v", rep)
+	}
+}
+
+func TestInterleaved(t *testing.T) {
+	k1, k2 := fixedKey(1), fixedKey(2)
+	s := &sink{}
+	r1 := newRecorder(t, s, "r1", k1)
+	r2 := newRecorder(t, s, "r2", k2)
+	for i := 1; i <= 20; i++ {
+		r1.write(fmt.Sprint("one ", i), i == 20, msg.Drop{})
+		if i <= 15 {
+			r2.write(fmt.Sprint("two ", i), i == 15, msg.Drop{})
+		}
+	}
+	trusted := trust(k1)
+	trusted.Add(k2.Public().(ed25519.PublicKey))
+	reps, err := Recordings(bytes.NewReader(s.buf.Bytes()), trusted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 2 || reps[0].Rec != "r1" || reps[1].Rec != "r2" || reps[0].State != OK || reps[1].State != OK ||
+		reps[0].Messages != 20 || reps[1].Messages != 15 {
+		t.Fatalf("%v", reps)
+	}
+	// Deleting a line of r2 does not affect r1.
+	lines := splitLines(s.buf.Bytes())
+	data := bytes.Join(append(append([][]byte{}, lines[:5]...), lines[6:]...), nil)
+	reps, err = Recordings(bytes.NewReader(data), trusted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reps[0].State != OK || reps[1].State != Missing {
+		t.Fatalf("%v", reps)
+	}
+}
+
+func TestCanonical(t *testing.T) {
+	priv := fixedKey(1)
+	data := record(t, priv, 3)
+	hashAt := bytes.Index(data, []byte(`"hash":"`)) + 8
+	cases := map[string][]byte{
+		"no final newline": data[:len(data)-1],
+		"blank line":       append(bytes.Clone(data), '\n'),
+		"upper-case hash":  append(append(bytes.Clone(data[:hashAt]), bytes.ToUpper(data[hashAt:hashAt+64])...), data[hashAt+64:]...),
+		"space after }":    bytes.Replace(data, []byte("}}\n"), []byte("}} \n"), 1),
+		"CRLF":             bytes.Replace(data, []byte("}}\n"), []byte("}}\r\n"), 1),
+	}
+	for name, d := range cases {
+		if rep := verifyOne(t, d, trust(priv)); rep.State != Modified {
+			t.Errorf("%s: %v", name, rep)
+		}
+	}
+}
+
+func TestLongLine(t *testing.T) {
+	_, err := Recordings(strings.NewReader(strings.Repeat("x", MaxLine+10)), nil)
+	if err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestStateString(t *testing.T) {
+	for s, want := range map[State]string{OK: "OK", Modified: "MODIFIED", Reordered: "REORDERED", Missing: "MISSING",
+		Truncated: "TRUNCATED", UnknownKey: "UNKNOWN_KEY", Unsigned: "UNSIGNED", State(42): "State(42)"} {
+		if s.String() != want {
+			t.Errorf("%d: %s", int(s), s)
+		}
+	}
+}
