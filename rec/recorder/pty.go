@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -99,10 +100,25 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 		_ = cmd.Wait()
 		close(exited)
 	}()
+	// Once the shell is gone, what it wrote is still in the pty: drain it,
+	// but do not wait forever for background jobs that keep the pty open.
+	// The idle deadline is renewed before every read, so a recording that
+	// was held (sink retrying) does not cut the drain short.
+	var draining atomic.Bool
+	src := readerFunc(func(p []byte) (int, error) {
+		if draining.Load() {
+			_ = ptmx.SetReadDeadline(time.Now().Add(drainIdle))
+		}
+		return ptmx.Read(p)
+	})
 	outDone := make(chan error, 1)
 	go func() {
-		outDone <- relay(ptmx, o.Stdout, func(p []byte) error { return rec.output(streamOut, p) })
+		outDone <- relay(src, o.Stdout, func(p []byte) error { return rec.output(streamOut, p) })
 	}()
+	drain := func() {
+		draining.Store(true)
+		_ = ptmx.SetReadDeadline(time.Now().Add(drainIdle))
+	}
 
 	var relayErr error
 	select {
@@ -118,19 +134,25 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 		_ = ptmx.SetReadDeadline(time.Now())
 		relayErr = <-outDone
 	case <-exited:
-		// The shell is gone; what it wrote is still in the pty. Drain it,
-		// but do not wait for background jobs that keep the pty open.
-		_ = ptmx.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		drain()
 		relayErr = <-outDone
 	case <-stop:
 		// Hang up the session the way a closed terminal would.
 		hangup(cmd)
 		<-waitOrKill(cmd, exited)
-		_ = ptmx.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		drain()
 		relayErr = <-outDone
 	}
 	return finishRun(o, rec, cmd, relayErr)
 }
+
+// drainIdle is how long the pty may stay silent after the shell exited
+// before the recording ends.
+const drainIdle = 200 * time.Millisecond
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 // relay copies src to dst, handing every chunk to rec first. It stops at
 // the end of src, on a write error, or when recording fails (then nothing

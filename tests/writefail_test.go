@@ -1,0 +1,126 @@
+package tests
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/vigil-rec/vigil/rec/svctest"
+	"github.com/vigil-rec/vigil/rec/tlog"
+)
+
+// fullDisk mounts a small tmpfs for recordings and fills it to leave about
+// `free` bytes; deleting the returned filler frees the space again.
+func fullDisk(t *testing.T, free int) (dir, filler string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "small")
+	svctest.Tmpfs(t, dir, "size=256k,mode=755")
+	filler = filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 256<<10-free), 0o600); err == nil {
+		return dir + "/", filler
+	}
+	// tmpfs rounds to pages: fill what fits.
+	return dir + "/", filler
+}
+
+// When the disk fills up, the session is held (nothing unrecorded reaches
+// the user), the user is told, and once space is back the recording
+// resumes and is complete and valid.
+func TestRecDiskFullRecovers(t *testing.T) {
+	if !svctest.InNamespace(t) {
+		return
+	}
+	e := newRecEnv(t)
+	dir, filler := fullDisk(t, 16<<10)
+	e.dir = dir
+	// Output well beyond the free space, slowly enough to watch.
+	script := `for i in $(seq 1 400); do printf 'line %04d %s\n' $i 0123456789012345678901234567890123456789; done; echo finished`
+	term := startTerminal(t, 120, 40, binPath("vigil-rec"), e.args("--write-retry", "60s", "--", "sh", "-c", script)...)
+	term.waitFor("session paused", 30*time.Second)
+	held := term.screen()
+	time.Sleep(time.Second)
+	if !bytes.Equal(held, term.screen()) {
+		t.Fatalf("output kept flowing while the recording could not be written")
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	term.waitFor("recording resumed", 10*time.Second)
+	if got := term.wait(30 * time.Second); got != 0 {
+		t.Fatalf("exit %d: %q", got, term.screen())
+	}
+	path := e.only(t)
+	e.verifyOK(t, path)
+	rec := outputOf(decode(t, path))
+	if !bytes.Contains(rec, []byte("line 0400")) || !bytes.HasSuffix(rec, []byte("finished\r\n")) {
+		t.Errorf("recording incomplete: %d bytes, ends %q", len(rec), rec[max(0, len(rec)-40):])
+	}
+	// Everything the session printed is in the recording, exactly once.
+	screen := stripVigilNotes(term.screen())
+	if !bytes.Equal(rec, screen) {
+		t.Errorf("recording and screen differ: %d vs %d bytes", len(rec), len(screen))
+	}
+}
+
+// If the disk does not recover, the session ends instead of running
+// unrecorded, and what the user saw is no more than what was recorded.
+func TestRecDiskFullEndsSession(t *testing.T) {
+	if !svctest.InNamespace(t) {
+		return
+	}
+	e := newRecEnv(t)
+	dir, _ := fullDisk(t, 16<<10)
+	e.dir = dir
+	script := `for i in $(seq 1 2000); do printf 'line %04d %s\n' $i 0123456789012345678901234567890123456789; done; echo finished`
+	term := startTerminal(t, 120, 40, binPath("vigil-rec"), e.args("--write-retry", "2s", "--", "sh", "-c", script)...)
+	if got := term.wait(30 * time.Second); got == 0 {
+		t.Fatalf("session ended with status 0 although its recording failed")
+	}
+	screen := term.screen()
+	if !bytes.Contains(screen, []byte("recording failed, ending the session")) {
+		t.Errorf("the user was not told: %q", screen[max(0, len(screen)-300):])
+	}
+	if bytes.Contains(screen, []byte("finished")) {
+		t.Errorf("the session ran to the end unrecorded")
+	}
+	m, _ := filepath.Glob(dir + "*.jsonl")
+	if len(m) != 1 {
+		t.Fatalf("recordings %v", m)
+	}
+	data, _ := os.ReadFile(m[0])
+	shown := stripVigilNotes(screen)
+	// The complete messages that reached the disk hold a prefix of what the
+	// user saw; the gap is bounded by what was buffered in the unsent
+	// message and the message the disk refused (each <= payload), because
+	// no chunk is shown before the encoder has taken it.
+	var rec []byte
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if !bytes.HasSuffix(line, []byte("\n")) {
+			break // the half-written message
+		}
+		d, err := tlog.ParseMessage(line)
+		if err != nil {
+			t.Fatalf("complete line does not parse: %v", err)
+		}
+		for _, ev := range d.Events {
+			if ev.Kind == tlog.KindOut {
+				rec = append(rec, ev.Data...)
+			}
+		}
+	}
+	if !bytes.HasPrefix(shown, rec) {
+		t.Fatalf("the recording is not a prefix of what the user saw")
+	}
+	if gap := len(shown) - len(rec); gap > 3*2048 {
+		t.Errorf("the user saw %d bytes that are not in the recording (limit %d)", gap, 3*2048)
+	}
+}
+
+// vigilNote matches what vigil-rec itself tells the user on the terminal.
+var vigilNote = regexp.MustCompile(`(\r\n)?vigil-rec: [^\n]*\n`)
+
+// stripVigilNotes removes vigil-rec's own notes from a screen capture.
+func stripVigilNotes(b []byte) []byte { return vigilNote.ReplaceAll(b, nil) }
