@@ -43,4 +43,3 @@ func LoadKey(c conf.Rec, warn io.Writer) (ed25519.PrivateKey, error) {
 	}
 	return nil, fmt.Errorf("signing key: %w", err)
 }
-

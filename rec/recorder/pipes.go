@@ -2,7 +2,6 @@ package recorder
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -54,21 +53,33 @@ func runPipes(cmd *exec.Cmd, o *Options) (Result, error) {
 		return Result{Status: 1}, err
 	}
 
+	stopRelays, err := newStopper()
+	if err != nil {
+		hangup(cmd)
+		return Result{Status: 1}, fmt.Errorf("relay: %w", err)
+	}
+	defer stopRelays.close()
+	keys, _ := newFDReader(int(o.Stdin.Fd()), stopRelays, false)
 	go func() {
-		_ = relay(o.Stdin, inW, rec.input)
+		_ = relay(keys, fdWriter{int(inW.Fd())}, rec.input)
 		inW.Close()
 	}()
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, p := range []struct {
 		src    *os.File
-		dst    io.Writer
+		dst    *os.File
 		stream int
 	}{{outR, o.Stdout, streamOut}, {errR, o.Stderr, streamErr}} {
+		r, err := newFDReader(int(p.src.Fd()), stopRelays, true)
+		if err != nil {
+			hangup(cmd)
+			return Result{Status: 1}, fmt.Errorf("relay: %w", err)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = relay(p.src, p.dst, func(b []byte) error { return rec.output(p.stream, b) })
+			errs[i] = relay(r, fdWriter{int(p.dst.Fd())}, func(b []byte) error { return rec.output(p.stream, b) })
 			// Closing our end makes a writer whose reader is gone get EPIPE.
 			p.src.Close()
 		}()
@@ -82,11 +93,13 @@ func runPipes(cmd *exec.Cmd, o *Options) (Result, error) {
 	case <-relayed:
 	case <-rec.dead:
 		hangup(cmd)
+		stopRelays.stop()
 	case <-stop:
 		hangup(cmd)
 	}
 	<-waitOrKill(cmd, exited)
 	<-relayed
+	stopRelays.stop()
 	var relayErr error
 	for _, e := range errs {
 		if e != nil {

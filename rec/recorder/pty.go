@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -91,34 +90,41 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 		}
 	}()
 
+	stopRelays, err := newStopper()
+	if err != nil {
+		hangup(cmd)
+		return Result{Status: 1}, fmt.Errorf("relay: %w", err)
+	}
+	defer stopRelays.close()
+	ptmxFD := int(ptmx.Fd())
+	src, err := newFDReader(ptmxFD, stopRelays, true)
+	if err != nil {
+		hangup(cmd)
+		return Result{Status: 1}, fmt.Errorf("relay: %w", err)
+	}
+	keys, _ := newFDReader(inFd, stopRelays, false)
+
 	// Keyboard to the session: recorded (when input logging is on) before
 	// it is passed on.
-	go relay(o.Stdin, ptmx, rec.input)
+	inDone := make(chan struct{})
+	go func() {
+		defer close(inDone)
+		_ = relay(keys, fdWriter{ptmxFD}, rec.input)
+	}()
 
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	// Once the shell is gone, what it wrote is still in the pty: drain it,
-	// but do not wait forever for background jobs that keep the pty open.
-	// The idle deadline is renewed before every read, so a recording that
-	// was held (sink retrying) does not cut the drain short.
-	var draining atomic.Bool
-	src := readerFunc(func(p []byte) (int, error) {
-		if draining.Load() {
-			_ = ptmx.SetReadDeadline(time.Now().Add(drainIdle))
-		}
-		return ptmx.Read(p)
-	})
 	outDone := make(chan error, 1)
 	go func() {
-		outDone <- relay(src, o.Stdout, func(p []byte) error { return rec.output(streamOut, p) })
+		outDone <- relay(src, fdWriter{int(o.Stdout.Fd())}, func(p []byte) error { return rec.output(streamOut, p) })
 	}()
-	drain := func() {
-		draining.Store(true)
-		_ = ptmx.SetReadDeadline(time.Now().Add(drainIdle))
-	}
+	// Once the shell is gone, what it wrote is still in the pty: drain it
+	// until it has been silent for drainIdle, so background jobs that keep
+	// the pty open cannot hold the recording open.
+	drain := func() { src.idle.Store(int64(drainIdle)) }
 
 	var relayErr error
 	select {
@@ -131,7 +137,7 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 		// Recording failed: end the session rather than let it run unrecorded.
 		hangup(cmd)
 		<-waitOrKill(cmd, exited)
-		_ = ptmx.SetReadDeadline(time.Now())
+		stopRelays.stop()
 		relayErr = <-outDone
 	case <-exited:
 		drain()
@@ -143,16 +149,17 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 		drain()
 		relayErr = <-outDone
 	}
+	stopRelays.stop()
+	select {
+	case <-inDone:
+	case <-time.After(time.Second):
+	}
 	return finishRun(o, rec, cmd, relayErr)
 }
 
 // drainIdle is how long the pty may stay silent after the shell exited
 // before the recording ends.
 const drainIdle = 200 * time.Millisecond
-
-type readerFunc func([]byte) (int, error)
-
-func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 // relay copies src to dst, handing every chunk to rec first. It stops at
 // the end of src, on a write error, or when recording fails (then nothing
@@ -171,7 +178,7 @@ func relay(src io.Reader, dst io.Writer, rec func([]byte) error) error {
 		}
 		if err != nil {
 			// EIO is how a pty master reports that the last slave closed;
-			// a deadline ends the drain after the shell exited.
+			// errIdle ends the drain after the shell exited.
 			return nil
 		}
 	}
