@@ -279,3 +279,21 @@ func TestRecRateLimitDrop(t *testing.T) {
 		t.Errorf("tlog-play --lax played %d bytes", len(played))
 	}
 }
+
+// SIGTERM to the recorder ends the session cleanly: the session is hung
+// up, the final signed message is written and the recording verifies.
+func TestRecSignalEndsCleanly(t *testing.T) {
+	e := newRecEnv(t)
+	term := startTerminal(t, 80, 24, binPath("vigil-rec"), e.args("--", "sh", "-c", `echo started; sleep 60`)...)
+	term.waitFor("started", 10*time.Second)
+	if err := term.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if got := term.wait(15 * time.Second); got != 128+int(syscall.SIGHUP) {
+		t.Errorf("exit status %d, want %d (the shell was hung up)", got, 128+int(syscall.SIGHUP))
+	}
+	r := e.verifyOK(t, e.only(t))
+	if !strings.Contains(fmt.Sprintf("%s", r.Meta), `"exit":129`) {
+		t.Errorf("final metadata %s", r.Meta)
+	}
+}

@@ -324,3 +324,51 @@ func TestSessionBulkTransferMetadata(t *testing.T) {
 	}
 	verifyFile(t, recs[0], pub)
 }
+
+// git over ssh (git-upload-pack) through the recorder answers byte for byte
+// what it answers without it, and is recorded as metadata.
+func TestSessionGitUploadPackByteExact(t *testing.T) {
+	if !svctest.InNamespace(t) {
+		return
+	}
+	needCmd(t, "git")
+	recorder, pub := sessionHost(t, "")
+	repo := filepath.Join(openTempDir(t), "repo.git")
+	for _, args := range [][]string{
+		{"init", "-q", "--bare", repo},
+		{"-C", repo, "config", "uploadpack.allowAnySHA1InWant", "true"},
+	} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	if err := exec.Command("chown", "-R", fmt.Sprint(aliceUID), repo).Run(); err != nil {
+		t.Fatal(err)
+	}
+	cmdline := "git-upload-pack '" + repo + "'"
+	// "0000" ends the negotiation right after the ref advertisement.
+	direct := asAlice("/bin/sh", "-c", cmdline)
+	direct.Stdin = strings.NewReader("0000")
+	want, err := direct.Output()
+	if err != nil {
+		t.Fatalf("direct git-upload-pack: %v", err)
+	}
+	rec := asAlice(recorder, "-c", cmdline)
+	rec.Stdin = strings.NewReader("0000")
+	got, err := rec.Output()
+	if err != nil {
+		t.Fatalf("recorded git-upload-pack: %v", err)
+	}
+	if !bytes.Equal(got, want) || len(want) == 0 {
+		t.Fatalf("git-upload-pack through the recorder\n got %q\nwant %q", got, want)
+	}
+	recs := recordings(t)
+	if len(recs) != 1 {
+		t.Fatalf("recordings %v", recs)
+	}
+	data, _ := os.ReadFile(recs[0])
+	if !bytes.Contains(data, []byte(`"bulk":true`)) {
+		t.Errorf("git transfer not recorded as bulk metadata:\n%s", data)
+	}
+	verifyFile(t, recs[0], pub)
+}

@@ -97,20 +97,17 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 	}
 	defer stopRelays.close()
 	ptmxFD := int(ptmx.Fd())
-	src, err := newFDReader(ptmxFD, stopRelays, true)
+	if err := unix.SetNonblock(ptmxFD, true); err != nil {
+		hangup(cmd)
+		return Result{Status: 1}, fmt.Errorf("relay: %w", err)
+	}
+	nudge, err := newStopper()
 	if err != nil {
 		hangup(cmd)
 		return Result{Status: 1}, fmt.Errorf("relay: %w", err)
 	}
-	keys, _ := newFDReader(inFd, stopRelays, false)
-
-	// Keyboard to the session: recorded (when input logging is on) before
-	// it is passed on.
-	inDone := make(chan struct{})
-	go func() {
-		defer close(inDone)
-		_ = relay(keys, fdWriter{ptmxFD}, rec.input)
-	}()
+	defer nudge.close()
+	loop := &ptyLoop{in: inFd, ptmx: ptmxFD, out: int(o.Stdout.Fd()), stop: stopRelays, nudge: nudge, rec: rec}
 
 	exited := make(chan struct{})
 	go func() {
@@ -118,13 +115,11 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 		close(exited)
 	}()
 	outDone := make(chan error, 1)
-	go func() {
-		outDone <- relay(src, fdWriter{int(o.Stdout.Fd())}, func(p []byte) error { return rec.output(streamOut, p) })
-	}()
+	go func() { outDone <- loop.run() }()
 	// Once the shell is gone, what it wrote is still in the pty: drain it
 	// until it has been silent for drainIdle, so background jobs that keep
 	// the pty open cannot hold the recording open.
-	drain := func() { src.idle.Store(int64(drainIdle)) }
+	drain := func() { loop.drain(drainIdle) }
 
 	var relayErr error
 	select {
@@ -148,11 +143,6 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 		<-waitOrKill(cmd, exited)
 		drain()
 		relayErr = <-outDone
-	}
-	stopRelays.stop()
-	select {
-	case <-inDone:
-	case <-time.After(time.Second):
 	}
 	return finishRun(o, rec, cmd, relayErr)
 }

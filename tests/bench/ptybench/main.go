@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
 func main() {
 	mode := flag.String("mode", "throughput", "throughput | echo")
 	n := flag.Int("n", 2000, "echo: number of keystrokes")
+	gap = flag.Duration("gap", 2*time.Millisecond, "echo: pause between keystrokes (a fast typist, not a flood)")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: ptybench [-mode throughput|echo] CMD [ARG...]")
@@ -42,6 +44,8 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+var gap *time.Duration
 
 func start(args []string) (*exec.Cmd, *os.File, error) {
 	cmd := exec.Command(args[0], args[1:]...)
@@ -82,39 +86,51 @@ func echo(args []string, n int) error {
 	if err != nil {
 		return err
 	}
+	// Raw descriptor I/O with poll(2), so the measurement has no goroutine
+	// hand-offs of its own.
+	fd := int(ptmx.Fd())
 	// Raw mode on our side of the terminal: bytes go through unchanged and
 	// come back once, from cat (no line discipline echo).
-	if _, err := term.MakeRaw(int(ptmx.Fd())); err != nil {
+	if _, err := term.MakeRaw(fd); err != nil {
 		return fmt.Errorf("raw: %w", err)
 	}
 	// Let the recorder and cat start, then discard anything printed so far.
 	time.Sleep(500 * time.Millisecond)
-	_ = ptmx.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	_, _ = io.Copy(io.Discard, ptmx)
-	_ = ptmx.SetReadDeadline(time.Time{})
-
+	buf := make([]byte, 4096)
+	for waitReadable(fd, 100) {
+		if _, err := unix.Read(fd, buf); err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+	}
 	lat := make([]time.Duration, 0, n)
-	buf := make([]byte, 64)
 	for i := 0; i < n; i++ {
-		c := byte('a' + i%26)
+		c := []byte{byte('a' + i%26)}
 		t0 := time.Now()
-		if _, err := ptmx.Write([]byte{c}); err != nil {
+		if _, err := unix.Write(fd, c); err != nil {
 			return err
 		}
-		got := 0
-		for got < 1 {
-			m, err := ptmx.Read(buf)
-			if err != nil {
-				return fmt.Errorf("read echo %d: %w", i, err)
-			}
-			got += m
+		if !waitReadable(fd, 5000) {
+			return fmt.Errorf("keystroke %d: no echo within 5 s", i)
+		}
+		if _, err := unix.Read(fd, buf); err != nil {
+			return fmt.Errorf("read echo %d: %w", i, err)
 		}
 		lat = append(lat, time.Since(t0))
-		time.Sleep(2 * time.Millisecond) // a fast typist, not a flood
+		time.Sleep(*gap)
 	}
-	_, _ = ptmx.Write([]byte{4}) // ^D: raw mode passes it; cat's tty is cooked by default
+	// Hang up the terminal as a closing window would; some programs
+	// (script) ignore a plain SIGHUP to themselves.
+	ptmx.Close()
 	_ = cmd.Process.Signal(syscall.SIGHUP)
-	werr := cmd.Wait()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var werr error
+	select {
+	case werr = <-exited:
+	case <-time.After(3 * time.Second):
+		_ = cmd.Process.Kill()
+		werr = <-exited
+	}
 	var ee *exec.ExitError
 	if werr != nil && !errors.As(werr, &ee) {
 		return werr
@@ -123,4 +139,16 @@ func echo(args []string, n int) error {
 	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) }
 	fmt.Printf("echo_p50_us=%.0f echo_p99_us=%.0f n=%d\n", p(0.50), p(0.99), len(lat))
 	return nil
+}
+
+// waitReadable polls fd for input for up to ms milliseconds.
+func waitReadable(fd, ms int) bool {
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n > 0
+	}
 }

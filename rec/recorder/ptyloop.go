@@ -1,0 +1,121 @@
+package recorder
+
+import (
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// drain makes the loop end once the pty has been silent for idle.
+func (l *ptyLoop) drain(idle time.Duration) {
+	l.idle.Store(int64(idle))
+	l.nudge.stop()
+}
+
+// ptyLoop relays a terminal session on one thread, the way script(1) and
+// tlog do: a single poll(2) over the user's terminal, the pty master and
+// the stop event. A keystroke and its echo are then handled by the same
+// thread without any goroutine hand-off, which is what keystroke latency
+// is made of.
+type ptyLoop struct {
+	in, ptmx, out int // user's terminal input, pty master, user's terminal output
+	stop          *stopper
+	nudge         *stopper // wakes the poll to re-read idle
+	rec           *recording
+	// idle, when non-zero, ends the loop after the pty has been silent for
+	// that long (draining after the shell exited), in nanoseconds.
+	idle atomic.Int64
+}
+
+func (l *ptyLoop) run() error {
+	buf := make([]byte, bufSize)
+	inBuf := make([]byte, 4096)
+	var pend []byte // typed input the pty has not taken yet
+	inOpen := true
+	for {
+		draining := l.idle.Load() > 0
+		fds := []unix.PollFd{
+			{Fd: int32(l.ptmx), Events: unix.POLLIN},
+			{Fd: int32(l.stop.efd), Events: unix.POLLIN},
+			{Fd: int32(l.in), Events: 0},
+			{Fd: int32(l.nudge.efd), Events: unix.POLLIN},
+		}
+		if len(pend) > 0 {
+			fds[0].Events |= unix.POLLOUT
+		}
+		watchIn := inOpen && len(pend) == 0 && !draining
+		if watchIn {
+			fds[2].Events = unix.POLLIN
+		} else {
+			fds[2].Fd = -1
+		}
+		timeout := -1
+		if draining {
+			timeout = int(time.Duration(l.idle.Load()).Milliseconds())
+		}
+		n, err := unix.Poll(fds, timeout)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil // drained: silent for the idle time
+		}
+		if fds[1].Revents != 0 {
+			return nil
+		}
+		if fds[3].Revents != 0 {
+			var b [8]byte
+			_, _ = unix.Read(l.nudge.efd, b[:]) // reset the counter
+		}
+		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP|unix.POLLERR) != 0 {
+			m, err := unix.Read(l.ptmx, buf)
+			switch {
+			case m > 0:
+				if err := l.rec.output(streamOut, buf[:m]); err != nil {
+					return err
+				}
+				if _, err := (fdWriter{l.out}).Write(buf[:m]); err != nil {
+					return nil // the user's terminal is gone
+				}
+			case err == unix.EAGAIN || err == unix.EINTR:
+			default:
+				return nil // EIO: the last slave closed
+			}
+		}
+		if len(pend) > 0 && fds[0].Revents&unix.POLLOUT != 0 {
+			w, err := unix.Write(l.ptmx, pend)
+			if w > 0 {
+				pend = pend[w:]
+			}
+			if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+				pend = nil
+			}
+		}
+		if watchIn && fds[2].Revents != 0 {
+			m, err := unix.Read(l.in, inBuf)
+			switch {
+			case m > 0:
+				if err := l.rec.input(inBuf[:m]); err != nil {
+					return err
+				}
+				// Pass it on now if the pty takes it; otherwise hold it and
+				// keep relaying output, so a paste into a busy shell cannot
+				// deadlock the two directions.
+				w, werr := unix.Write(l.ptmx, inBuf[:m])
+				if w < 0 {
+					w = 0
+				}
+				if w < m && (werr == nil || werr == unix.EAGAIN || werr == unix.EINTR) {
+					pend = append(pend[:0], inBuf[w:m]...)
+				}
+			case err == unix.EAGAIN || err == unix.EINTR:
+			default:
+				inOpen = false // EOF or error: the user's terminal went away
+			}
+		}
+	}
+}
