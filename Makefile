@@ -34,9 +34,12 @@ deps:
 
 test: deps build lint test-go test-e2e
 
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt: $$out"; exit 1; }
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 test-go:
 	$(GO) test -count=1 -timeout 15m ./...

@@ -37,13 +37,6 @@ func TestMain(m *testing.M) {
 
 func binPath(name string) string { return filepath.Join(bin, name) }
 
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (namespaces, users, setuid): run as root, as make test does")
-	}
-}
-
 func needCmd(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
