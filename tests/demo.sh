@@ -9,7 +9,8 @@ BIN=$PWD/bin
 demo=$(mktemp -d /tmp/vigil-demo.XXXXXX)
 trap 'rm -rf "$demo"' EXIT
 mkdir -p "$demo/rec"
-go run ./tests/tools/keygen "$demo/signing.key" >/dev/null
+go build -o "$demo/" ./tests/tools/keygen ./tests/tools/verify
+"$demo/keygen" "$demo/signing.key" >/dev/null
 
 cat > "$demo/session.sh" <<'SH'
 echo "hello from a recorded session"; sleep 0.3
@@ -18,7 +19,7 @@ ls -ld / /tmp; sleep 0.3
 stty size
 SH
 echo "== recording: vigil-rec -o $demo/rec/ -- sh $demo/session.sh (on a pty)"
-script -q -e -c "$BIN/vigil-rec --config /dev/null --latency 1 -o $demo/rec/ --sign-key $demo/signing.key -- sh $demo/session.sh" /dev/null
+script -q -e -c "stty rows 30 cols 100; $BIN/vigil-rec --config /dev/null --latency 1 -o $demo/rec/ --sign-key $demo/signing.key -- sh $demo/session.sh" /dev/null
 f=$(ls "$demo"/rec/*.jsonl)
 echo
 echo "== recording file"
@@ -27,7 +28,7 @@ echo "-- first message:"
 head -n 1 "$f" | cut -c 1-400
 echo
 echo "== integrity"
-go run ./tests/tools/verify -k "$demo/signing.key" "$f"
+"$demo/verify" -k "$demo/signing.key" "$f"
 echo
 echo "== replay with Debian's tlog-play"
 script -q -e -c "tlog-play -i $f" /dev/null | tr -d '\000'
@@ -41,4 +42,4 @@ i = b.index(b'hello')
 b[i] = ord('j')
 open(p, 'wb').write(b)
 PY
-go run ./tests/tools/verify -k "$demo/signing.key" "$f" || echo "(verify exited $?: tampering detected)"
+"$demo/verify" -k "$demo/signing.key" "$f" || echo "(verify exited $?: tampering detected)"
