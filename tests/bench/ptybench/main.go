@@ -120,15 +120,16 @@ func echo(args []string, n int) error {
 	}
 	// Hang up the terminal as a closing window would; some programs
 	// (script) ignore a plain SIGHUP to themselves.
+	// The command leads its own session: signal the whole process group.
 	ptmx.Close()
-	_ = cmd.Process.Signal(syscall.SIGHUP)
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGHUP)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	var werr error
 	select {
 	case werr = <-exited:
-	case <-time.After(3 * time.Second):
-		_ = cmd.Process.Kill()
+	case <-time.After(time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		werr = <-exited
 	}
 	var ee *exec.ExitError
