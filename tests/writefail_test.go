@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,11 +20,15 @@ func fullDisk(t *testing.T, free int) (dir, filler string) {
 	dir = filepath.Join(t.TempDir(), "small")
 	svctest.Tmpfs(t, dir, "size=256k,mode=755")
 	filler = filepath.Join(dir, "filler")
-	if err := os.WriteFile(filler, make([]byte, 256<<10-free), 0o600); err == nil {
-		return dir + "/", filler
+	if err := os.WriteFile(filler, make([]byte, 256<<10-free), 0o600); err != nil {
+		t.Fatalf("fill the small disk: %v", err)
 	}
-	// tmpfs rounds to pages: fill what fits.
 	return dir + "/", filler
+}
+
+// floodScript prints n numbered 57-byte lines, then "finished".
+func floodScript(n int) string {
+	return fmt.Sprintf(`for i in $(seq 1 %d); do printf 'line %%04d %%s\n' $i 0123456789012345678901234567890123456789; done; echo finished`, n)
 }
 
 // When the disk fills up, the session is held (nothing unrecorded reaches
@@ -36,9 +41,8 @@ func TestRecDiskFullRecovers(t *testing.T) {
 	e := newRecEnv(t)
 	dir, filler := fullDisk(t, 16<<10)
 	e.dir = dir
-	// Output well beyond the free space, slowly enough to watch.
-	script := `for i in $(seq 1 400); do printf 'line %04d %s\n' $i 0123456789012345678901234567890123456789; done; echo finished`
-	term := startTerminal(t, 120, 40, binPath("vigil-rec"), e.args("--write-retry", "60s", "--", "sh", "-c", script)...)
+	// Output well beyond the free space.
+	term := startTerminal(t, 120, 40, binPath("vigil-rec"), e.args("--write-retry", "60s", "--", "sh", "-c", floodScript(400))...)
 	term.waitFor("session paused", 30*time.Second)
 	held := term.screen()
 	time.Sleep(time.Second)
@@ -74,8 +78,7 @@ func TestRecDiskFullEndsSession(t *testing.T) {
 	e := newRecEnv(t)
 	dir, _ := fullDisk(t, 16<<10)
 	e.dir = dir
-	script := `for i in $(seq 1 2000); do printf 'line %04d %s\n' $i 0123456789012345678901234567890123456789; done; echo finished`
-	term := startTerminal(t, 120, 40, binPath("vigil-rec"), e.args("--write-retry", "2s", "--", "sh", "-c", script)...)
+	term := startTerminal(t, 120, 40, binPath("vigil-rec"), e.args("--write-retry", "2s", "--", "sh", "-c", floodScript(2000))...)
 	if got := term.wait(30 * time.Second); got == 0 {
 		t.Fatalf("session ended with status 0 although its recording failed")
 	}

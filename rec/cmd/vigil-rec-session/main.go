@@ -32,6 +32,14 @@ const (
 	shellsFile = "/etc/shells"
 )
 
+const usage = `Usage: vigil-rec-session [-l] [-i] [CMD_FILE [ARG...]]
+   or: vigil-rec-session [-l] [-i] -c CMD_STRING [CMD_NAME [ARG...]]
+   or: vigil-rec-session --configuration | --help | --version
+Record the session of the user's real shell (VIGIL_REC_SHELL, TLOG_REC_SESSION_SHELL or
+the configured shell); settings come from /etc/vigil/rec.toml, TLOG_REC_SESSION_CONF_TEXT
+and VIGIL_REC_CONF.
+`
+
 func main() {
 	os.Exit(run())
 }
@@ -42,14 +50,22 @@ func run() int {
 	if err := ids.AsUser(); err != nil {
 		return fail(err)
 	}
+	if len(os.Args) == 2 {
+		switch os.Args[1] {
+		case "-h", "--help":
+			fmt.Print(usage)
+			return 0
+		case "-v", "--version":
+			fmt.Println("vigil-rec-session 0.1.0")
+			return 0
+		case "--configuration":
+			return printConfiguration(ids)
+		}
+	}
 	inv, err := session.ParseArgs(os.Args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "vigil-rec-session: %v\n", err)
-		fmt.Fprintln(os.Stderr, "Usage: vigil-rec-session [-l] [-i] [CMD_FILE [ARG...]]\n   or: vigil-rec-session [-l] [-i] -c CMD_STRING [CMD_NAME [ARG...]]")
+		fmt.Fprintf(os.Stderr, "vigil-rec-session: %v\n%s", err, usage)
 		return 2
-	}
-	if len(inv.Args) == 1 && (inv.Args[0] == "--configuration") {
-		return printConfiguration(ids)
 	}
 	c, err := asVigil(ids, func() (conf.Rec, error) { return loadConf(ids) })
 	if err != nil {
