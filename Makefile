@@ -11,7 +11,7 @@ GOFLAGS   ?= -trimpath
 export GOTOOLCHAIN ?= auto
 
 # Debian packages the tests and benchmarks use (real services, compatibility oracles).
-DEB_PKGS := tlog rsyslog systemd asciinema bsdutils expect gcc libc6-dev procps util-linux
+DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-dev openssh-client git
 
 CMDS := vigil-rec vigil-rec-session
 
