@@ -33,14 +33,15 @@ func (l *ptyLoop) run() error {
 	inBuf := make([]byte, 4096)
 	var pend []byte // typed input the pty has not taken yet
 	inOpen := true
+	// Allocated once: a per-iteration slice escapes to the heap, and the
+	// garbage it makes wakes the runtime's GC workers on a busy terminal.
+	fds := make([]unix.PollFd, 4)
 	for {
 		draining := l.idle.Load() > 0
-		fds := []unix.PollFd{
-			{Fd: int32(l.ptmx), Events: unix.POLLIN},
-			{Fd: int32(l.stop.efd), Events: unix.POLLIN},
-			{Fd: int32(l.in), Events: 0},
-			{Fd: int32(l.nudge.efd), Events: unix.POLLIN},
-		}
+		fds[0] = unix.PollFd{Fd: int32(l.ptmx), Events: unix.POLLIN}
+		fds[1] = unix.PollFd{Fd: int32(l.stop.efd), Events: unix.POLLIN}
+		fds[2] = unix.PollFd{Fd: int32(l.in)}
+		fds[3] = unix.PollFd{Fd: int32(l.nudge.efd), Events: unix.POLLIN}
 		if len(pend) > 0 {
 			fds[0].Events |= unix.POLLOUT
 		}
