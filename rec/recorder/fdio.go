@@ -2,8 +2,6 @@ package recorder
 
 import (
 	"errors"
-	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,12 +12,8 @@ import (
 // more than the recording itself, and a keystroke's echo crosses two
 // relays, so every wake-up shows in its latency.
 
-var (
-	// errIdle ends a drain: nothing arrived within the idle time.
-	errIdle = errors.New("idle")
-	// errStopped means the relay was told to stop.
-	errStopped = errors.New("stopped")
-)
+// errStopped means the relay was told to stop.
+var errStopped = errors.New("stopped")
 
 // stopper wakes every fdReader polling on it, for good.
 type stopper struct{ efd int }
@@ -47,8 +41,6 @@ type fdReader struct {
 	fd       int
 	stop     *stopper
 	nonblock bool
-	// idle, when non-zero, is the longest wait for data (nanoseconds).
-	idle atomic.Int64
 }
 
 func newFDReader(fd int, stop *stopper, own bool) (*fdReader, error) {
@@ -76,12 +68,8 @@ func (r *fdReader) Read(p []byte) (int, error) {
 				return 0, err
 			}
 		}
-		timeout := -1
-		if d := r.idle.Load(); d > 0 {
-			timeout = int(time.Duration(d).Milliseconds())
-		}
 		fds := []unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN}, {Fd: int32(r.stop.efd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, timeout)
+		n, err := unix.Poll(fds, -1)
 		if err == unix.EINTR {
 			continue
 		}
@@ -89,7 +77,7 @@ func (r *fdReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		if n == 0 {
-			return 0, errIdle
+			continue
 		}
 		if fds[1].Revents != 0 {
 			return 0, errStopped

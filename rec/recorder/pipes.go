@@ -2,28 +2,37 @@ package recorder
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // runPipes runs cmd without a terminal. stdin, stdout and stderr are relayed
 // separately and byte for byte (tlog merges stderr into stdout; this does
 // not), so scp, sftp, rsync and git keep working exactly as without us.
 func runPipes(cmd *exec.Cmd, o *Options) (Result, error) {
-	inR, inW, err := os.Pipe()
+	inW, inR, err := pipe(true)
 	if err != nil {
-		return Result{Status: 1}, fmt.Errorf("stdin pipe: %w", err)
+		return Result{Status: 1}, fmt.Errorf("stdin %w", err)
 	}
-	outR, outW, err := os.Pipe()
+	outR, outW, err := pipe(false)
 	if err != nil {
-		return Result{Status: 1}, fmt.Errorf("stdout pipe: %w", err)
+		unix.Close(inW)
+		inR.Close()
+		return Result{Status: 1}, fmt.Errorf("stdout %w", err)
 	}
-	errR, errW, err := os.Pipe()
+	errR, errW, err := pipe(false)
 	if err != nil {
-		return Result{Status: 1}, fmt.Errorf("stderr pipe: %w", err)
+		unix.Close(inW)
+		unix.Close(outR)
+		inR.Close()
+		outW.Close()
+		return Result{Status: 1}, fmt.Errorf("stderr %w", err)
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 
@@ -44,7 +53,9 @@ func runPipes(cmd *exec.Cmd, o *Options) (Result, error) {
 	outW.Close()
 	errW.Close()
 	if startErr != nil {
-		inW.Close()
+		unix.Close(inW)
+		unix.Close(outR)
+		unix.Close(errR)
 		return Result{Status: 127}, fmt.Errorf("start %s: %w", cmd.Path, startErr)
 	}
 	if err := startHook(o, rec, cmd, "pipe"); err != nil {
@@ -61,17 +72,17 @@ func runPipes(cmd *exec.Cmd, o *Options) (Result, error) {
 	defer stopRelays.close()
 	keys, _ := newFDReader(int(o.Stdin.Fd()), stopRelays, false)
 	go func() {
-		_ = relay(keys, fdWriter{int(inW.Fd())}, rec.input)
-		inW.Close()
+		_ = relay(keys, fdWriter{inW}, rec.input)
+		unix.Close(inW)
 	}()
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, p := range []struct {
-		src    *os.File
+		src    int
 		dst    *os.File
 		stream int
 	}{{outR, o.Stdout, streamOut}, {errR, o.Stderr, streamErr}} {
-		r, err := newFDReader(int(p.src.Fd()), stopRelays, true)
+		r, err := newFDReader(p.src, stopRelays, true)
 		if err != nil {
 			hangup(cmd)
 			return Result{Status: 1}, fmt.Errorf("relay: %w", err)
@@ -81,13 +92,17 @@ func runPipes(cmd *exec.Cmd, o *Options) (Result, error) {
 			defer wg.Done()
 			errs[i] = relay(r, fdWriter{int(p.dst.Fd())}, func(b []byte) error { return rec.output(p.stream, b) })
 			// Closing our end makes a writer whose reader is gone get EPIPE.
-			p.src.Close()
+			unix.Close(p.src)
 		}()
 	}
 	relayed := make(chan struct{})
 	go func() { wg.Wait(); close(relayed) }()
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	pidfd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
+	if err != nil {
+		hangup(cmd)
+		return Result{Status: 1}, fmt.Errorf("pidfd: %w", err)
+	}
+	defer unix.Close(pidfd)
 
 	select {
 	case <-relayed:
@@ -97,7 +112,7 @@ func runPipes(cmd *exec.Cmd, o *Options) (Result, error) {
 	case <-stop:
 		hangup(cmd)
 	}
-	<-waitOrKill(cmd, exited)
+	waitOrKill(cmd, pidfd)
 	<-relayed
 	stopRelays.stop()
 	var relayErr error
@@ -107,4 +122,26 @@ func runPipes(cmd *exec.Cmd, o *Options) (Result, error) {
 		}
 	}
 	return finishRun(o, rec, cmd, relayErr)
+}
+
+// relay copies src to dst, handing every chunk to rec first. It stops at
+// the end of src, on a write error, or when recording fails (then nothing
+// more is passed on).
+func relay(src io.Reader, dst io.Writer, rec func([]byte) error) error {
+	buf := make([]byte, bufSize)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if rerr := rec(buf[:n]); rerr != nil {
+				return rerr
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return nil
+			}
+		}
+		if err != nil {
+			// End of input, a closed pipe, or errStopped.
+			return nil
+		}
+	}
 }

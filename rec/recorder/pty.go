@@ -2,14 +2,12 @@ package recorder
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -24,18 +22,18 @@ func isTerminal(f *os.File) bool { return f != nil && term.IsTerminal(int(f.Fd()
 // copied from the recorder's terminal, which is put in raw mode for the
 // session and restored on every way out.
 func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
-	ptmx, tty, err := pty.Open()
+	ptmxFD, tty, err := openPTY()
 	if err != nil {
-		return Result{Status: 1}, fmt.Errorf("open pty: %w", err)
+		return Result{Status: 1}, err
 	}
-	defer ptmx.Close()
+	defer unix.Close(ptmxFD)
 	inFd := int(o.Stdin.Fd())
 	if tio, err := unix.IoctlGetTermios(inFd, unix.TCGETS); err == nil {
 		_ = unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, tio)
 	}
-	ws, _ := pty.GetsizeFull(o.Stdin)
+	ws, _ := unix.IoctlGetWinsize(inFd, unix.TIOCGWINSZ)
 	if ws != nil {
-		_ = pty.Setsize(ptmx, ws)
+		_ = unix.IoctlSetWinsize(ptmxFD, unix.TIOCSWINSZ, ws)
 	}
 
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
@@ -49,7 +47,7 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 	rec := newRecording(o, o.Stderr)
 	if ws != nil && o.Conf.Log.Window {
 		// The first packet of a terminal recording is its size.
-		if err := rec.window(int(ws.Cols), int(ws.Rows)); err != nil {
+		if err := rec.window(int(ws.Col), int(ws.Row)); err != nil {
 			return Result{Status: 1}, err
 		}
 	}
@@ -79,13 +77,13 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 
 	go func() {
 		for range winch {
-			ws, err := pty.GetsizeFull(o.Stdin)
+			ws, err := unix.IoctlGetWinsize(inFd, unix.TIOCGWINSZ)
 			if err != nil {
 				continue
 			}
-			_ = pty.Setsize(ptmx, ws)
+			_ = unix.IoctlSetWinsize(ptmxFD, unix.TIOCSWINSZ, ws)
 			if o.Conf.Log.Window {
-				_ = rec.window(int(ws.Cols), int(ws.Rows))
+				_ = rec.window(int(ws.Col), int(ws.Row))
 			}
 		}
 	}()
@@ -96,100 +94,83 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 		return Result{Status: 1}, fmt.Errorf("relay: %w", err)
 	}
 	defer stopRelays.close()
-	ptmxFD := int(ptmx.Fd())
 	if err := unix.SetNonblock(ptmxFD, true); err != nil {
 		hangup(cmd)
 		return Result{Status: 1}, fmt.Errorf("relay: %w", err)
 	}
-	nudge, err := newStopper()
+	// The loop learns of the shell's exit from a pidfd in its poll set, not
+	// from a goroutine blocked in wait: that goroutine would hold a runtime
+	// P in a system call and make the scheduler hand Ps around on every
+	// keystroke.
+	pidfd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
 	if err != nil {
 		hangup(cmd)
-		return Result{Status: 1}, fmt.Errorf("relay: %w", err)
+		return Result{Status: 1}, fmt.Errorf("pidfd: %w", err)
 	}
-	defer nudge.close()
-	loop := &ptyLoop{in: inFd, ptmx: ptmxFD, out: int(o.Stdout.Fd()), stop: stopRelays, nudge: nudge, rec: rec}
-
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
+	defer unix.Close(pidfd)
+	loop := &ptyLoop{in: inFd, ptmx: ptmxFD, out: int(o.Stdout.Fd()), child: pidfd, stop: stopRelays, rec: rec}
 	outDone := make(chan error, 1)
 	go func() { outDone <- loop.run() }()
-	// Once the shell is gone, what it wrote is still in the pty: drain it
-	// until it has been silent for drainIdle, so background jobs that keep
-	// the pty open cannot hold the recording open.
-	drain := func() { loop.drain(drainIdle) }
 
 	var relayErr error
 	select {
 	case relayErr = <-outDone:
+		// The shell exited and the pty was drained, or the pty or the user's
+		// terminal closed, or recording failed.
 		if relayErr != nil {
 			hangup(cmd)
 		}
-		<-waitOrKill(cmd, exited)
 	case <-rec.dead:
 		// Recording failed: end the session rather than let it run unrecorded.
 		hangup(cmd)
-		<-waitOrKill(cmd, exited)
 		stopRelays.stop()
 		relayErr = <-outDone
-	case <-exited:
-		drain()
-		relayErr = <-outDone
 	case <-stop:
-		// Hang up the session the way a closed terminal would.
+		// Hang up the session the way a closed terminal would; the loop
+		// drains what the shell still writes.
 		hangup(cmd)
-		<-waitOrKill(cmd, exited)
-		drain()
+		go escalate(cmd, pidfd)
 		relayErr = <-outDone
 	}
+	waitOrKill(cmd, pidfd)
 	return finishRun(o, rec, cmd, relayErr)
-}
-
-// drainIdle is how long the pty may stay silent after the shell exited
-// before the recording ends.
-const drainIdle = 200 * time.Millisecond
-
-// relay copies src to dst, handing every chunk to rec first. It stops at
-// the end of src, on a write error, or when recording fails (then nothing
-// more is passed on).
-func relay(src io.Reader, dst io.Writer, rec func([]byte) error) error {
-	buf := make([]byte, bufSize)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if rerr := rec(buf[:n]); rerr != nil {
-				return rerr
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return nil
-			}
-		}
-		if err != nil {
-			// EIO is how a pty master reports that the last slave closed;
-			// errIdle ends the drain after the shell exited.
-			return nil
-		}
-	}
 }
 
 // waitOrKill waits for the command, hanging up and then killing its process
 // group if it does not end by itself.
-func waitOrKill(cmd *exec.Cmd, exited chan struct{}) chan struct{} {
-	select {
-	case <-exited:
-		return exited
-	case <-time.After(2 * time.Second):
+func waitOrKill(cmd *exec.Cmd, pidfd int) {
+	escalate(cmd, pidfd)
+	_ = cmd.Wait()
+}
+
+// escalate returns once the command has exited, hanging up its process
+// group after 2 s and killing it 3 s later.
+func escalate(cmd *exec.Cmd, pidfd int) {
+	if exitedWithin(pidfd, 2*time.Second) {
+		return
 	}
 	hangup(cmd)
-	select {
-	case <-exited:
-		return exited
-	case <-time.After(3 * time.Second):
+	if exitedWithin(pidfd, 3*time.Second) {
+		return
 	}
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	return exited
+	exitedWithin(pidfd, -1)
+}
+
+// exitedWithin polls a pidfd; d < 0 waits for ever.
+func exitedWithin(pidfd int, d time.Duration) bool {
+	ms := -1
+	if d >= 0 {
+		ms = int(d.Milliseconds())
+	}
+	for {
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		return err != nil || n > 0
+	}
 }
 
 // hangup sends SIGHUP to the command's process group (it leads its own

@@ -1,59 +1,51 @@
 package recorder
 
 import (
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// drain makes the loop end once the pty has been silent for idle.
-func (l *ptyLoop) drain(idle time.Duration) {
-	l.idle.Store(int64(idle))
-	l.nudge.stop()
-}
-
 // ptyLoop relays a terminal session on one thread, the way script(1) and
-// tlog do: a single poll(2) over the user's terminal, the pty master and
-// the stop event. A keystroke and its echo are then handled by the same
-// thread without any goroutine hand-off, which is what keystroke latency
-// is made of.
+// tlog do: a single poll(2) over the user's terminal, the pty master, the
+// shell's pidfd and the stop event. A keystroke and its echo are then
+// handled by the same thread without any goroutine hand-off, which is what
+// keystroke latency is made of.
 type ptyLoop struct {
 	in, ptmx, out int // user's terminal input, pty master, user's terminal output
+	child         int // pidfd of the shell: readable once it exited
 	stop          *stopper
-	nudge         *stopper // wakes the poll to re-read idle
 	rec           *recording
-	// idle, when non-zero, ends the loop after the pty has been silent for
-	// that long (draining after the shell exited), in nanoseconds.
-	idle atomic.Int64
 }
+
+// drainIdle is how long the pty may stay silent after the shell exited
+// before the recording ends.
+const drainIdle = 200 * time.Millisecond
 
 func (l *ptyLoop) run() error {
 	buf := make([]byte, bufSize)
 	inBuf := make([]byte, 4096)
 	var pend []byte // typed input the pty has not taken yet
-	inOpen := true
+	inOpen, childRunning := true, true
 	// Allocated once: a per-iteration slice escapes to the heap, and the
 	// garbage it makes wakes the runtime's GC workers on a busy terminal.
 	fds := make([]unix.PollFd, 4)
 	for {
-		draining := l.idle.Load() > 0
 		fds[0] = unix.PollFd{Fd: int32(l.ptmx), Events: unix.POLLIN}
-		fds[1] = unix.PollFd{Fd: int32(l.stop.efd), Events: unix.POLLIN}
-		fds[2] = unix.PollFd{Fd: int32(l.in)}
-		fds[3] = unix.PollFd{Fd: int32(l.nudge.efd), Events: unix.POLLIN}
 		if len(pend) > 0 {
 			fds[0].Events |= unix.POLLOUT
 		}
-		watchIn := inOpen && len(pend) == 0 && !draining
+		fds[1] = unix.PollFd{Fd: int32(l.stop.efd), Events: unix.POLLIN}
+		fds[2] = unix.PollFd{Fd: -1}
+		watchIn := inOpen && len(pend) == 0 && childRunning
 		if watchIn {
-			fds[2].Events = unix.POLLIN
-		} else {
-			fds[2].Fd = -1
+			fds[2] = unix.PollFd{Fd: int32(l.in), Events: unix.POLLIN}
 		}
-		timeout := -1
-		if draining {
-			timeout = int(time.Duration(l.idle.Load()).Milliseconds())
+		fds[3] = unix.PollFd{Fd: -1}
+		timeout := int(drainIdle.Milliseconds())
+		if childRunning {
+			fds[3] = unix.PollFd{Fd: int32(l.child), Events: unix.POLLIN}
+			timeout = -1
 		}
 		n, err := unix.Poll(fds, timeout)
 		if err == unix.EINTR {
@@ -63,14 +55,16 @@ func (l *ptyLoop) run() error {
 			return err
 		}
 		if n == 0 {
-			return nil // drained: silent for the idle time
+			return nil // drained: silent for drainIdle after the shell exited
 		}
 		if fds[1].Revents != 0 {
 			return nil
 		}
 		if fds[3].Revents != 0 {
-			var b [8]byte
-			_, _ = unix.Read(l.nudge.efd, b[:]) // reset the counter
+			// The shell is gone; what it wrote is still in the pty. Drain it
+			// until it has been silent for drainIdle, so background jobs
+			// that keep the pty open cannot hold the recording open.
+			childRunning = false
 		}
 		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP|unix.POLLERR) != 0 {
 			m, err := unix.Read(l.ptmx, buf)
