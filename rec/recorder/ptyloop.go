@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -30,7 +31,16 @@ func (l *ptyLoop) run() error {
 	// Allocated once: a per-iteration slice escapes to the heap, and the
 	// garbage it makes wakes the runtime's GC workers on a busy terminal.
 	fds := make([]unix.PollFd, 4)
+	lastYield := time.Now()
 	for {
+		// Yield every few milliseconds: a goroutine that never reschedules
+		// counts as running for ever, and after 10 ms the runtime's sysmon
+		// takes its P away on every blocking poll (and wakes every 20 µs
+		// itself), which costs context switches on every keystroke.
+		if now := time.Now(); now.Sub(lastYield) > 5*time.Millisecond {
+			lastYield = now
+			runtime.Gosched()
+		}
 		fds[0] = unix.PollFd{Fd: int32(l.ptmx), Events: unix.POLLIN}
 		if len(pend) > 0 {
 			fds[0].Events |= unix.POLLOUT

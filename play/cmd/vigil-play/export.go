@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-rec/vigil/play/export"
+	"github.com/vigil-rec/vigil/play/reader"
+)
+
+func exportCmd() *cobra.Command {
+	var (
+		format string
+		rec    string
+		lax    bool
+		input  bool
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "export --format FORMAT [-m REC] [--lax] [-o FILE] FILE",
+		Short: "Convert a recording to raw output, asciicast or JSON",
+		Long: `Convert a recording (FILE, or - for standard input) to another format:
+
+  raw           the recorded terminal output, byte for byte
+  asciicast     asciicast v2 (asciinema); invalid UTF-8 is shown as U+FFFD
+  asciicast-v3  asciicast v3
+  json          one decoded event per line: {"time":SECONDS,"kind":"out"|"in"|"window",
+                "data":TEXT} or "data_base64" when the data is not valid UTF-8,
+                or "cols"/"rows" for window changes
+
+Malformed input stops the export with an error naming the file and line, after
+everything valid before it has been written; --lax skips bad lines instead and
+reports each on standard error.
+
+Exit status: 0 exported, 1 the input is malformed or could not be read or written,
+2 usage error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := export.ParseFormat(format)
+			if err != nil {
+				return &exitError{exitUsageErr, err}
+			}
+			return runExport(cmd, args[0], output, export.Options{Format: f, Input: input},
+				reader.Options{Rec: rec, Lax: lax})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&format, "format", "F", "", "output `FORMAT`: raw, asciicast, asciicast-v3 or json (required)")
+	fl.StringVarP(&rec, "rec", "m", "", "export only recording `REC` of a file holding several (messages without rec id pass)")
+	fl.BoolVar(&lax, "lax", false, "accept message id gaps and skip malformed lines, reporting them")
+	fl.BoolVar(&input, "input", false, "include recorded input in asciicast exports (\"i\" events)")
+	fl.StringVarP(&output, "output", "o", "-", "write to `FILE` instead of standard output")
+	_ = cmd.MarkFlagRequired("format")
+	return cmd
+}
+
+func runExport(cmd *cobra.Command, path, output string, eo export.Options, ro reader.Options) error {
+	stderr := cmd.ErrOrStderr()
+	ro.OnSkip = func(e *reader.Error) { fmt.Fprintf(stderr, "vigil-play: skipped %v\n", e) }
+	var r *reader.Reader
+	if path == "-" {
+		r = reader.New(cmd.InOrStdin(), "<stdin>", ro)
+	} else {
+		var err error
+		if r, err = reader.Open(path, ro); err != nil {
+			return &exitError{exitFailed, err}
+		}
+	}
+	defer r.Close()
+	var w io.Writer = cmd.OutOrStdout()
+	var out *os.File
+	if output != "-" {
+		var err error
+		if out, err = os.Create(output); err != nil {
+			return &exitError{exitFailed, err}
+		}
+		w = out
+	}
+	err := export.Write(w, r, eo)
+	if out != nil {
+		if cerr := out.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}
+	if n := r.Skipped(); n > 0 {
+		fmt.Fprintf(stderr, "vigil-play: %s: skipped %d malformed or out-of-order lines\n", r.Name(), n)
+	}
+	if err != nil {
+		return &exitError{exitFailed, err}
+	}
+	return nil
+}
