@@ -13,7 +13,6 @@ export GOTOOLCHAIN ?= auto
 # Debian packages the tests and benchmarks use (real services, compatibility oracles).
 DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-dev openssh-client git
 
-CMDS := vigil-rec vigil-rec-session
 
 .PHONY: all build deps test test-go test-e2e bench install demo fuzz clean lint
 
@@ -21,7 +20,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build $(GOFLAGS) -o $(BIN)/ ./rec/cmd/...
+	$(GO) build $(GOFLAGS) -o $(BIN)/ ./rec/cmd/... ./play/cmd/...
 
 # Install missing Debian packages only: apt-get update once, then install.
 deps:
@@ -48,7 +47,7 @@ test-e2e: build
 	tests/run.sh
 
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem ./rec/...
+	$(GO) test -run '^$$' -bench . -benchmem ./rec/... ./play/...
 	tests/bench/recorder.sh
 
 # Short fuzzing pass over every parser; corpora live in testdata/fuzz.
@@ -62,6 +61,7 @@ fuzz:
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN)/vigil-rec $(DESTDIR)$(PREFIX)/bin/vigil-rec
+	install -m 0755 $(BIN)/vigil-play $(DESTDIR)$(PREFIX)/bin/vigil-play
 	# Setuid/setgid vigil when the account exists (the package's postinst sets it otherwise).
 	install -m 0755 $(BIN)/vigil-rec-session $(DESTDIR)$(PREFIX)/bin/vigil-rec-session
 	if getent passwd vigil >/dev/null && [ "$$(id -u)" = 0 ]; then \

@@ -9,7 +9,7 @@ BIN=$PWD/bin
 demo=$(mktemp -d /tmp/vigil-demo.XXXXXX)
 trap 'rm -rf "$demo"' EXIT
 mkdir -p "$demo/rec"
-go build -o "$demo/" ./tests/tools/keygen ./tests/tools/verify
+go build -o "$demo/" ./tests/tools/keygen
 "$demo/keygen" "$demo/signing.key" >/dev/null
 
 cat > "$demo/session.sh" <<'SH'
@@ -19,7 +19,7 @@ ls -ld / /tmp; sleep 0.3
 stty size
 SH
 echo "== recording: vigil-rec -o $demo/rec/ -- sh $demo/session.sh (on a pty)"
-script -q -e -c "stty rows 30 cols 100; $BIN/vigil-rec --config /dev/null --latency 1 -o $demo/rec/ --sign-key $demo/signing.key -- sh $demo/session.sh" /dev/null
+sleep 2 | script -q -e -c "stty rows 30 cols 100; $BIN/vigil-rec --config /dev/null --latency 1 -o $demo/rec/ --sign-key $demo/signing.key -- sh $demo/session.sh" /dev/null
 f=$(ls "$demo"/rec/*.jsonl)
 echo
 echo "== recording file"
@@ -28,7 +28,13 @@ echo "-- first message:"
 head -n 1 "$f" | cut -c 1-400
 echo
 echo "== integrity"
-"$demo/verify" -k "$demo/signing.key" "$f"
+"$BIN/vigil-play" verify -k "$demo/signing.key.pub" "$f"
+echo
+echo "== vigil-play list"
+"$BIN/vigil-play" list -k "$demo/signing.key.pub" "$demo/rec"
+echo
+echo "== vigil-play export --format asciicast (first lines)"
+"$BIN/vigil-play" export --format asciicast "$f" | head -n 4
 echo
 echo "== replay with Debian's tlog-play"
 script -q -e -c "tlog-play -i $f" /dev/null | tr -d '\000'
@@ -42,4 +48,4 @@ i = b.index(b'hello')
 b[i] = ord('j')
 open(p, 'wb').write(b)
 PY
-"$demo/verify" -k "$demo/signing.key" "$f" || echo "(verify exited $?: tampering detected)"
+"$BIN/vigil-play" verify -k "$demo/signing.key.pub" "$f" || echo "(vigil-play verify exited $?: tampering detected)"

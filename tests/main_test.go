@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 	// 0755 so the unprivileged test users can reach the binaries.
 	_ = os.Chmod(dir, 0o755)
 	bin = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "../rec/cmd/...", "./tools/...")
+	build := exec.Command("go", "build", "-o", dir+"/", "../rec/cmd/...", "../play/cmd/...", "./tools/...")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build:", err)

@@ -169,7 +169,7 @@ func TestSessionRecorderIsOutOfTheUsersReach(t *testing.T) {
 
 func verifyFile(t *testing.T, path, pub string) {
 	t.Helper()
-	out, err := exec.Command(binPath("verify"), "-k", pub, path).CombinedOutput()
+	out, err := exec.Command(binPath("vigil-play"), "verify", "-k", pub, path).CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte(": OK;")) {
 		t.Errorf("verify %s: %v\n%s", path, err, out)
 	}

@@ -1,6 +1,7 @@
 package reader
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -103,6 +104,7 @@ type span struct {
 	start, end int
 	typ        jtype
 	plain      bool
+	ascii      bool
 }
 
 // syntaxError is a JSON syntax error at a byte offset of the line.
@@ -189,7 +191,7 @@ func (d *decoder) object() error {
 			if i >= len(d.b) || d.b[i] != '"' {
 				return d.unexpected(i, "a member name")
 			}
-			kEnd, plain, err := d.str(i)
+			kEnd, plain, _, err := d.str(i)
 			if err != nil {
 				return err
 			}
@@ -197,7 +199,7 @@ func (d *decoder) object() error {
 			if plain {
 				name = d.b[i+1 : kEnd-1]
 			} else {
-				name = d.unescape(nil, d.b[i+1:kEnd-1])
+				name = unescape(nil, d.b[i+1:kEnd-1], false)
 			}
 			i = d.ws(kEnd)
 			if i >= len(d.b) || d.b[i] != ':' {
@@ -206,7 +208,7 @@ func (d *decoder) object() error {
 			i = d.ws(i + 1)
 			var sp span
 			if i < len(d.b) && d.b[i] == '"' {
-				sp.end, sp.plain, err = d.str(i)
+				sp.end, sp.plain, sp.ascii, err = d.str(i)
 				sp.start, sp.typ = i+1, jString
 			} else {
 				sp.start = i
@@ -247,7 +249,7 @@ func (d *decoder) value(i, depth int) (int, jtype, error) {
 	}
 	switch c := d.b[i]; {
 	case c == '"':
-		end, _, err := d.str(i)
+		end, _, _, err := d.str(i)
 		return end, jString, err
 	case c == '{' || c == '[':
 		if depth+1 > maxDepth {
@@ -293,7 +295,7 @@ func (d *decoder) container(i, depth int) (int, error) {
 			if i >= len(d.b) || d.b[i] != '"' {
 				return i, d.unexpected(i, "a member name")
 			}
-			end, _, err := d.str(i)
+			end, _, _, err := d.str(i)
 			if err != nil {
 				return end, err
 			}
@@ -361,44 +363,73 @@ func (d *decoder) number(i int) (int, jtype, error) {
 	return i, t, nil
 }
 
+// SWAR constants: a byte repeated in all eight lanes of a uint64.
+const (
+	lanes01 = 0x0101010101010101
+	lanes80 = 0x8080808080808080
+)
+
+// special reports whether any of the 8 bytes in x is a quote, a backslash
+// or a control character (< 0x20): the bytes a string scan must stop at.
+func special(x uint64) bool {
+	return (hasZero(x^(lanes01*'"')) | hasZero(x^(lanes01*'\\')) | ((x - lanes01*0x20) & ^x & lanes80)) != 0
+}
+
+// hasZero has a high bit set in some lane if a byte of v is zero.
+func hasZero(v uint64) uint64 { return (v - lanes01) & ^v & lanes80 }
+
 // str validates the string starting with the quote at i. It returns the
-// offset after the closing quote and whether the content can be used as it
-// stands (no escapes, valid UTF-8).
-func (d *decoder) str(i int) (end int, plain bool, err error) {
+// offset after the closing quote, whether the content can be used as it
+// stands (no escapes, valid UTF-8) and whether it is all ASCII.
+func (d *decoder) str(i int) (end int, plain, ascii bool, err error) {
 	b := d.b
 	start := i + 1
-	plain, ascii := true, true
+	plain = true
+	var high uint64 // non-zero when a byte >= 0x80 was seen
 	for i = start; i < len(b); i++ {
-		c := b[i]
-		switch {
+		// Skip eight ordinary bytes at a time: terminal text is mostly
+		// long runs without escapes.
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if special(x) {
+				break
+			}
+			high |= x
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
+		switch c := b[i]; {
 		case c == '"':
-			if !ascii && plain && !utf8.Valid(b[start:i]) {
+			ascii = high&lanes80 == 0
+			if plain && !ascii && !utf8.Valid(b[start:i]) {
 				plain = false
 			}
-			return i + 1, plain, nil
+			return i + 1, plain, ascii, nil
 		case c == '\\':
 			plain = false
 			i++
 			if i >= len(b) {
-				return i, false, d.errAt(i, "unterminated string")
+				return i, false, false, d.errAt(i, "unterminated string")
 			}
 			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if len(b)-i < 5 || !isHex4(b[i+1:i+5]) {
-					return i, false, d.errAt(i, `invalid \u escape`)
+					return i, false, false, d.errAt(i, `invalid \u escape`)
 				}
 				i += 4
 			default:
-				return i, false, d.errAt(i, "invalid escape %q", b[i])
+				return i, false, false, d.errAt(i, "invalid escape %q", b[i])
 			}
 		case c < 0x20:
-			return i, false, d.errAt(i, "control character %#02x in string", c)
+			return i, false, false, d.errAt(i, "control character %#02x in string", c)
 		case c >= 0x80:
-			ascii = false
+			high |= lanes80
 		}
 	}
-	return i, false, d.errAt(i, "unterminated string")
+	return i, false, false, d.errAt(i, "unterminated string")
 }
 
 func isHex4(b []byte) bool {
@@ -429,8 +460,22 @@ func hex4(b []byte) rune {
 // unescape appends the decoded content of a validated string (without
 // quotes) to dst the way encoding/json does: invalid UTF-8 bytes and
 // unpaired surrogates become U+FFFD.
-func (d *decoder) unescape(dst, s []byte) []byte {
+func unescape(dst, s []byte, ascii bool) []byte {
 	for i := 0; i < len(s); {
+		// Copy the run up to the next escape in one piece when it is
+		// valid UTF-8 (the common case).
+		j := i
+		for j+8 <= len(s) && hasZero(binary.LittleEndian.Uint64(s[j:])^(lanes01*'\\')) == 0 {
+			j += 8
+		}
+		for j < len(s) && s[j] != '\\' {
+			j++
+		}
+		if run := s[i:j]; len(run) > 0 && (ascii || utf8.Valid(run)) {
+			dst = append(dst, run...)
+			i += len(run)
+			continue
+		}
 		c := s[i]
 		switch {
 		case c == '\\':
@@ -503,7 +548,7 @@ func (d *decoder) strBytes(sp span) []byte {
 		return d.b[sp.start:sp.end]
 	}
 	n := len(d.text)
-	d.text = d.unescape(d.text, d.b[sp.start:sp.end])
+	d.text = unescape(d.text, d.b[sp.start:sp.end], sp.ascii)
 	return d.text[n:len(d.text):len(d.text)]
 }
 
@@ -796,7 +841,13 @@ func parseNum(s []byte) (v uint64, n int) {
 // takeChars splits off the first n code points of valid UTF-8 text.
 func takeChars(s []byte, n uint64) (head, rest []byte, ok bool) {
 	i := 0
-	for ; n > 0; n-- {
+	for n > 0 {
+		// Eight ASCII characters at a time.
+		if n >= 8 && i+8 <= len(s) && binary.LittleEndian.Uint64(s[i:])&lanes80 == 0 {
+			i += 8
+			n -= 8
+			continue
+		}
 		if i >= len(s) {
 			return nil, s, false
 		}
@@ -804,6 +855,7 @@ func takeChars(s []byte, n uint64) (head, rest []byte, ok bool) {
 		for i < len(s) && s[i]&0xc0 == 0x80 {
 			i++
 		}
+		n--
 	}
 	return s[:i], s[i:], true
 }
