@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make demo: record a scripted interactive session with vigil-rec on a real
-# pty, show the recording, verify its chain and signatures, and replay it
-# with Debian's tlog-play (the compatibility oracle). Touches nothing outside
-# a temp dir.
+# pty, show it with vigil-play (verify, list, asciicast export), replay it
+# with Debian's tlog-play (the compatibility oracle), and show a one-byte
+# edit being detected. Touches nothing outside a temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/bin
