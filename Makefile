@@ -14,7 +14,7 @@ export GOTOOLCHAIN ?= auto
 DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-dev openssh-client git
 
 
-.PHONY: all build deps test test-go test-e2e bench install demo fuzz clean lint
+.PHONY: all build deps test test-go bench install demo fuzz clean lint
 
 all: build
 
@@ -31,7 +31,8 @@ deps:
 	fi
 	@command -v $(GO) >/dev/null || { echo "Go >= 1.21 is required (it fetches the 1.26 toolchain itself): see README"; exit 1; }
 
-test: deps build lint test-go test-e2e
+# Unit, fuzz-seed and end-to-end tests (tests/ drives the real binaries).
+test: deps build lint test-go
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -42,9 +43,6 @@ lint:
 
 test-go:
 	$(GO) test -count=1 -timeout 15m ./...
-
-test-e2e: build
-	tests/run.sh
 
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./rec/... ./play/...
