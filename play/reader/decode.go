@@ -19,11 +19,8 @@ import (
 // accepts exactly what tlog.ParseMessage accepts and yields the same values;
 // the differential fuzz test FuzzDecodeMatchesParseMessage holds it to that.
 
-const (
-	maxDelayMs = 2147483647999 // tlog's largest pos and delay
-	maxWindow  = 65535         // tlog's largest window dimension
-	maxDepth   = 10000         // encoding/json's nesting limit
-)
+// maxDepth is encoding/json's nesting limit.
+const maxDepth = 10000
 
 // Field indexes, in the order ParseMessage checks them so that the first
 // reported problem is the same.
@@ -649,7 +646,7 @@ func (d *decoder) fields(m *Message) error {
 		return err
 	}
 	m.ID = uint64(n)
-	if n, err = d.intField(fPos, 0, maxDelayMs); err != nil {
+	if n, err = d.intField(fPos, 0, tlog.MaxDelayMs); err != nil {
 		return err
 	}
 	m.Pos = time.Duration(n) * time.Millisecond
@@ -820,24 +817,6 @@ func (d *decoder) binField(f int) ([]byte, error) {
 	return out, nil
 }
 
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
-}
-
-// parseNum reads leading decimal digits, saturating so that huge values
-// fail range checks instead of wrapping.
-func parseNum(s []byte) (v uint64, n int) {
-	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
-		if v <= (math.MaxUint64-9)/10 {
-			v = v*10 + uint64(s[n]-'0')
-		} else {
-			v = math.MaxUint64
-		}
-		n++
-	}
-	return v, n
-}
-
 // takeChars splits off the first n code points of valid UTF-8 text.
 func takeChars(s []byte, n uint64) (head, rest []byte, ok bool) {
 	i := 0
@@ -868,51 +847,21 @@ var binFields = [2]string{"in_bin", "out_bin"}
 // time merge into one event, as in tlog.ParseMessage.
 func (d *decoder) timing(evs []tlog.Event, tm []byte, t time.Duration, txt [2][]byte, bin [2][]byte) ([]tlog.Event, error) {
 	d.data, d.ends = d.data[:0], d.ends[:0]
-	bad := func(format string, a ...any) error { return fieldErr("timing", "invalid value", format, a...) }
 	for i := 0; ; {
-		for i < len(tm) && isSpace(tm[i]) {
-			i++
+		r, next, done, err := tlog.NextTimingRecord(tm, i)
+		if err != nil {
+			return evs, err
 		}
-		if i == len(tm) {
+		if done {
 			break
 		}
-		typ := tm[i]
-		i++
-		a, n := parseNum(tm[i:])
-		if n == 0 {
-			return evs, bad("record %q at %d lacks a number", typ, i-1)
-		}
-		i += n
-		var b uint64
-		switch typ {
-		case '[', ']', '=':
-			sep := byte('/')
-			if typ == '=' {
-				sep = 'x'
-			}
-			if i >= len(tm) || tm[i] != sep {
-				return evs, bad("record %q at %d lacks %q", typ, i, sep)
-			}
-			i++
-			if b, n = parseNum(tm[i:]); n == 0 {
-				return evs, bad("record %q at %d lacks a second number", typ, i)
-			}
-			i += n
-		case '+', '<', '>':
-		default:
-			return evs, bad("unknown record %q at %d", typ, i-1)
-		}
+		i = next
+		a, b, typ := r.A, r.B, r.Op
 		switch typ {
 		case '+':
-			if a > maxDelayMs {
-				return evs, bad("delay %d too large", a)
-			}
-			t += time.Duration(a) * time.Millisecond
+			t += r.Delay()
 			continue
 		case '=':
-			if a > maxWindow || b > maxWindow {
-				return evs, bad("window %dx%d out of range", a, b)
-			}
 			evs = append(evs, tlog.Event{Kind: tlog.KindWindow, T: t, Cols: int(a), Rows: int(b)})
 			d.ends = append(d.ends, len(d.data))
 			continue

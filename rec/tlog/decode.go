@@ -10,9 +10,6 @@ import (
 	"unicode/utf8"
 )
 
-// maxDelayMs is tlog's largest delay and pos (TLOG_DELAY_MAX_MS_NUM).
-const maxDelayMs = 2147483647999
-
 // Kind is the type of a decoded timing event.
 type Kind uint8
 
@@ -166,7 +163,7 @@ func ParseMessage(line []byte) (*Decoded, error) {
 		return nil, err
 	}
 	d.ID = uint64(n)
-	if n, err = f.int("pos", 0, maxDelayMs); err != nil {
+	if n, err = f.int("pos", 0, MaxDelayMs); err != nil {
 		return nil, err
 	}
 	d.Pos = time.Duration(n) * time.Millisecond
@@ -327,51 +324,21 @@ func decodeTiming(d *Decoded) ([]Event, error) {
 	t := d.Pos
 	txt := [2]string{d.InTxt, d.OutTxt}
 	bin := [2][]byte{d.InBin, d.OutBin}
-	bad := func(format string, a ...any) error { return fieldErr("timing", "invalid value", format, a...) }
 	for i := 0; ; {
-		for i < len(tm) && isSpace(tm[i]) {
-			i++
+		r, next, done, err := NextTimingRecord(tm, i)
+		if err != nil {
+			return nil, err
 		}
-		if i == len(tm) {
+		if done {
 			return evs, nil
 		}
-		typ := tm[i]
-		i++
-		a, n := parseNum(tm[i:])
-		if n == 0 {
-			return nil, bad("record %q at %d lacks a number", typ, i-1)
-		}
-		i += n
-		var b uint64
-		switch typ {
-		case '[', ']', '=':
-			sep := byte('/')
-			if typ == '=' {
-				sep = 'x'
-			}
-			if i >= len(tm) || tm[i] != sep {
-				return nil, bad("record %q at %d lacks %q", typ, i, sep)
-			}
-			i++
-			if b, n = parseNum(tm[i:]); n == 0 {
-				return nil, bad("record %q at %d lacks a second number", typ, i)
-			}
-			i += n
-		case '+', '<', '>':
-		default:
-			return nil, bad("unknown record %q at %d", typ, i-1)
-		}
+		i = next
+		a, b, typ := r.A, r.B, r.Op
 		switch typ {
 		case '+':
-			if a > maxDelayMs {
-				return nil, bad("delay %d too large", a)
-			}
-			t += time.Duration(a) * time.Millisecond
+			t += r.Delay()
 			continue
 		case '=':
-			if a > maxWindow || b > maxWindow {
-				return nil, bad("window %dx%d out of range", a, b)
-			}
 			evs = append(evs, Event{Kind: KindWindow, T: t, Cols: int(a), Rows: int(b)})
 			continue
 		}
@@ -408,24 +375,6 @@ func decodeTiming(d *Decoded) ([]Event, error) {
 
 func txtField(si int) string { return [2]string{"in_txt", "out_txt"}[si] }
 func binField(si int) string { return [2]string{"in_bin", "out_bin"}[si] }
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
-}
-
-// parseNum reads leading decimal digits (saturating, so huge values fail
-// range checks instead of wrapping).
-func parseNum(s string) (v uint64, n int) {
-	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
-		if v <= (math.MaxUint64-9)/10 {
-			v = v*10 + uint64(s[n]-'0')
-		} else {
-			v = math.MaxUint64
-		}
-		n++
-	}
-	return v, n
-}
 
 // takeChars splits off the first n code points of s.
 func takeChars(s string, n uint64) ([]byte, string, bool) {

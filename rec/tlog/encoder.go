@@ -22,9 +22,6 @@ import (
 // record (with a restated window) fits into it, so splitting always advances.
 const MinPayload = 32
 
-// maxWindow is the largest window dimension tlog can represent (unsigned short).
-const maxWindow = 65535
-
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("tlog: encoder is closed")
 
@@ -175,8 +172,8 @@ func (e *Encoder) Window(t time.Duration, cols, rows int) error {
 	if !e.opt.Window {
 		return nil
 	}
-	if cols < 0 || rows < 0 || cols > maxWindow || rows > maxWindow {
-		return fmt.Errorf("tlog: window %dx%d out of range 0..%d", cols, rows, maxWindow)
+	if cols < 0 || rows < 0 || cols > MaxWindow || rows > MaxWindow {
+		return fmt.Errorf("tlog: window %dx%d out of range 0..%d", cols, rows, MaxWindow)
 	}
 	if e.closed {
 		return ErrClosed

@@ -166,7 +166,7 @@ func FuzzParseMessage(f *testing.F) {
 		last := d.Pos
 		for _, ev := range d.Events {
 			if ev.T < last || ev.Kind > KindOut || (ev.Kind != KindWindow && len(ev.Data) == 0) ||
-				ev.Cols > maxWindow || ev.Rows > maxWindow {
+				ev.Cols > MaxWindow || ev.Rows > MaxWindow {
 				t.Fatalf("bad event %+v", ev)
 			}
 			last = ev.T
