@@ -40,7 +40,7 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:   "vigil-play COMMAND",
-		Short: "Export, verify and list Vigil and tlog session recordings",
+		Short: "Play, export, verify and list Vigil and tlog session recordings",
 		Long: "vigil-play reads session recordings in tlog's JSON format (versions 2.x), as written by\n" +
 			"vigil-rec and tlog-rec: one file per recording, or several recordings in one file.",
 		Version:       "0.1.0",
@@ -52,6 +52,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(exportCmd(), verifyCmd(), listCmd())
+	addPlayCmd(root, args)
 	err := root.Execute()
 	if err == nil {
 		return exitOK

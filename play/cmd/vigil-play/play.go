@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-rec/vigil/play/player"
+	"github.com/vigil-rec/vigil/play/reader"
+)
+
+// exitSequence resets the attributes and shows the cursor, whatever the
+// recording left the terminal in.
+const exitSequence = "\x1b[0m\x1b[?25h"
+
+// addPlayCmd registers play and makes it the default: when the first
+// argument is neither a subcommand nor one of the root's own flags
+// (`vigil-play FILE`, `vigil-play -s 2 FILE`), play runs with all the
+// arguments.
+func addPlayCmd(root *cobra.Command, args []string) {
+	root.AddCommand(playCmd())
+	// These are otherwise only added by Execute, after the decision.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpFlag()
+	root.InitDefaultVersionFlag()
+	if len(args) == 0 {
+		return
+	}
+	first := args[0]
+	for _, c := range root.Commands() {
+		if c.Name() == first || c.HasAlias(first) {
+			return
+		}
+	}
+	if name, ok := strings.CutPrefix(first, "--"); ok {
+		name, _, _ = strings.Cut(name, "=")
+		if root.Flags().Lookup(name) != nil {
+			return
+		}
+	} else if len(first) == 2 && first[0] == '-' && root.Flags().ShorthandLookup(first[1:]) != nil {
+		return
+	}
+	root.SetArgs(append([]string{"play"}, args...))
+}
+
+type playFlags struct {
+	speed     float64
+	goTo      string
+	paused    bool
+	follow    bool
+	persist   bool
+	lax       bool
+	rec       string
+	idleLimit float64
+	source    string
+}
+
+func playCmd() *cobra.Command {
+	var f playFlags
+	cmd := &cobra.Command{
+		Use:   "play [options] FILE|-|REC-ID",
+		Short: "Play a recording on the terminal with its recorded timing (the default command)",
+		Long: `Play a recording's output on the terminal with the recorded timing. FILE may be - for
+standard input; with --reader journal the argument is a recording id, read from the
+systemd journal (TLOG_REC field). "vigil-play FILE" is short for "vigil-play play FILE".
+
+Keys, when standard input is a terminal (and not the recording):
+  space, p      pause / resume
+  .             write the next output now (steps while paused, skips a long pause)
+  }  {          double / halve the speed (1/16x to 16x)
+  backspace     speed 1x
+  G             go to the end (with --follow: catch up with the live session)
+  TIME G        go forward to TIME: digits and colons, e.g. 90G, 2:30G, 1::G
+  q             quit (ignored with --persist)
+Going forward writes everything before the target at once; targets before the
+current position are ignored. Without a terminal on standard input there are no
+keys and the recording just plays.
+
+Exit status: 0 played to the end, quit or interrupted; 1 the input is malformed or
+could not be read or written; 2 usage error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPlay(cmd, args[0], f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.Float64VarP(&f.speed, "speed", "s", 1, "playback speed `FACTOR` (> 0; keys change it between 1/16 and 16)")
+	fl.StringVarP(&f.goTo, "goto", "g", "start", "start at `POS`: start, end or [[HH:]MM:]SS[.fff]")
+	fl.BoolVarP(&f.paused, "paused", "p", false, "start paused (needs a terminal on standard input)")
+	fl.BoolVarP(&f.follow, "follow", "f", false, "at the end, wait for messages appended to the file until interrupted")
+	fl.BoolVar(&f.persist, "persist", false, "ignore q and keyboard signals (Ctrl-C, Ctrl-\\)")
+	fl.BoolVar(&f.lax, "lax", false, "accept message id gaps and skip malformed lines, reporting them")
+	fl.StringVarP(&f.rec, "rec", "m", "", "play only recording `REC` of a file holding several")
+	fl.Float64Var(&f.idleLimit, "idle-limit", 0, "shorten pauses longer than `SECONDS` to that (0: keep them)")
+	fl.StringVarP(&f.source, "reader", "r", "file", "read from `READER`: file, or journal (the argument is then a recording id)")
+	return cmd
+}
+
+func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
+	usage := func(format string, a ...any) error {
+		return &exitError{exitUsageErr, fmt.Errorf(format, a...)}
+	}
+	if !(f.speed > 0) || math.IsInf(f.speed, 0) {
+		return usage("--speed must be a number above 0, not %v", f.speed)
+	}
+	target, err := player.ParseTarget(f.goTo)
+	if err != nil {
+		return usage("--goto: %v", err)
+	}
+	if !(f.idleLimit >= 0) || f.idleLimit > 1e9 {
+		return usage("--idle-limit must be a number of seconds, 0 or more, not %v", f.idleLimit)
+	}
+	if f.source != "file" && f.source != "journal" {
+		return usage("--reader must be file or journal, not %q", f.source)
+	}
+	if f.source == "journal" && f.follow {
+		return usage("--follow works with --reader file only")
+	}
+
+	stderr := cmd.ErrOrStderr()
+	ro := reader.Options{Rec: f.rec, Lax: f.lax}
+	ro.OnSkip = func(e *reader.Error) { fmt.Fprintf(stderr, "vigil-play: skipped %v\n", e) }
+	r, closeSrc, err := openPlaySource(cmd, arg, f, ro)
+	if err != nil {
+		return &exitError{exitFailed, err}
+	}
+	defer closeSrc()
+
+	// Signals end the playback through ctx, so that the terminal is
+	// restored; they are caught before it is changed.
+	ctx, stop := signal.NotifyContext(cmd.Context(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	defer stop()
+
+	out := cmd.OutOrStdout()
+	opt := player.Options{Speed: f.speed, Goto: target, Paused: f.paused, Follow: f.follow, Persist: f.persist,
+		IdleLimit: time.Duration(f.idleLimit * float64(time.Second))}
+	eol := "\n"
+	if of, ok := out.(*os.File); ok {
+		if ws, err := unix.IoctlGetWinsize(int(of.Fd()), unix.TIOCGWINSZ); err == nil {
+			opt.TermCols, opt.TermRows = int(ws.Col), int(ws.Row)
+		}
+		if restore, err := setTermios(of, rawOutput); err == nil {
+			defer restore()
+			eol = "\r\n"
+		}
+	}
+	// Keys come from standard input when it is a terminal that is not
+	// carrying the recording. Anything else is not read at all: an input
+	// at its end would otherwise wake the player forever (tlog-play's bug).
+	var keys <-chan []byte
+	if in, ok := cmd.InOrStdin().(*os.File); ok && !(arg == "-" && f.source == "file") {
+		raw := rawInput
+		if f.persist {
+			raw = rawInputPersist
+		}
+		if restore, err := setTermios(in, raw); err == nil {
+			defer restore()
+			keys = player.ReadKeys(in)
+		}
+	}
+	if keys == nil && f.paused {
+		return usage("--paused needs a terminal on standard input to resume")
+	}
+	opt.Notice = func(s string) { fmt.Fprintf(stderr, "vigil-play: %s%s", s, eol) }
+	// On every way out once playing starts, whatever the recording left
+	// the attributes and cursor in.
+	defer func() { _, _ = io.WriteString(out, exitSequence) }()
+
+	err = player.New(player.NewReaderSource(r), player.NewClock(keys), out, opt).Run(ctx)
+	if n := r.Skipped(); n > 0 {
+		fmt.Fprintf(stderr, "vigil-play: %s: skipped %d malformed or out-of-order lines%s", r.Name(), n, eol)
+	}
+	switch {
+	case err == nil, errors.Is(err, player.ErrQuit), errors.Is(err, context.Canceled):
+		return nil
+	default:
+		return &exitError{exitFailed, err}
+	}
+}
+
+// openPlaySource opens the recording as a reader, and returns what closes it.
+func openPlaySource(cmd *cobra.Command, arg string, f playFlags, ro reader.Options) (*reader.Reader, func(), error) {
+	switch {
+	case f.source == "journal":
+		j, err := player.OpenJournal(arg)
+		if err != nil {
+			return nil, nil, err
+		}
+		ro.Rec = arg
+		return reader.New(j, j.Name(), ro), j.Close, nil
+	case arg == "-":
+		// A pipe needs no Tail: its reads wait for the writer.
+		return reader.New(cmd.InOrStdin(), "<stdin>", ro), func() {}, nil
+	case f.follow:
+		file, err := os.Open(arg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return reader.New(player.NewTail(file), arg, ro), func() { file.Close() }, nil
+	}
+	r, err := reader.Open(arg, ro)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, func() { r.Close() }, nil
+}
+
+// rawOutput makes the terminal write the recording unchanged, as
+// tlog-play does: no \n to \r\n, since the recording already holds what
+// the recorded terminal received.
+func rawOutput(t *unix.Termios) { t.Oflag &^= unix.OPOST }
+
+// rawInput puts the terminal in raw mode: keys arrive one by one, without
+// echo. Keyboard signals (Ctrl-C) stay on.
+func rawInput(t *unix.Termios) {
+	rawOutput(t)
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.IEXTEN
+	t.Cflag = t.Cflag&^(unix.CSIZE|unix.PARENB) | unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+}
+
+// rawInputPersist is raw mode for --persist: keyboard signals are off too.
+func rawInputPersist(t *unix.Termios) {
+	rawInput(t)
+	t.Lflag &^= unix.ISIG
+}
+
+// setTermios changes the settings of terminal f and returns what puts them
+// back. It fails when f is not a terminal.
+func setTermios(f *os.File, change func(*unix.Termios)) (restore func(), err error) {
+	fd := int(f.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	t := *old
+	change(&t)
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &t); err != nil {
+		return nil, fmt.Errorf("set terminal mode: %w", err)
+	}
+	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
+}
