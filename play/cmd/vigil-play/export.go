@@ -18,9 +18,10 @@ func exportCmd() *cobra.Command {
 		lax    bool
 		input  bool
 		output string
+		source string
 	)
 	cmd := &cobra.Command{
-		Use:   "export --format FORMAT [-m REC] [--lax] [-o FILE] FILE",
+		Use:   "export --format FORMAT [-m REC] [--lax] [-o FILE] [-r file|journal] FILE|REC",
 		Short: "Convert a recording to raw output, asciicast or JSON",
 		Long: `Convert a recording (FILE, or - for standard input) to another format:
 
@@ -30,6 +31,9 @@ func exportCmd() *cobra.Command {
   json          one decoded event per line: {"time":SECONDS,"kind":"out"|"in"|"window",
                 "data":TEXT} or "data_base64" when the data is not valid UTF-8,
                 or "cols"/"rows" for window changes
+
+With --reader journal the argument is a recording id, read from the systemd
+journal (TLOG_REC field).
 
 Malformed input stops the export with an error naming the file and line, after
 everything valid before it has been written; --lax skips bad lines instead and
@@ -43,7 +47,10 @@ Exit status: 0 exported, 1 the input is malformed or could not be read or writte
 			if err != nil {
 				return &exitError{exitUsageErr, err}
 			}
-			return runExport(cmd, args[0], output, export.Options{Format: f, Input: input},
+			if source != "file" && source != "journal" {
+				return &exitError{exitUsageErr, fmt.Errorf("--reader must be file or journal, not %q", source)}
+			}
+			return runExport(cmd, args[0], source, output, export.Options{Format: f, Input: input},
 				reader.Options{Rec: rec, Lax: lax})
 		},
 	}
@@ -53,33 +60,28 @@ Exit status: 0 exported, 1 the input is malformed or could not be read or writte
 	fl.BoolVar(&lax, "lax", false, "accept message id gaps and skip malformed lines, reporting them")
 	fl.BoolVar(&input, "input", false, "include recorded input in asciicast exports (\"i\" events)")
 	fl.StringVarP(&output, "output", "o", "-", "write to `FILE` instead of standard output")
+	fl.StringVarP(&source, "reader", "r", "file", "read from `READER`: file, or journal (the argument is then a recording id)")
 	_ = cmd.MarkFlagRequired("format")
 	return cmd
 }
 
-func runExport(cmd *cobra.Command, path, output string, eo export.Options, ro reader.Options) error {
+func runExport(cmd *cobra.Command, path, source, output string, eo export.Options, ro reader.Options) error {
 	stderr := cmd.ErrOrStderr()
 	ro.OnSkip = func(e *reader.Error) { fmt.Fprintf(stderr, "vigil-play: skipped %v\n", e) }
-	var r *reader.Reader
-	if path == "-" {
-		r = reader.New(cmd.InOrStdin(), "<stdin>", ro)
-	} else {
-		var err error
-		if r, err = reader.Open(path, ro); err != nil {
-			return &exitError{exitFailed, err}
-		}
+	r, closeSrc, err := openSource(cmd, path, source, false, ro)
+	if err != nil {
+		return &exitError{exitFailed, err}
 	}
-	defer r.Close()
+	defer closeSrc()
 	var w io.Writer = cmd.OutOrStdout()
 	var out *os.File
 	if output != "-" {
-		var err error
 		if out, err = os.Create(output); err != nil {
 			return &exitError{exitFailed, err}
 		}
 		w = out
 	}
-	err := export.Write(w, r, eo)
+	err = export.Write(w, r, eo)
 	if out != nil {
 		if cerr := out.Close(); err == nil && cerr != nil {
 			err = cerr

@@ -130,7 +130,7 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	stderr := cmd.ErrOrStderr()
 	ro := reader.Options{Rec: f.rec, Lax: f.lax}
 	ro.OnSkip = func(e *reader.Error) { fmt.Fprintf(stderr, "vigil-play: skipped %v\n", e) }
-	r, closeSrc, err := openPlaySource(cmd, arg, f, ro)
+	r, closeSrc, err := openSource(cmd, arg, f.source, f.follow, ro)
 	if err != nil {
 		return &exitError{exitFailed, err}
 	}
@@ -188,10 +188,12 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	}
 }
 
-// openPlaySource opens the recording as a reader, and returns what closes it.
-func openPlaySource(cmd *cobra.Command, arg string, f playFlags, ro reader.Options) (*reader.Reader, func(), error) {
+// openSource opens the recording as a reader, and returns what closes it.
+// source is "file" or "journal" (arg is then a recording id); follow keeps
+// reading a file as it grows.
+func openSource(cmd *cobra.Command, arg, source string, follow bool, ro reader.Options) (*reader.Reader, func(), error) {
 	switch {
-	case f.source == "journal":
+	case source == "journal":
 		j, err := player.OpenJournal(arg)
 		if err != nil {
 			return nil, nil, err
@@ -201,7 +203,7 @@ func openPlaySource(cmd *cobra.Command, arg string, f playFlags, ro reader.Optio
 	case arg == "-":
 		// A pipe needs no Tail: its reads wait for the writer.
 		return reader.New(cmd.InOrStdin(), "<stdin>", ro), func() {}, nil
-	case f.follow:
+	case follow:
 		file, err := os.Open(arg)
 		if err != nil {
 			return nil, nil, err

@@ -363,6 +363,10 @@ func TestPlayJournal(t *testing.T) {
 	if code != 0 || played != want+exitSequence || !strings.Contains(want, "\xff \u00e9\r\n") {
 		t.Errorf("exit %d, stderr %q\nplayed %q\nscreen %q", code, errOut, played, screen.String())
 	}
+	code, exported, errOut := runCLI("", "export", "--format", "raw", "-r", "journal", ent.TLOG_REC)
+	if code != 0 || exported != want {
+		t.Errorf("export -r journal: exit %d, stderr %q\nexported %q\nscreen   %q", code, errOut, exported, want)
+	}
 	code, _, errOut = runCLI("", "-r", "journal", "no-such-rec")
 	if code != 1 || !strings.Contains(errOut, "no journal entries with TLOG_REC=no-such-rec") {
 		t.Errorf("unknown recording: exit %d, %q", code, errOut)
