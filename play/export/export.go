@@ -25,10 +25,11 @@ const (
 	Asciicast   Format = "asciicast"    // asciicast v2
 	AsciicastV3 Format = "asciicast-v3" // asciicast v3
 	JSON        Format = "json"         // one decoded event per line
+	Text        Format = "text"         // the readable transcript (text.go)
 )
 
 // Formats lists the formats in the order help texts show them.
-var Formats = []Format{Raw, Asciicast, AsciicastV3, JSON}
+var Formats = []Format{Raw, Asciicast, AsciicastV3, Text, JSON}
 
 // ParseFormat checks a format name.
 func ParseFormat(s string) (Format, error) {
@@ -37,7 +38,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown export format %q (want raw, asciicast, asciicast-v3 or json)", s)
+	return "", fmt.Errorf("unknown export format %q (want raw, asciicast, asciicast-v3, text or json)", s)
 }
 
 // Options control an export.
@@ -63,6 +64,8 @@ func Write(w io.Writer, r *reader.Reader, o Options) error {
 		err = writeAsciicast(bw, r, o)
 	case JSON:
 		err = writeJSON(bw, r)
+	case Text:
+		err = writeText(bw, r, o)
 	default:
 		err = fmt.Errorf("unknown export format %q", o.Format)
 	}

@@ -22,12 +22,14 @@ func exportCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "export --format FORMAT [-m REC] [--lax] [-o FILE] [-r file|journal] FILE|REC",
-		Short: "Convert a recording to raw output, asciicast or JSON",
+		Short: "Convert a recording to raw output, text, asciicast or JSON",
 		Long: `Convert a recording (FILE, or - for standard input) to another format:
 
   raw           the recorded terminal output, byte for byte
   asciicast     asciicast v2 (asciinema); invalid UTF-8 is shown as U+FFFD
   asciicast-v3  asciicast v3
+  text          the readable transcript: what the screen showed, after cursor
+                movement and erasing, without escape codes
   json          one decoded event per line: {"time":SECONDS,"kind":"out"|"in"|"window",
                 "data":TEXT} or "data_base64" when the data is not valid UTF-8,
                 or "cols"/"rows" for window changes
@@ -55,7 +57,7 @@ Exit status: 0 exported, 1 the input is malformed or could not be read or writte
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&format, "format", "F", "", "output `FORMAT`: raw, asciicast, asciicast-v3 or json (required)")
+	fl.StringVarP(&format, "format", "F", "", "output `FORMAT`: raw, text, asciicast, asciicast-v3 or json (required)")
 	fl.StringVarP(&rec, "rec", "m", "", "export only recording `REC` of a file holding several (messages without rec id pass)")
 	fl.BoolVar(&lax, "lax", false, "accept message id gaps and skip malformed lines, reporting them")
 	fl.BoolVar(&input, "input", false, "include recorded input in asciicast exports (\"i\" events)")

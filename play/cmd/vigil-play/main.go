@@ -51,7 +51,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(exportCmd(), verifyCmd(), listCmd())
+	root.AddCommand(exportCmd(), verifyCmd(), listCmd(), searchCmd())
 	addPlayCmd(root, args)
 	err := root.Execute()
 	if err == nil {

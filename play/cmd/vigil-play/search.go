@@ -1,0 +1,358 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-rec/vigil/play/reader"
+	"github.com/vigil-rec/vigil/play/screen"
+	"github.com/vigil-rec/vigil/rec/tlog"
+)
+
+func searchCmd() *cobra.Command {
+	var (
+		useRegex, input, asJSON bool
+		user                    string
+	)
+	cmd := &cobra.Command{
+		Use:   "search PATTERN [DIR|FILE...] [--regex] [--input] [--user U] [--json]",
+		Short: "Find the moments where a text was shown on screen or typed",
+		Long: `Search the recordings in each DIR (its *.jsonl files; default ` + defaultRecDir + `) or FILE
+for PATTERN, plain text or, with --regex, a Go regular expression (RE2 syntax).
+
+The recorded output is played into a terminal screen of the recorded size, and
+each screen line is matched as it changes: a line is reported once for as long
+as it stays on screen (scrolling included), with the time of the output that
+made it match. With --input, lines typed by the user (when input was recorded)
+are matched too, with the time of the keystroke that completed the match.
+
+Each hit is printed as
+
+  FILE  +HH:MM:SS.mmm  LINE
+
+(typed lines start with "(typed) "), or with --json as one object per hit:
+{"file","offset","seconds","source":"screen"|"input","line"}. A hit is
+replayed with: vigil-play play FILE --goto HH:MM:SS.mmm
+
+Exit status: 0 found, 1 not found, 2 usage error or a recording could not be
+read (the other recordings are still searched).`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			match, err := compilePattern(args[0], useRegex)
+			if err != nil {
+				return &exitError{exitUsageErr, err}
+			}
+			paths := args[1:]
+			if len(paths) == 0 {
+				paths = []string{defaultRecDir}
+			}
+			return runSearch(cmd, paths, searchOptions{match: match, input: input, user: user}, asJSON)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&useRegex, "regex", false, "PATTERN is a Go regular expression")
+	fl.BoolVar(&input, "input", false, "search the typed input too, when it was recorded")
+	fl.StringVar(&user, "user", "", "only recordings of user `U`")
+	fl.BoolVar(&asJSON, "json", false, "print one JSON object per hit")
+	return cmd
+}
+
+func compilePattern(pattern string, useRegex bool) (func(string) bool, error) {
+	if pattern == "" {
+		return nil, errors.New("empty PATTERN")
+	}
+	if !useRegex {
+		return func(s string) bool { return strings.Contains(s, pattern) }, nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("--regex: %w", err)
+	}
+	return re.MatchString, nil
+}
+
+type searchOptions struct {
+	match func(string) bool
+	input bool
+	user  string
+}
+
+// hit is one moment where the pattern was found.
+type hit struct {
+	File   string        `json:"file"`
+	Offset string        `json:"offset"`
+	T      time.Duration `json:"-"`
+	Sec    float64       `json:"seconds"`
+	Source string        `json:"source"` // "screen" or "input"
+	Line   string        `json:"line"`
+}
+
+func runSearch(cmd *cobra.Command, args []string, o searchOptions, asJSON bool) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	status := exitFailed
+	var files []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil-play: %v\n", err)
+			status = exitUsageErr
+			continue
+		}
+		if !fi.IsDir() {
+			files = append(files, a)
+			continue
+		}
+		m, err := filepath.Glob(filepath.Join(a, "*.jsonl"))
+		if err != nil {
+			return &exitError{exitUsageErr, err}
+		}
+		files = append(files, m...)
+	}
+	var first *hit
+	for _, path := range files {
+		hits, err := searchFile(path, o)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil-play: %v\n", err)
+			status = exitUsageErr
+		}
+		if len(hits) > 0 && first == nil {
+			first = &hits[0]
+		}
+		if werr := printHits(stdout, hits, asJSON); werr != nil {
+			return &exitError{exitUsageErr, fmt.Errorf("write: %w", werr)}
+		}
+	}
+	if first != nil {
+		if !asJSON {
+			fmt.Fprintf(stderr, "vigil-play: to replay a hit: vigil-play play FILE --goto OFFSET, e.g. vigil-play play %s --goto %s\n",
+				first.File, first.Offset)
+		}
+		if status != exitUsageErr {
+			status = exitOK
+		}
+	}
+	if status == exitOK {
+		return nil
+	}
+	return &exitError{code: status}
+}
+
+func printHits(w io.Writer, hits []hit, asJSON bool) error {
+	for _, h := range hits {
+		var err error
+		if asJSON {
+			var b []byte
+			if b, err = json.Marshal(h); err == nil {
+				_, err = fmt.Fprintf(w, "%s\n", b)
+			}
+		} else {
+			line := h.Line
+			if h.Source == "input" {
+				line = "(typed) " + line
+			}
+			_, err = fmt.Fprintf(w, "%s  +%s  %s\n", h.File, h.Offset, line)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// formatOffset formats d as HH:MM:SS.mmm, which --goto accepts.
+func formatOffset(d time.Duration) string {
+	ms := d.Milliseconds()
+	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3_600_000, ms/60_000%60, ms/1000%60, ms%1000)
+}
+
+// searchFile returns the hits in one recording, in time order, and the
+// read error that ended it early, if any (with the hits before it).
+func searchFile(path string, o searchOptions) ([]hit, error) {
+	r, err := reader.Open(path, reader.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if o.user != "" {
+		m, err := r.Peek()
+		if m == nil || m.User != o.user {
+			if err == io.EOF {
+				err = nil
+			}
+			return nil, err
+		}
+	}
+	s := &screenSearch{match: o.match}
+	var typed inputSearch
+	var hits []hit
+	add := func(t time.Duration, source, line string) {
+		hits = append(hits, hit{File: path, Offset: formatOffset(t), T: t, Sec: t.Seconds(), Source: source, Line: line})
+	}
+	for ev, rerr := range r.Events() {
+		if rerr != nil {
+			err = rerr
+			break
+		}
+		switch ev.Kind {
+		case tlog.KindWindow:
+			s.resize(ev.Cols, ev.Rows)
+		case tlog.KindOut:
+			for _, l := range s.write(ev.Data) {
+				add(ev.T, "screen", l)
+			}
+		case tlog.KindIn:
+			if o.input {
+				for _, h := range typed.write(ev.T, ev.Data, o.match) {
+					add(h.T, "input", h.Line)
+				}
+			}
+		}
+	}
+	if h, ok := typed.finish(); ok {
+		add(h.T, "input", h.Line)
+	}
+	sort.SliceStable(hits, func(i, j int) bool { return hits[i].T < hits[j].T })
+	return hits, err
+}
+
+// screenSearch finds the lines of a screen that match. A line matching at
+// one check and still matching at the next, wherever scrolling moved it, is
+// the same appearance and reported once.
+type screenSearch struct {
+	match   func(string) bool
+	scr     *screen.Screen
+	prev    []bool // the rows that matched at the last check
+	shift   int    // how far the rows of prev moved up since then
+	pending []string
+}
+
+func (s *screenSearch) init(cols, rows int) {
+	s.scr = screen.New(cols, rows)
+	s.scr.OnScroll = func(l string) {
+		s.leave(s.shift, l)
+		s.shift++
+	}
+	s.scr.OnClear = func(ls []string) {
+		for i, l := range ls {
+			s.leave(s.shift+i, l)
+		}
+		s.shift = len(s.prev)
+	}
+}
+
+// seen tells whether row y of the last check matched.
+func (s *screenSearch) seen(y int) bool { return y >= 0 && y < len(s.prev) && s.prev[y] }
+
+// leave checks a line that left the screen from row y of the last check
+// (it may have appeared and gone within one write).
+func (s *screenSearch) leave(y int, l string) {
+	if s.match(l) && !s.seen(y) {
+		s.pending = append(s.pending, l)
+	}
+}
+
+func (s *screenSearch) resize(cols, rows int) {
+	if s.scr == nil {
+		s.init(cols, rows)
+		return
+	}
+	s.scr.Resize(cols, rows)
+}
+
+// write applies output and returns the lines that newly match.
+func (s *screenSearch) write(p []byte) []string {
+	if s.scr == nil {
+		s.init(80, 24)
+	}
+	s.scr.Write(p)
+	lines := s.scr.Lines()
+	cur := make([]bool, len(lines))
+	for y, l := range lines {
+		if cur[y] = s.match(l); cur[y] && !s.seen(y+s.shift) {
+			s.pending = append(s.pending, l)
+		}
+	}
+	found := s.pending
+	s.prev, s.shift, s.pending = cur, 0, nil
+	return found
+}
+
+// inputSearch rebuilds the lines the user typed (backspace, ^U and ^W
+// applied, other control keys and escape sequences left out) and reports
+// each line that matches once, at the keystroke that made it match.
+type inputSearch struct {
+	line    []rune
+	esc     int // 0 outside an escape sequence, 1 after ESC, 2 in a CSI or SS3 sequence
+	matched bool
+	at      time.Duration
+}
+
+func (s *inputSearch) write(t time.Duration, p []byte, match func(string) bool) []hit {
+	var hits []hit
+	for len(p) > 0 {
+		r, size := utf8.DecodeRune(p)
+		p = p[size:]
+		switch {
+		case s.esc == 1:
+			s.esc = 0
+			if r == '[' || r == 'O' {
+				s.esc = 2
+			}
+			continue
+		case s.esc == 2:
+			if r >= 0x40 && r <= 0x7e {
+				s.esc = 0
+			}
+			continue
+		}
+		switch r {
+		case '\r', '\n':
+			if h, ok := s.finish(); ok {
+				hits = append(hits, h)
+			}
+		case 0x7f, '\b':
+			if len(s.line) > 0 {
+				s.line = s.line[:len(s.line)-1]
+			}
+		case 0x15: // ^U
+			s.line = s.line[:0]
+		case 0x17: // ^W
+			n := len(s.line)
+			for n > 0 && s.line[n-1] == ' ' {
+				n--
+			}
+			for n > 0 && s.line[n-1] != ' ' {
+				n--
+			}
+			s.line = s.line[:n]
+		case 0x1b:
+			s.esc = 1
+		default:
+			if r >= ' ' && r != utf8.RuneError {
+				s.line = append(s.line, r)
+			}
+		}
+		if !s.matched && len(s.line) > 0 && match(string(s.line)) {
+			s.matched, s.at = true, t
+		}
+	}
+	return hits
+}
+
+// finish ends the current line, returning it as a hit if it matched.
+func (s *inputSearch) finish() (hit, bool) {
+	h, ok := hit{T: s.at, Line: string(s.line)}, s.matched
+	s.line, s.matched = s.line[:0], false
+	return h, ok
+}
