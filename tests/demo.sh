@@ -36,6 +36,12 @@ echo
 echo "== vigil-play export --format asciicast (first lines)"
 "$BIN/vigil-play" export --format asciicast "$f" | head -n 4
 echo
+echo "== vigil-play search unicode"
+"$BIN/vigil-play" search unicode "$demo/rec"
+echo
+echo "== vigil-play export --format text"
+"$BIN/vigil-play" export --format text "$f"
+echo
 echo "== replay with Debian's tlog-play"
 script -q -e -c "tlog-play -i $f" /dev/null | tr -d '\000'
 echo
