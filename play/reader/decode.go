@@ -622,7 +622,7 @@ func (d *decoder) fields(m *Message) error {
 	if string(ver) != m.Ver {
 		m.Ver = string(ver)
 	}
-	if m.Major, m.Minor, err = parseVer(m.Ver); err != nil {
+	if m.Major, m.Minor, err = tlog.ParseVer(m.Ver); err != nil {
 		return err
 	}
 	if err := d.strField(fHost, true, &m.Host); err != nil {
@@ -674,37 +674,6 @@ func (d *decoder) fields(m *Message) error {
 	evs, err := d.timing(m.Events[:0], m.Timing, m.Pos, txt, d.bin)
 	m.Events = evs
 	return err
-}
-
-// parseVer accepts MAJOR[.MINOR] (decimal digits) with MAJOR <= 2.
-func parseVer(s string) (major, minor uint64, err error) {
-	ms, rest, hasMinor := s, "", false
-	for i := 0; i < len(s); i++ {
-		if s[i] == '.' {
-			ms, rest, hasMinor = s[:i], s[i+1:], true
-			break
-		}
-	}
-	major, err = strconv.ParseUint(ms, 10, 32)
-	if err == nil && hasMinor {
-		minor, err = strconv.ParseUint(rest, 10, 32)
-	}
-	if err != nil || !isDigits(ms) || (hasMinor && !isDigits(rest)) {
-		return 0, 0, fieldErr("ver", "invalid value", "%q is not MAJOR[.MINOR]", s)
-	}
-	if major > 2 {
-		return 0, 0, fieldErr("ver", "unsupported value", "major version %d > 2", major)
-	}
-	return major, minor, nil
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // timeField parses the optional "time" like tlog's sscanf("%ld.%03ld"):

@@ -139,7 +139,7 @@ func ParseMessage(line []byte) (*Decoded, error) {
 	} else {
 		d.Ver = string(ver)
 	}
-	if d.Major, d.Minor, err = parseVer(d.Ver); err != nil {
+	if d.Major, d.Minor, err = ParseVer(d.Ver); err != nil {
 		return nil, err
 	}
 	if err := f.str("host", true, &d.Host); err != nil {
@@ -191,8 +191,9 @@ func ParseMessage(line []byte) (*Decoded, error) {
 	return d, nil
 }
 
-// parseVer accepts MAJOR[.MINOR] (decimal digits only) with MAJOR <= 2.
-func parseVer(s string) (major, minor uint64, err error) {
+// ParseVer accepts a "ver" value, MAJOR[.MINOR] (decimal digits only), with
+// MAJOR <= 2, as tlog-play does; both decoders use it.
+func ParseVer(s string) (major, minor uint64, err error) {
 	ms, rest, hasMinor := s, "", false
 	if i := bytes.IndexByte([]byte(s), '.'); i >= 0 {
 		ms, rest, hasMinor = s[:i], s[i+1:], true

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,23 +135,12 @@ func parseWhen(s string) (time.Time, error) {
 func runList(cmd *cobra.Command, args []string, f listFilter, trusted keys.Set, asJSON bool) error {
 	stderr := cmd.ErrOrStderr()
 	status := exitOK
-	var files []string
-	for _, a := range args {
-		fi, err := os.Stat(a)
-		if err != nil {
-			fmt.Fprintf(stderr, "vigil-play: %v\n", err)
-			status = exitUsageErr
-			continue
-		}
-		if !fi.IsDir() {
-			files = append(files, a)
-			continue
-		}
-		m, err := filepath.Glob(filepath.Join(a, "*.jsonl"))
-		if err != nil {
-			return &exitError{exitUsageErr, err}
-		}
-		files = append(files, m...)
+	files, missing, err := recordingFiles(args, stderr)
+	if err != nil {
+		return &exitError{exitUsageErr, err}
+	}
+	if missing {
+		status = exitUsageErr
 	}
 	var all []listing
 	for _, path := range files {

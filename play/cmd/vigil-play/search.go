@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -101,23 +99,12 @@ type hit struct {
 func runSearch(cmd *cobra.Command, args []string, o searchOptions, asJSON bool) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	status := exitFailed
-	var files []string
-	for _, a := range args {
-		fi, err := os.Stat(a)
-		if err != nil {
-			fmt.Fprintf(stderr, "vigil-play: %v\n", err)
-			status = exitUsageErr
-			continue
-		}
-		if !fi.IsDir() {
-			files = append(files, a)
-			continue
-		}
-		m, err := filepath.Glob(filepath.Join(a, "*.jsonl"))
-		if err != nil {
-			return &exitError{exitUsageErr, err}
-		}
-		files = append(files, m...)
+	files, missing, err := recordingFiles(args, stderr)
+	if err != nil {
+		return &exitError{exitUsageErr, err}
+	}
+	if missing {
+		status = exitUsageErr
 	}
 	var first *hit
 	for _, path := range files {
