@@ -16,27 +16,14 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
 var bin string // directory of the freshly built binaries
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vigil-play-e2e.")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	build := exec.Command("go", "build", "-o", dir+"/", "../rec/cmd/vigil-rec", "../tests/tools/keygen", "./cmd/vigil-play")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	bin = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	svctest.RunWithBinaries(m, &bin, "../rec/cmd/vigil-rec", "../tests/tools/keygen", "./cmd/vigil-play")
 }
 
 // env is a recording directory and a signing key.

@@ -4,35 +4,18 @@
 package tests
 
 import (
-	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
 // bin is the directory with freshly built binaries.
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vigil-e2e-bin.")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	// 0755 so the unprivileged test users can reach the binaries.
-	_ = os.Chmod(dir, 0o755)
-	bin = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "../rec/cmd/...", "../play/cmd/...", "./tools/...")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	svctest.RunWithBinaries(m, &bin, "../rec/cmd/...", "../play/cmd/...", "./tools/...")
 }
 
 func binPath(name string) string { return filepath.Join(bin, name) }

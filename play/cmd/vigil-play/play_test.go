@@ -24,22 +24,7 @@ import (
 var bin string // directory of the freshly built vigil-rec and vigil-play
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vigil-play-cmd.")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	build := exec.Command("go", "build", "-o", dir+"/", "../../../rec/cmd/vigil-rec", ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	bin = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	svctest.RunWithBinaries(m, &bin, "../../../rec/cmd/vigil-rec", ".")
 }
 
 // tlogLine is a message of recording "r" on an 80x24 terminal.
