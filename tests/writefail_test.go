@@ -117,7 +117,11 @@ func TestRecDiskFullEndsSession(t *testing.T) {
 	}
 	n := min(len(shown), len(rec))
 	if !bytes.Equal(shown[:n], rec[:n]) {
-		t.Fatalf("the recording and what the user saw differ within their common %d bytes", n)
+		i := 0
+		for i < n && shown[i] == rec[i] {
+			i++
+		}
+		t.Fatalf("the recording and what the user saw differ within their common %d bytes, at %d:\nshown %q\nrec   %q", n, i, shown[max(0, i-80):min(n, i+80)], rec[max(0, i-80):min(n, i+80)])
 	}
 	if gap := len(shown) - len(rec); gap > 3*2048 {
 		t.Errorf("the user saw %d bytes that are not in the recording (limit %d)", gap, 3*2048)

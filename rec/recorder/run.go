@@ -1,7 +1,6 @@
 package recorder
 
 import (
-	"errors"
 	"fmt"
 	"os/exec"
 )
@@ -50,7 +49,12 @@ func finishRun(o *Options, rec *recording, cmd *exec.Cmd, relayErr error) (Resul
 		}
 	}
 	if cerr := o.Sink.Close(); cerr != nil {
-		err = errors.Join(err, fmt.Errorf("close recording: %w", cerr))
+		// One line: the recorder prints it to the user's terminal.
+		if err == nil {
+			err = fmt.Errorf("close recording: %w", cerr)
+		} else {
+			err = fmt.Errorf("%w; close recording: %w", err, cerr)
+		}
 	}
 	if err != nil && relayErr != nil {
 		res.Status = 1
