@@ -11,23 +11,41 @@ GOFLAGS   ?= -trimpath
 export GOTOOLCHAIN ?= auto
 
 # Debian packages the tests and benchmarks use (real services, compatibility oracles).
-DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-dev openssh-client git
+DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-dev openssh-client git \
+	openssh-server sshpass slapd ldap-utils dbus libpam0g-dev libpam-wrapper libnss-wrapper pamtester \
+	valgrind expect sudo login passwd
 
 
 .PHONY: all build deps test test-go bench install demo fuzz clean lint
 
 all: build
 
-build:
+build: $(BIN)/libnss_vigil.so.2 $(BIN)/pam_vigil.so
 	@mkdir -p $(BIN)
-	$(GO) build $(GOFLAGS) -o $(BIN)/ ./rec/cmd/... ./play/cmd/...
+	$(GO) build $(GOFLAGS) -o $(BIN)/ ./rec/cmd/... ./play/cmd/... ./policyd/cmd/...
+
+# The NSS module is plain C (design.md, section 3).
+$(BIN)/libnss_vigil.so.2: $(wildcard nss/src/*.c nss/src/*.h)
+	@mkdir -p $(BIN)
+	gcc -O2 -g -fPIC -shared -Wall -Wextra -Werror -fvisibility=hidden -Wl,-soname,libnss_vigil.so.2 -o $@ nss/src/*.c
+
+# The PAM module: Go c-shared, exporting only pam_sm_open/close_session.
+$(BIN)/pam_vigil.so: $(wildcard pam/module/* pam/session/*.go policyd/dbusapi/*.go policyd/nssdb/*.go)
+	@mkdir -p $(BIN)
+	$(GO) build $(GOFLAGS) -buildmode=c-shared -tags netgo,osusergo \
+		-ldflags="-extldflags=-Wl,--version-script=$(CURDIR)/pam/module/pam_vigil.map" \
+		-o $@ ./pam/module && rm -f $(BIN)/pam_vigil.h
 
 # Install missing Debian packages only: apt-get update once, then install.
+# openssh-server and slapd start their service on install; a policy-rc.d
+# (only if the host has none) keeps the host as it was.
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		rcd=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; rcd=1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; st=$$?; \
+		[ -z "$$rcd" ] || rm -f /usr/sbin/policy-rc.d; [ $$st = 0 ] || exit $$st; \
 	fi
 	@command -v $(GO) >/dev/null || { echo "Go >= 1.21 is required (it fetches the 1.26 toolchain itself): see README"; exit 1; }
 

@@ -121,10 +121,14 @@ type tomlScanner struct {
 	nl     []int // offsets of '\n', for offset -> line
 	lines  keyLines
 	header []string // current [table] or [[array]] header
+	// arrays counts the elements of each array of tables seen so far (by
+	// joined path); paths inside one get "#N" after the array's key, so
+	// that every element's keys have their own lines.
+	arrays map[string]int
 }
 
 func tomlKeyLines(src string) keyLines {
-	sc := &tomlScanner{s: src, lines: keyLines{}}
+	sc := &tomlScanner{s: src, lines: keyLines{}, arrays: map[string]int{}}
 	for i := 0; i < len(src); i++ {
 		if src[i] == '\n' {
 			sc.nl = append(sc.nl, i)
@@ -135,11 +139,12 @@ func tomlKeyLines(src string) keyLines {
 		if sc.s[sc.i] == '[' {
 			line := sc.line()
 			sc.i++
-			if sc.peek() == '[' {
+			array := sc.peek() == '['
+			if array {
 				sc.i++
 			}
 			sc.skip(false)
-			sc.header = sc.key()
+			sc.header = sc.element(sc.key(), array)
 			sc.note(sc.header, line)
 			sc.skipLine()
 		} else {
@@ -150,6 +155,25 @@ func tomlKeyLines(src string) keyLines {
 		}
 	}
 	return sc.lines
+}
+
+// element places a header's path inside the arrays of tables it names:
+// "[[rule]]" is the next "rule" "#N", "[rule.rec]" belongs to the last one.
+func (sc *tomlScanner) element(path []string, array bool) []string {
+	var out []string
+	for n, part := range path {
+		out = append(out, part)
+		id := strings.Join(out, "\x00")
+		count, isArray := sc.arrays[id]
+		if array && n == len(path)-1 {
+			sc.arrays[id] = count + 1
+			count, isArray = count+1, true
+		}
+		if isArray {
+			out = append(out, "#"+strconv.Itoa(count-1))
+		}
+	}
+	return out
 }
 
 func (sc *tomlScanner) peek() byte {

@@ -1,0 +1,117 @@
+package conf
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestPolicyExampleParses(t *testing.T) {
+	p, err := LoadPolicy("policy.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Recorder != DefaultRecorder || p.SessionRecording.Scope != ScopeSome || p.LDAP != DefaultLDAP() {
+		t.Errorf("example policy: %+v", p)
+	}
+}
+
+func TestPolicyLists(t *testing.T) {
+	p, err := ParsePolicy("p", []byte(`[session_recording]
+scope = "all"
+exclude_users = "root, backup ,svc"
+exclude_groups = ["adm"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(p.SessionRecording.ExcludeUsers, "|"); got != "root|backup|svc" {
+		t.Errorf("comma list: %q", got)
+	}
+}
+
+func TestPolicyErrors(t *testing.T) {
+	for _, c := range []struct{ doc, want string }{
+		{"scope = \"all\"", "p:1: scope: unknown key"},
+		{"[session_recording]\nscope = \"most\"", `p:2: session_recording.scope: must be one of none, some, all (got "most")`},
+		{"[session_recording]\nusers = \"a,,b\"", `p:2: session_recording.users: item 2 is empty`},
+		{"[session_recording]\nusers = [1]", "p:2: session_recording.users: item 1 must be a string (got integer)"},
+		{"recorder = \"vigil-rec-session\"", `p:1: recorder: must be an absolute path`},
+		{"[[rule]]\nname = \"a\"\naction = \"record\"\n\n[[rule]]\nname = \"b\"\nactoin = \"record\"", "p:7: rule.actoin: unknown key"},
+		{"[[rule]]\nname = \"a\"\naction = \"record\"\n[[rule]]\nname = \"a\"\naction = \"norecord\"", `p:4: rule "a": name already used at p:1`},
+		{"[[rule]]\naction = \"record\"", "p:1: rule.name: every rule needs a name"},
+		{"[[rule]]\nname = \"a\"", `p:1: rule.action: rule "a" needs an action`},
+		{"[[rule]]\nname = \"a\"\naction = \"record\"\nhosts = [\"@web\"]", `p:1: rule "a": hosts: host group "web" is not defined`},
+		{"[[rule]]\nname = \"a\"\naction = \"record\"\nhosts = [\"web[\"]", `p:4: rule.hosts: bad pattern "web["`},
+		{"[[rule]]\nname = \"a\"\naction = \"record\"\n[rule.rec]\nlog.inptu = true", "p:5: log.inptu: unknown recorder key"},
+		{"[[rule]]\nname = \"a\"\naction = \"record\"\n[rule.rec]\npayload = 1", "p:5: payload: must be >= 32 (got 1)"},
+		{"[[rule]]\nname = \"a\"\naction = \"record\"\npriority = -1", "p:4: rule.priority: must be between 0 and"},
+		{"source = \"ldap\"", `p: ldap: source = "ldap" needs ldap.uri and ldap.base`},
+		{"[ldap]\nuri = \"http://x\"", `p:2: ldap.uri: must start with ldap:// or ldaps://`},
+		{"[ldap]\nrefresh = 1", "p:2: ldap.refresh: must be between 5 and 86400 (got 1)"},
+		{"[session_recording\nscope = \"all\"", "p:2: expected"},
+	} {
+		_, err := ParsePolicy("p", []byte(c.doc))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q:\n got %v\nwant %s", c.doc, err, c.want)
+		}
+	}
+}
+
+func TestRecOverlayJSON(t *testing.T) {
+	p, err := ParsePolicy("p", []byte("[[rule]]\nname = \"a\"\naction = \"record\"\n[rule.rec]\nnotice = \"hi\"\nlatency = 3\nlog = { input = true, window = false }\nlimit.rate = 100\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := p.Rules[0].Rec
+	want := `{"latency":3,"log":{"input":true,"window":false},"limit":{"rate":100},"notice":"hi"}`
+	if got := string(o.JSON()); got != want {
+		t.Fatalf("JSON %s, want %s", got, want)
+	}
+	// What PAM hands the recorder must merge as a tlog session conf layer.
+	r := DefaultRec()
+	if err := r.MergeJSON("VIGIL_REC_CONF", want); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Log.Input || r.Log.Window || r.Latency != 3 || r.Limit.Rate != 100 || r.Notice != "hi" {
+		t.Errorf("merged: %+v", r)
+	}
+	var empty RecOverlay
+	if string(empty.JSON()) != "{}" {
+		t.Errorf("empty overlay: %s", empty.JSON())
+	}
+	if err := o.SetText("log.output", "no", "ldap: cn=x", 0); err != nil || !strings.Contains(string(o.JSON()), `"output":false`) {
+		t.Errorf("SetText: %v %s", err, o.JSON())
+	}
+	if err := o.SetText("limit.rate", "lots", "ldap: cn=x", 0); err == nil || err.Error() != `ldap: cn=x: limit.rate: must be an integer (got "lots")` {
+		t.Errorf("SetText bad: %v", err)
+	}
+}
+
+func FuzzParsePolicy(f *testing.F) {
+	for _, name := range []string{"policy.example.toml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("[[rule]]\nname = \"a\"\naction = \"record\"\nhosts = [\"@g\"]\n[rule.rec.log]\ninput = true\n[host_groups]\ng = \"a,b\""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePolicy("f", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "f") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		for _, r := range p.Rules {
+			if r.Name == "" || (r.Action != ActionRecord && r.Action != ActionNoRecord) {
+				t.Fatalf("accepted rule %+v", r)
+			}
+			var rec Rec = DefaultRec()
+			if err := rec.MergeJSON("overlay", string(r.Rec.JSON())); err != nil {
+				t.Fatalf("overlay JSON %s does not merge: %v", r.Rec.JSON(), err)
+			}
+		}
+	})
+}

@@ -1,0 +1,136 @@
+package check
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/msteinert/pam/v2"
+
+	"github.com/vigil-rec/vigil/pam/internal/pamtest"
+	"github.com/vigil-rec/vigil/policyd/dbusapi"
+	"github.com/vigil-rec/vigil/rec/svctest"
+)
+
+// confDir writes PAM service files (name -> content) into a temp dir.
+func confDir(t *testing.T, services map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range services {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestCheck(t *testing.T) {
+	svctest.RequireRoot(t)
+	if !pam.CheckPamHasStartConfdir() {
+		t.Skip("libpam has no pam_start_confdir")
+	}
+	envConf := filepath.Join(t.TempDir(), "env.conf")
+	if err := os.WriteFile(envConf, []byte("VIGIL_REC_SHELL DEFAULT=/bin/zsh\nTLOG_REC_SESSION_SHELL DEFAULT=/bin/zsh\nOTHER DEFAULT=x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := confDir(t, map[string]string{
+		"envset": "session required pam_env.so readenv=0 user_readenv=0 conffile=" + envConf + "\n" +
+			"session optional pam_echo.so hello from the stack\n" +
+			"session required pam_permit.so\n",
+		"denied": "session required pam_deny.so\n",
+	})
+
+	r, err := Check("envset", "root", Options{ConfDir: dir, Rhost: "10.1.2.3", Tty: "pts/7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Opened() {
+		t.Errorf("envset: status %v, want success", r.Status)
+	}
+	want := map[string]string{"VIGIL_REC_SHELL": "/bin/zsh", "TLOG_REC_SESSION_SHELL": "/bin/zsh"}
+	if fmt.Sprint(r.Vigil) != fmt.Sprint(want) || r.Env["OTHER"] != "x" || r.Env["VIGIL_REC_SHELL"] != "/bin/zsh" {
+		t.Errorf("envset: env %q, vigil %q; want OTHER too and vigil %q", r.Env, r.Vigil, want)
+	}
+	if len(r.Messages) != 1 || r.Messages[0] != (Message{pam.TextInfo, "hello from the stack"}) {
+		t.Errorf("envset: messages %+v", r.Messages)
+	}
+
+	r, err = Check("denied", "root", Options{ConfDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Opened() || !errors.Is(r.Status, pam.ErrSession) {
+		t.Errorf("denied: status %v, want %v", r.Status, pam.ErrSession)
+	}
+
+	// No such service and no "other" in dir: the check fails, it never
+	// falls back to the host's stack.
+	if r, err := Check("vigil-no-such-service", "root", Options{ConfDir: dir}); err == nil && r.Opened() {
+		t.Errorf("unknown service opened a session: %+v", r)
+	}
+}
+
+// envInner marks the re-executed test binary running under nss_wrapper.
+const envInner = "VIGIL_CHECK_TEST_INNER"
+
+// TestCheckVigil runs pam_vigil.so (a Go c-shared library) inside this Go
+// process through Check, as vigilctl check does, with nss_wrapper users:
+// the test re-executes itself with libnss_wrapper preloaded.
+func TestCheckVigil(t *testing.T) {
+	svctest.RequireRoot(t)
+	if !pam.CheckPamHasStartConfdir() {
+		t.Skip("libpam has no pam_start_confdir")
+	}
+	if os.Getenv(envInner) != "" {
+		checkVigilInner(t)
+		return
+	}
+	so, err := pamtest.BuildModule(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := svctest.StartSystemBus(t)
+	pamtest.Serve(t, addr, pamtest.Policy{Decisions: map[string]dbusapi.Decision{
+		"alice": {Record: true, Shell: "/bin/zsh", Recorder: pamtest.Recorder, Conf: `{"a":1}`, Rule: "r"},
+		"carol": {Record: true, Shell: "/bin/bash", Recorder: pamtest.Recorder, Conf: "{}", Rule: "r"},
+	}})
+	nss := pamtest.NSSEnv(t, t.TempDir(),
+		pamtest.User{Name: "alice", UID: 1001, Shell: pamtest.Recorder},
+		pamtest.User{Name: "carol", UID: 1003, Shell: "/bin/bash"})
+	dir := confDir(t, map[string]string{"vtest": "session required " + so + "\nsession required pam_permit.so\n"})
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestCheckVigil$", "-test.v", "-test.count=1", "-test.timeout=1m")
+	cmd.Env = pamtest.Env(append(nss, envInner+"="+dir, "DBUS_SYSTEM_BUS_ADDRESS="+addr, "LD_PRELOAD="+pamtest.NSSWrapper)...)
+	out, err := cmd.CombinedOutput()
+	t.Logf("under nss_wrapper:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestCheckVigil") {
+		t.Fatalf("inner test failed: %v", err)
+	}
+}
+
+func checkVigilInner(t *testing.T) {
+	dir := os.Getenv(envInner)
+	r, err := Check("vtest", "alice", Options{ConfDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"VIGIL_REC_SHELL": "/bin/zsh", "VIGIL_REC_CONF": `{"a":1}`,
+		"TLOG_REC_SESSION_SHELL": "/bin/zsh", "TLOG_REC_SESSION_CONF_TEXT": `{"a":1}`}
+	if !r.Opened() || fmt.Sprint(r.Vigil) != fmt.Sprint(want) {
+		t.Errorf("alice: status %v, vigil env %q; want success and %q", r.Status, r.Vigil, want)
+	}
+
+	r, err = Check("vtest", "carol", Options{ConfDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(r.Status, pam.ErrPermDenied) || len(r.Vigil) != 0 {
+		t.Errorf("carol: status %v, vigil env %q; want %v and none", r.Status, r.Vigil, pam.ErrPermDenied)
+	}
+	if len(r.Messages) != 1 || r.Messages[0].Style != pam.ErrorMsg || !strings.HasPrefix(r.Messages[0].Text, "vigil: ") {
+		t.Errorf("carol: messages %+v, want pam_vigil's error", r.Messages)
+	}
+}

@@ -1,0 +1,201 @@
+package dbusapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// ErrUnavailable matches (errors.Is) every error that means policyd could not
+// be asked: no system bus, nobody owning BusName, a timeout or a lost
+// connection. Callers fall back to the NSS snapshot on it.
+var ErrUnavailable = errors.New("policyd is unavailable")
+
+// ErrUntrusted matches an error from a BusName owner whose uid is not the
+// trusted one (root): its answers are never used.
+var ErrUntrusted = errors.New("io.vigil.Policy1 is not owned by root")
+
+// Error is an error reply of policyd or of the bus, e.g. Name ErrNoSuchUser.
+type Error struct {
+	Name    string // the D-Bus error name
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return e.Name
+	}
+	return e.Name + ": " + e.Message
+}
+
+// Is makes the bus's own "nobody there / no answer" errors match
+// ErrUnavailable.
+func (e *Error) Is(target error) bool {
+	if target != ErrUnavailable {
+		return false
+	}
+	switch e.Name {
+	case "org.freedesktop.DBus.Error.ServiceUnknown",
+		"org.freedesktop.DBus.Error.NameHasNoOwner",
+		"org.freedesktop.DBus.Error.NoReply",
+		"org.freedesktop.DBus.Error.Timeout",
+		"org.freedesktop.DBus.Error.TimedOut",
+		"org.freedesktop.DBus.Error.Disconnected",
+		"org.freedesktop.DBus.Error.NoServer",
+		"org.freedesktop.DBus.Error.LimitsExceeded":
+		return true
+	}
+	return false
+}
+
+// ErrorName returns the D-Bus error name carried by err, or "" if it has
+// none (a transport or context error).
+func ErrorName(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Name
+	}
+	return ""
+}
+
+// Client talks to policyd over its own private system bus connection.
+//
+// Every call first looks up the unique name owning BusName and checks with
+// the bus that it belongs to uid TrustUID, then sends the call to that
+// unique name, so the answer comes from the connection that was checked even
+// if the well-known name changes hands in between. TrustUID is 0 (root), as
+// policyd/spec/dbus.md requires; only tests that run a fake policyd as
+// another user set it to that user's uid.
+type Client struct {
+	TrustUID uint32
+
+	conn *dbus.Conn
+}
+
+// Connect opens a private connection to the system bus
+// (DBUS_SYSTEM_BUS_ADDRESS or the default socket). Close releases it.
+func Connect() (*Client, error) {
+	return ConnectContext(context.Background())
+}
+
+// ConnectContext is Connect with ctx bounding the connection handshake
+// (a hung bus daemon cannot hold the caller past ctx's deadline).
+func ConnectContext(ctx context.Context) (*Client, error) {
+	conn, err := dbus.SystemBusPrivate()
+	if err != nil {
+		return nil, fmt.Errorf("%w: system bus: %w", ErrUnavailable, err)
+	}
+	// Closing the connection is what unblocks Auth and Hello.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	err = conn.Auth(nil)
+	if err == nil {
+		err = conn.Hello()
+	}
+	if !stop() {
+		conn.Close()
+		return nil, fmt.Errorf("%w: system bus handshake: %w", ErrUnavailable, ctx.Err())
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w: system bus handshake: %w", ErrUnavailable, err)
+	}
+	return &Client{conn: conn}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() {
+	c.conn.Close()
+}
+
+// Decide asks policyd whether a session of user opened by PAM service
+// service from rhost on tty is recorded. An unknown user is an *Error named
+// ErrNoSuchUser.
+func (c *Client) Decide(ctx context.Context, user, service, rhost, tty string) (Decision, error) {
+	var d Decision
+	err := c.call(ctx, MethodDecide, []any{user, service, rhost, tty},
+		&d.Record, &d.Shell, &d.Recorder, &d.Conf, &d.Rule)
+	if err != nil {
+		return Decision{}, fmt.Errorf("decide %s (service %q): %w", user, service, err)
+	}
+	return d, nil
+}
+
+// Explain returns policyd's decision for the same arguments as Decide with
+// every step, as JSON.
+func (c *Client) Explain(ctx context.Context, user, service, rhost, tty string) (string, error) {
+	var js string
+	if err := c.call(ctx, MethodExplain, []any{user, service, rhost, tty}, &js); err != nil {
+		return "", fmt.Errorf("explain %s (service %q): %w", user, service, err)
+	}
+	return js, nil
+}
+
+// Reload makes policyd re-read its policy (root only); a broken policy is an
+// *Error named ErrBadPolicy whose message is "file:line: reason".
+func (c *Client) Reload(ctx context.Context) error {
+	if err := c.call(ctx, MethodReload, nil); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	return nil
+}
+
+// Status returns policyd's status JSON.
+func (c *Client) Status(ctx context.Context) (string, error) {
+	var js string
+	if err := c.call(ctx, MethodStatus, nil, &js); err != nil {
+		return "", fmt.Errorf("status: %w", err)
+	}
+	return js, nil
+}
+
+// call checks BusName's owner and calls method on it.
+func (c *Client) call(ctx context.Context, method string, args []any, ret ...any) error {
+	owner, err := c.trustedOwner(ctx)
+	if err != nil {
+		return err
+	}
+	call := c.conn.Object(owner, Path).CallWithContext(ctx, method, 0, args...)
+	if call.Err != nil {
+		return busError(call.Err)
+	}
+	if err := call.Store(ret...); err != nil {
+		return fmt.Errorf("%s reply: %w", method, err)
+	}
+	return nil
+}
+
+// trustedOwner returns the unique name owning BusName if its uid is TrustUID.
+func (c *Client) trustedOwner(ctx context.Context) (string, error) {
+	bus := c.conn.BusObject()
+	var owner string
+	if err := bus.CallWithContext(ctx, "org.freedesktop.DBus.GetNameOwner", 0, BusName).Store(&owner); err != nil {
+		return "", fmt.Errorf("owner of %s: %w", BusName, busError(err))
+	}
+	var uid uint32
+	if err := bus.CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixUser", 0, owner).Store(&uid); err != nil {
+		return "", fmt.Errorf("uid of %s (%s): %w", BusName, owner, busError(err))
+	}
+	if uid != c.TrustUID {
+		return "", fmt.Errorf("%w: %s (%s) has uid %d, want %d", ErrUntrusted, BusName, owner, uid, c.TrustUID)
+	}
+	return owner, nil
+}
+
+// busError turns what godbus returns into *Error (keeping the D-Bus error
+// name) or, for transport and context errors, an error matching
+// ErrUnavailable.
+func busError(err error) error {
+	var de dbus.Error
+	if errors.As(err, &de) {
+		e := &Error{Name: de.Name}
+		if len(de.Body) > 0 {
+			if s, ok := de.Body[0].(string); ok {
+				e.Message = s
+			}
+		}
+		return e
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}

@@ -1,0 +1,183 @@
+package dbusapi
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/vigil-rec/vigil/rec/svctest"
+)
+
+// fakePolicyd answers like policyd: alice is recorded, bob is not, anyone
+// else is unknown, "slow" never answers in time.
+type fakePolicyd struct{}
+
+func (fakePolicyd) Decide(user, service, rhost, tty string) (bool, string, string, string, string, *dbus.Error) {
+	switch user {
+	case "alice":
+		return true, "/bin/bash", "/usr/bin/vigil-rec-session", `{"notice":"hi"}`, `rule "all" (/etc/vigil/policy.toml:3)`, nil
+	case "bob":
+		return false, "/bin/sh", "/usr/bin/vigil-rec-session", "{}", "default", nil
+	case "slow":
+		time.Sleep(2 * time.Second)
+		return false, "", "", "", "", nil
+	}
+	return false, "", "", "", "", dbus.NewError(ErrNoSuchUser, []any{"no such user: " + user})
+}
+
+func (fakePolicyd) Explain(user, service, rhost, tty string) (string, *dbus.Error) {
+	return `{"user":"` + user + `","service":"` + service + `"}`, nil
+}
+
+func (fakePolicyd) Reload() *dbus.Error {
+	return dbus.NewError(ErrBadPolicy, []any{"/etc/vigil/policy.toml:7: unknown key"})
+}
+
+func (fakePolicyd) Status() (string, *dbus.Error) { return `{"source":"file"}`, nil }
+
+// startBus starts a private system bus for this test and points
+// DBUS_SYSTEM_BUS_ADDRESS at it.
+func startBus(t *testing.T) string {
+	t.Helper()
+	svctest.RequireRoot(t)
+	addr := svctest.StartSystemBus(t)
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", addr)
+	return addr
+}
+
+// servePolicyd owns BusName on the bus at addr with fakePolicyd (the test
+// runs as root, which the bus policy requires).
+func servePolicyd(t *testing.T, addr string) {
+	t.Helper()
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.Export(fakePolicyd{}, Path, Interface); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := conn.RequestName(BusName, dbus.NameFlagDoNotQueue)
+	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("request %s: %v %v", BusName, reply, err)
+	}
+}
+
+func connect(t *testing.T) *Client {
+	t.Helper()
+	c, err := Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestClient(t *testing.T) {
+	addr := startBus(t)
+	servePolicyd(t, addr)
+	c := connect(t)
+	ctx := context.Background()
+
+	d, err := c.Decide(ctx, "alice", "sshd", "10.0.0.1", "pts/0")
+	want := Decision{Record: true, Shell: "/bin/bash", Recorder: "/usr/bin/vigil-rec-session",
+		Conf: `{"notice":"hi"}`, Rule: `rule "all" (/etc/vigil/policy.toml:3)`}
+	if err != nil || d != want {
+		t.Errorf("Decide(alice) = %+v, %v; want %+v", d, err, want)
+	}
+
+	_, err = c.Decide(ctx, "mallory", "sshd", "", "")
+	if ErrorName(err) != ErrNoSuchUser || errors.Is(err, ErrUnavailable) {
+		t.Errorf("Decide(mallory): %v (name %q), want %s", err, ErrorName(err), ErrNoSuchUser)
+	}
+
+	js, err := c.Explain(ctx, "bob", "su", "", "")
+	if err != nil || js != `{"user":"bob","service":"su"}` {
+		t.Errorf("Explain = %q, %v", js, err)
+	}
+	js, err = c.Status(ctx)
+	if err != nil || js != `{"source":"file"}` {
+		t.Errorf("Status = %q, %v", js, err)
+	}
+	err = c.Reload(ctx)
+	var e *Error
+	if !errors.As(err, &e) || e.Name != ErrBadPolicy || e.Message != "/etc/vigil/policy.toml:7: unknown key" {
+		t.Errorf("Reload: %v, want %s with file:line", err, ErrBadPolicy)
+	}
+
+	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := c.Decide(tctx, "slow", "sshd", "", ""); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Decide past the deadline: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestClientUntrustedOwner(t *testing.T) {
+	addr := startBus(t)
+	servePolicyd(t, addr)
+	c := connect(t)
+	// Stands for "owned by someone else": the fake runs as root, so trusting
+	// only another uid must reject it.
+	c.TrustUID = 4242
+	_, err := c.Decide(context.Background(), "alice", "sshd", "", "")
+	if !errors.Is(err, ErrUntrusted) {
+		t.Fatalf("Decide with owner uid 0 but TrustUID 4242: %v, want ErrUntrusted", err)
+	}
+}
+
+func TestClientNoOwner(t *testing.T) {
+	startBus(t)
+	c := connect(t)
+	_, err := c.Decide(context.Background(), "alice", "sshd", "", "")
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Decide without policyd: %v, want ErrUnavailable", err)
+	}
+	if ErrorName(err) != "org.freedesktop.DBus.Error.NameHasNoOwner" {
+		t.Errorf("error name %q, want the bus's NameHasNoOwner", ErrorName(err))
+	}
+}
+
+func TestConnectNoBus(t *testing.T) {
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+t.TempDir()+"/none")
+	if _, err := Connect(); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Connect without a bus: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestConnectHungBus(t *testing.T) {
+	sock := t.TempDir() + "/bus"
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// Accepts and never answers the handshake.
+	held := make(chan net.Conn, 1)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			held <- c
+		}
+	}()
+	defer func() {
+		select {
+		case c := <-held:
+			c.Close()
+		default:
+		}
+	}()
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+sock)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = ConnectContext(ctx)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ConnectContext to a hung bus: %v, want ErrUnavailable and the deadline", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("ConnectContext took %v past a 300ms deadline", d)
+	}
+}

@@ -1,0 +1,31 @@
+// Package dbusapi names policyd's D-Bus API (policyd/spec/dbus.md) and holds
+// the client side of it.
+package dbusapi
+
+// Names on the system bus.
+const (
+	BusName   = "io.vigil.Policy1"
+	Path      = "/io/vigil/Policy1"
+	Interface = "io.vigil.Policy1"
+
+	MethodDecide  = Interface + ".Decide"
+	MethodExplain = Interface + ".Explain"
+	MethodReload  = Interface + ".Reload"
+	MethodStatus  = Interface + ".Status"
+	MethodRules   = Interface + ".Rules"
+	SignalChanged = Interface + ".PolicyChanged"
+
+	ErrNoSuchUser   = Interface + ".Error.NoSuchUser"
+	ErrAccessDenied = Interface + ".Error.AccessDenied"
+	ErrBadPolicy    = Interface + ".Error.BadPolicy"
+	ErrFailed       = Interface + ".Error.Failed"
+)
+
+// Decision is Decide's reply.
+type Decision struct {
+	Record   bool
+	Shell    string // the user's real shell
+	Recorder string // the recorder path from the policy
+	Conf     string // tlog session JSON overlay for VIGIL_REC_CONF ("{}" when none)
+	Rule     string // what decided
+}

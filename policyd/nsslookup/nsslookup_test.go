@@ -1,0 +1,36 @@
+package nsslookup
+
+import (
+	"errors"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/vigil-rec/vigil/policyd/decide"
+)
+
+func TestLookups(t *testing.T) {
+	if os.Getenv(BypassEnv) == "" {
+		t.Fatalf("%s is not set: the vigil module would ask policyd about policyd's own lookups", BypassEnv)
+	}
+	root, err := User("root")
+	if err != nil || root.UID != 0 || root.Dir == "" || root.Shell == "" {
+		t.Fatalf("root: %+v, %v", root, err)
+	}
+	byID, err := UserByID(0)
+	if err != nil || byID.Name != "root" {
+		t.Fatalf("uid 0: %+v, %v", byID, err)
+	}
+	if _, err := User("no-such-user-vigil"); !errors.Is(err, ErrNoSuchUser) {
+		t.Fatalf("unknown user: %v", err)
+	}
+	groups, err := Groups("root", 0)
+	if err != nil || !slices.Contains(groups, "root") {
+		t.Fatalf("root's groups: %v, %v", groups, err)
+	}
+	all := All()
+	i := slices.IndexFunc(all, func(u *decide.User) bool { return u.Name == "root" })
+	if i < 0 || all[i].Groups[0] != "root" {
+		t.Fatalf("All: root missing or without its primary group (%d users)", len(all))
+	}
+}
