@@ -13,7 +13,7 @@ export GOTOOLCHAIN ?= auto
 # Debian packages the tests and benchmarks use (real services, compatibility oracles).
 DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-dev openssh-client git \
 	openssh-server sshpass slapd ldap-utils dbus libpam0g-dev libpam-wrapper libnss-wrapper pamtester \
-	valgrind expect sudo login passwd
+	valgrind expect sudo login passwd rsync
 
 
 .PHONY: all build deps test test-go bench install demo fuzz clean lint

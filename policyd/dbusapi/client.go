@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/godbus/dbus/v5"
 )
@@ -74,8 +75,24 @@ type Client struct {
 	conn *dbus.Conn
 }
 
+// DefaultSystemBus is the system bus address when the environment may not
+// choose one.
+const DefaultSystemBus = "unix:path=/run/dbus/system_bus_socket"
+
+// systemBusAddress is DBUS_SYSTEM_BUS_ADDRESS, or the default socket. A
+// setuid or setgid process (pam_vigil inside su or sudo) ignores the
+// variable: the invoking user could point it at a bus of their own, whose
+// daemon would vouch that a fake policyd is root.
+func systemBusAddress() string {
+	if a := os.Getenv("DBUS_SYSTEM_BUS_ADDRESS"); a != "" && os.Getuid() == os.Geteuid() && os.Getgid() == os.Getegid() {
+		return a
+	}
+	return DefaultSystemBus
+}
+
 // Connect opens a private connection to the system bus
-// (DBUS_SYSTEM_BUS_ADDRESS or the default socket). Close releases it.
+// (DBUS_SYSTEM_BUS_ADDRESS, unless privileged, or the default socket).
+// Close releases it.
 func Connect() (*Client, error) {
 	return ConnectContext(context.Background())
 }
@@ -83,7 +100,7 @@ func Connect() (*Client, error) {
 // ConnectContext is Connect with ctx bounding the connection handshake
 // (a hung bus daemon cannot hold the caller past ctx's deadline).
 func ConnectContext(ctx context.Context) (*Client, error) {
-	conn, err := dbus.SystemBusPrivate()
+	conn, err := dbus.Dial(systemBusAddress())
 	if err != nil {
 		return nil, fmt.Errorf("%w: system bus: %w", ErrUnavailable, err)
 	}

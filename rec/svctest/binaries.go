@@ -4,13 +4,21 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"testing"
 )
 
+// Modules, given to RunWithBinaries as a package, builds the NSS and PAM
+// modules (libnss_vigil.so.2, pam_vigil.so) with the Makefile's own rules.
+const Modules = "@modules"
+
 // RunWithBinaries is an end-to-end test package's TestMain: it builds the
-// Go packages pkgs (paths relative to the test's directory) into a fresh
-// directory readable by unprivileged test users, stores its path in *dir,
-// runs the tests, removes the directory and exits with their status.
+// Go packages pkgs (paths relative to the test's directory; Modules for the
+// modules) into a fresh directory readable by unprivileged test users,
+// stores its path in *dir, runs the tests, removes the directory and exits
+// with their status.
 func RunWithBinaries(m *testing.M, dir *string, pkgs ...string) {
 	d, err := os.MkdirTemp("", "vigil-test-bin.")
 	if err != nil {
@@ -23,12 +31,22 @@ func RunWithBinaries(m *testing.M, dir *string, pkgs ...string) {
 		os.RemoveAll(d)
 		os.Exit(1)
 	}
-	build := exec.Command("go", append([]string{"build", "-o", d + "/"}, pkgs...)...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build:", err)
-		os.RemoveAll(d)
-		os.Exit(1)
+	var builds []*exec.Cmd
+	if i := slices.Index(pkgs, Modules); i >= 0 {
+		pkgs = slices.Delete(slices.Clone(pkgs), i, i+1)
+		_, self, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(self), "..", "..")
+		builds = append(builds, exec.Command("make", "-s", "-C", root, "BIN="+d,
+			d+"/libnss_vigil.so.2", d+"/pam_vigil.so"))
+	}
+	builds = append(builds, exec.Command("go", append([]string{"build", "-o", d + "/"}, pkgs...)...))
+	for _, build := range builds {
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build:", err)
+			os.RemoveAll(d)
+			os.Exit(1)
+		}
 	}
 	*dir = d
 	code := m.Run()

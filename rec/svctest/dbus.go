@@ -18,6 +18,12 @@ const PolicyXML = "policyd/dbus/io.vigil.Policy1.conf"
 // returns its address (for DBUS_SYSTEM_BUS_ADDRESS). It needs no namespace:
 // nothing but the temp dir is touched.
 func StartSystemBus(t testing.TB) string {
+	return StartSystemBusAt(t, "")
+}
+
+// StartSystemBusAt is StartSystemBus listening on sock ("" for a temp
+// dir), e.g. the real /run/dbus/system_bus_socket on a namespace's /run.
+func StartSystemBusAt(t testing.TB, sock string) string {
 	t.Helper()
 	_, self, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(self), "..", "..")
@@ -41,7 +47,9 @@ func StartSystemBus(t testing.TB) string {
 	if err := os.Symlink(xml, filepath.Join(policies, filepath.Base(xml))); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(dir, "system_bus_socket")
+	if sock == "" {
+		sock = filepath.Join(dir, "system_bus_socket")
+	}
 	cfg := BusConfig(sock, policies)
 	cf := filepath.Join(dir, "bus.conf")
 	if err := os.WriteFile(cf, []byte(cfg), 0o644); err != nil {

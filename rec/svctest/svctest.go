@@ -114,8 +114,9 @@ func BindFile(t testing.TB, target, content string) {
 }
 
 // PrivateDev replaces /dev with a tmpfs holding only null, zero, full,
-// random and urandom, so that a test can create /dev/log without touching
-// the host's devtmpfs.
+// random, urandom, tty and a private devpts instance (ptys for login
+// programs), so that a test can create /dev/log without touching the host's
+// devtmpfs.
 func PrivateDev(t testing.TB) {
 	t.Helper()
 	host := filepath.Join(t.TempDir(), "hostdev")
@@ -124,11 +125,18 @@ func PrivateDev(t testing.TB) {
 	}
 	Mount(t, "--bind", "/dev", host)
 	Tmpfs(t, "/dev", "")
-	for _, n := range []string{"null", "zero", "full", "random", "urandom"} {
+	for _, n := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
 		if err := os.WriteFile("/dev/"+n, nil, 0o666); err != nil {
 			t.Fatal(err)
 		}
 		Mount(t, "--bind", filepath.Join(host, n), "/dev/"+n)
+	}
+	if err := os.Mkdir("/dev/pts", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	Mount(t, "-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=0620,gid=5", "devpts", "/dev/pts")
+	if err := os.Symlink("pts/ptmx", "/dev/ptmx"); err != nil {
+		t.Fatal(err)
 	}
 }
 
