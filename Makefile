@@ -16,7 +16,7 @@ DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-
 	valgrind expect sudo login passwd rsync
 
 
-.PHONY: all build deps test test-go bench install demo fuzz clean lint
+.PHONY: all build deps test test-go bench install deb demo fuzz clean lint
 
 all: build
 
@@ -65,6 +65,9 @@ test-go:
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./rec/... ./play/...
 	tests/bench/recorder.sh
+	nss/bench/run.sh
+	tests/bench/policyd.sh
+	cd tests && VIGIL_BENCH=1 $(GO) test -count=1 -v -run '^TestBenchLogin$$' . | grep -E '^ +(PAM|ssh) '
 
 # Short fuzzing pass over every parser; corpora live in testdata/fuzz.
 fuzz:
@@ -74,20 +77,53 @@ fuzz:
 		done; \
 	done
 
+# Installation layout (install, deb). Modules go where libpam and glibc look
+# on Debian: the multiarch library directory (x86_64-linux-gnu on amd64).
+VERSION    ?= 0.1.0
+MULTIARCH  ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+DEB_ARCH   ?= $(shell dpkg --print-architecture)
+LIBDIR     ?= $(PREFIX)/lib/$(MULTIARCH)
+PAMDIR     ?= $(LIBDIR)/security
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+NFPM       := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+
+# Everything the package installs (conf/system/nfpm.yaml), without the
+# package's postinst: that is, no account, directories, key or service start
+# (see conf/system/README.md for those steps). Never overwrites an admin's
+# /etc/vigil files.
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BIN)/vigil-rec $(DESTDIR)$(PREFIX)/bin/vigil-rec
-	install -m 0755 $(BIN)/vigil-play $(DESTDIR)$(PREFIX)/bin/vigil-play
-	# Setuid/setgid vigil when the account exists (the package's postinst sets it otherwise).
-	install -m 0755 $(BIN)/vigil-rec-session $(DESTDIR)$(PREFIX)/bin/vigil-rec-session
-	if getent passwd vigil >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		chown vigil:vigil $(DESTDIR)$(PREFIX)/bin/vigil-rec-session && \
-		chmod 6755 $(DESTDIR)$(PREFIX)/bin/vigil-rec-session; fi
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PAMDIR)
+	install -m 0755 $(BIN)/vigil-rec $(BIN)/vigil-rec-session $(BIN)/vigil-play $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BIN)/vigil-policyd $(BIN)/vigilctl $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 $(BIN)/libnss_vigil.so.2 $(DESTDIR)$(LIBDIR)/libnss_vigil.so.2
+	install -m 0644 $(BIN)/pam_vigil.so $(DESTDIR)$(PAMDIR)/pam_vigil.so
+	install -D -m 0644 policyd/dbus/io.vigil.Policy1.conf $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/io.vigil.Policy1.conf
+	install -D -m 0644 policyd/systemd/vigil-policyd.service $(DESTDIR)$(UNITDIR)/vigil-policyd.service
+	install -D -m 0644 conf/system/sysusers.d/vigil.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/vigil.conf
+	install -D -m 0644 conf/system/tmpfiles.d/vigil.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/vigil.conf
+	install -D -m 0644 conf/system/pam-configs/vigil $(DESTDIR)$(PREFIX)/share/pam-configs/vigil
 	install -d $(DESTDIR)$(SYSCONFDIR)/vigil
-	# Never overwrite an admin's configuration.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/vigil/policy.toml ] || install -m 0644 conf/policy.example.toml $(DESTDIR)$(SYSCONFDIR)/vigil/policy.toml
 	[ -e $(DESTDIR)$(SYSCONFDIR)/vigil/rec.toml ] || install -m 0644 conf/rec.example.toml $(DESTDIR)$(SYSCONFDIR)/vigil/rec.toml
 	install -d $(DESTDIR)$(PREFIX)/share/doc/vigil
 	install -m 0644 README.md rec/spec/integrity.md $(DESTDIR)$(PREFIX)/share/doc/vigil/
+	@# The recorder must be setuid/setgid vigil: only possible as root once the
+	@# account exists (a staging DESTDIR gets it from its package instead).
+	@r=$(DESTDIR)$(PREFIX)/bin/vigil-rec-session; \
+	if [ "$$(id -u)" = 0 ] && getent passwd vigil >/dev/null; then \
+		chown vigil:vigil $$r && chmod 6755 $$r && echo "$$r: vigil:vigil 6755"; \
+	else \
+		echo "NOTE: $$r is root 0755; as root, create the account and make it setuid/setgid vigil:"; \
+		echo "  systemd-sysusers $(PREFIX)/lib/sysusers.d/vigil.conf && systemd-tmpfiles --create $(PREFIX)/lib/tmpfiles.d/vigil.conf"; \
+		echo "  chown vigil:vigil $(PREFIX)/bin/vigil-rec-session && chmod 6755 $(PREFIX)/bin/vigil-rec-session"; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+# bin/vigil_<version>_<arch>.deb (conf/system/nfpm.yaml; nfpm is fetched by go run).
+deb: build
+	VIGIL_VERSION=$(VERSION) VIGIL_ARCH=$(DEB_ARCH) VIGIL_MULTIARCH=$(MULTIARCH) VIGIL_BIN=$(abspath $(BIN)) \
+		$(GO) run $(NFPM) pkg --packager deb --config conf/system/nfpm.yaml \
+		--target $(BIN)/vigil_$(VERSION)_$(DEB_ARCH).deb
 
 demo: deps build
 	tests/demo.sh

@@ -292,6 +292,17 @@ func TestLoginSSHInteractive(t *testing.T) {
 	if recs := newRecordings(t, before); len(recs) != 0 {
 		t.Errorf("carol's session was recorded: %v", recs)
 	}
+
+	// vigilctl check runs the real sshd stack and shows what Vigil set.
+	out, err = exec.Command(binPath("vigilctl"), "check", "alice", "--service", "sshd").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "open_session: success") || !strings.Contains(string(out), `VIGIL_REC_SHELL="/bin/bash"`) ||
+		!strings.Contains(string(out), "policyd:      recorded (session_recording scope=some users)") {
+		t.Errorf("vigilctl check alice: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binPath("vigilctl"), "check", "carol", "--service", "sshd").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "no VIGIL_/TLOG_ variables set") {
+		t.Errorf("vigilctl check carol: %v\n%s", err, out)
+	}
 }
 
 // ssh host cmd as a recorded user: stdout, stderr and the exit status come
@@ -586,4 +597,160 @@ func TestLoginEscapes(t *testing.T) {
 			t.Errorf("the end of the burst is not in the recording (%d bytes)", len(data))
 		}
 	})
+}
+
+// Debian's tlog-rec-session as the recorder (policy `recorder = ...`)
+// records through the same NSS and PAM path: pam_vigil gives it the real
+// shell in TLOG_REC_SESSION_SHELL.
+func TestLoginTlogRecorder(t *testing.T) {
+	if !svctest.InNamespace(t) {
+		return
+	}
+	needCmd(t, "tlog-rec-session")
+	h := newLoginHost(t, strings.Replace(loginPolicy, `"@RECORDER@"`, `"/usr/bin/tlog-rec-session"`, 1), "")
+	// Debian's tlog-rec-session is not setuid: it runs as the user, who
+	// must be able to write its utmp record, its lock and its log.
+	if err := os.WriteFile("/run/utmp", nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir("/run/tlog", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for p, mode := range map[string]os.FileMode{"/run/utmp": 0o666, "/run/tlog": 0o1777} { // whatever sshd made
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logFile := "/var/log/tlog-alice.log"
+	if err := os.WriteFile(logFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(logFile, aliceUID, aliceUID); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, "/etc/tlog/tlog-rec-session.conf", `{"writer": "file", "file": {"path": "`+logFile+`"}}`)
+	waitFor(t, "NSS to hand out tlog-rec-session", func() bool {
+		out, err := exec.Command("getent", "passwd", "alice").Output()
+		return err == nil && strings.HasSuffix(strings.TrimSpace(string(out)), "/usr/bin/tlog-rec-session")
+	})
+	term := startTerminalCmd(t, 100, 30, ssh("alice", "-tt", "HOST"))
+	term.waitFor("ATTENTION! Your session is being recorded!", 20*time.Second)
+	term.typeText("echo tlog-$((5*5)) $TLOG_REC_SESSION_SHELL\r")
+	term.waitFor("tlog-25 /bin/bash", 10*time.Second)
+	term.typeText("exit\r")
+	term.wait(20 * time.Second)
+	var data []byte
+	waitFor(t, "tlog's recording", func() bool {
+		data, _ = os.ReadFile(logFile)
+		return bytes.Contains(data, []byte("tlog-25"))
+	})
+	// Our player reads tlog's recording (unsigned, as tlog does not sign).
+	out, _ := exec.Command(binPath("vigil-play"), "verify", logFile).CombinedOutput()
+	if !strings.Contains(string(out), "UNSIGNED") {
+		t.Errorf("vigil-play verify on tlog's recording:\n%s", out)
+	}
+	if h.recorder == "" {
+		t.Fatal("no host")
+	}
+}
+
+// 40 parallel ssh logins of recorded and unrecorded users: none hangs, and
+// every recorded one leaves a complete, verified recording.
+func TestLoginParallel(t *testing.T) {
+	if !svctest.InNamespace(t) {
+		return
+	}
+	h := newLoginHost(t, loginPolicy, "")
+	before := recordings(t)
+	const n = 40
+	type result struct {
+		i   int
+		out string
+		err error
+	}
+	results := make(chan result, n)
+	for i := range n {
+		user := []string{"alice", "bob", "carol", "carol"}[i%4] // carol is not recorded
+		go func() {
+			cmd := ssh(user, "-tt", "HOST", fmt.Sprintf("echo login-%d-$((%d*2)); sleep 0.5", i, i))
+			done := make(chan struct{})
+			var out []byte
+			var err error
+			go func() { out, err = cmd.CombinedOutput(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(90 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+				err = fmt.Errorf("hung for 90 s")
+			}
+			results <- result{i, string(out), err}
+		}()
+	}
+	for range n {
+		r := <-results
+		if want := fmt.Sprintf("login-%d-%d", r.i, r.i*2); r.err != nil || !strings.Contains(r.out, want) {
+			t.Errorf("login %d: %v\n%s", r.i, r.err, r.out)
+		}
+	}
+	var recs []string
+	waitFor(t, "20 complete recordings", func() bool {
+		recs = newRecordings(t, before)
+		if len(recs) != n/2 {
+			return false
+		}
+		for _, r := range recs {
+			if data, err := os.ReadFile(r); err != nil || !bytes.Contains(data, []byte(`"end":`)) {
+				return false
+			}
+		}
+		return true
+	})
+	seen := map[string]bool{}
+	for _, r := range recs {
+		verifyFile(t, r, h.pub)
+		data, _ := os.ReadFile(r)
+		for i := range n {
+			if bytes.Contains(data, fmt.Appendf(nil, "login-%d-%d", i, i*2)) {
+				seen[fmt.Sprint(i)] = true
+			}
+		}
+	}
+	for i := range n {
+		if recorded := i%4 < 2; recorded != seen[fmt.Sprint(i)] {
+			t.Errorf("login %d: recorded=%v, want %v", i, seen[fmt.Sprint(i)], recorded)
+		}
+	}
+}
+
+// SSSD's scope=all with exclusions, through real logins: everyone is
+// recorded but the excluded user and the members (here by primary group)
+// of the excluded group.
+func TestLoginScopeAll(t *testing.T) {
+	if !svctest.InNamespace(t) {
+		return
+	}
+	newLoginHost(t, `
+recorder = "@RECORDER@"
+[session_recording]
+scope = "all"
+exclude_users = "carol"
+exclude_groups = "ops"
+`, "")
+	for user, recorded := range map[string]bool{"alice": true, "bob": false, "carol": false} {
+		before := recordings(t)
+		out, err := ssh(user, "HOST", "echo in-as-$(id -un)").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "in-as-"+user) {
+			t.Errorf("%s: %v\n%s", user, err, out)
+			continue
+		}
+		if recorded {
+			waitRecording(t, before)
+			continue
+		}
+		time.Sleep(200 * time.Millisecond)
+		if recs := newRecordings(t, before); len(recs) != 0 {
+			t.Errorf("%s was recorded: %v", user, recs)
+		}
+	}
 }

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/godbus/dbus/v5"
+
+	"github.com/vigil-rec/vigil/policyd/dbusapi"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
 	"github.com/vigil-rec/vigil/rec/svctest"
 )
@@ -177,12 +180,38 @@ func TestPolicydDecisions(t *testing.T) {
 		return ok && e.Recorded // ops is erin's primary group
 	})
 
-	// An edit to the policy is picked up by itself; a broken one is refused
-	// with file:line and the policy in force stays.
+	// vigilctl rules lists the rule set in evaluation order with origins.
+	out, err := exec.Command(binPath("vigilctl"), "rules").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "wheel2-su") || !strings.Contains(string(out), "policy.toml:9") ||
+		!strings.Contains(string(out), "rec: log.input=true") || !strings.Contains(string(out), `then session_recording {`) {
+		t.Errorf("vigilctl rules: %v\n%s", err, out)
+	}
+
+	// An edit to the policy is picked up by itself, and announced with
+	// PolicyChanged; a broken one is refused with file:line and the policy
+	// in force stays.
+	bus, err := dbus.ConnectSystemBus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	if err := bus.AddMatchSignal(dbus.WithMatchInterface(dbusapi.Interface), dbus.WithMatchMember("PolicyChanged")); err != nil {
+		t.Fatal(err)
+	}
+	signals := make(chan *dbus.Signal, 10)
+	bus.Signal(signals)
 	writeFile(t, policy, strings.Replace(policyV1, `users = "alice"`, `users = "carol"`, 1))
 	waitFor(t, "the edited policy", func() bool { return explain(t, "carol", "--service", "sshd").Record })
+	select {
+	case sig := <-signals:
+		if sig.Name != dbusapi.SignalChanged || len(sig.Body) != 1 {
+			t.Errorf("signal %s %v", sig.Name, sig.Body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no PolicyChanged signal")
+	}
 	writeFile(t, policy, policyV1+"\n[[rule]]\nname = \"x\"\naction = \"maybe\"\n")
-	out, err := exec.Command(binPath("vigilctl"), "reload").CombinedOutput()
+	out, err = exec.Command(binPath("vigilctl"), "reload").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "policy.toml:19: rule.action: must be one of record, norecord") {
 		t.Errorf("reload of a broken policy: %v\n%s", err, out)
 	}
@@ -216,6 +245,42 @@ func TestPolicydDecisions(t *testing.T) {
 	}
 	if out, err := exec.Command(binPath("vigilctl"), "check-config", policy).CombinedOutput(); err == nil {
 		t.Errorf("check-config accepted a broken policy:\n%s", out)
+	}
+	if out, err := exec.Command(binPath("vigilctl"), "check-config", cand).CombinedOutput(); err != nil || !strings.Contains(string(out), "OK") {
+		t.Errorf("check-config on a good policy: %v\n%s", err, out)
+	}
+}
+
+// keygen creates the signing key readable by the vigil group only, with its
+// public key for verify; rotate-key replaces it and keeps the old public
+// key, so old recordings still verify.
+func TestVigilctlKeys(t *testing.T) {
+	if !svctest.InNamespace(t) {
+		return
+	}
+	policyHost(t) // the vigil group
+	dir := filepath.Join(t.TempDir(), "keys")
+	out, err := exec.Command(binPath("vigilctl"), "keygen", "--dir", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "signing.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o640 || st.Uid != 0 || st.Gid != vigilUID {
+		t.Errorf("signing.key: mode %v owner %d:%d, want 0640 root:vigil", fi.Mode().Perm(), st.Uid, st.Gid)
+	}
+	if out, err := exec.Command(binPath("vigilctl"), "keygen", "--dir", dir).CombinedOutput(); err == nil || !strings.Contains(string(out), "rotate-key") {
+		t.Errorf("a second keygen: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binPath("vigilctl"), "rotate-key", "--dir", dir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "rotated") {
+		t.Fatalf("rotate-key: %v\n%s", err, out)
+	}
+	pubs, _ := filepath.Glob(filepath.Join(dir, "*.pub"))
+	if len(pubs) != 2 {
+		t.Errorf("public keys after a rotation: %v, want the old and the new", pubs)
 	}
 }
 

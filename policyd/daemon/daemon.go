@@ -95,6 +95,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if len(cfg.Hosts) == 0 {
 		cfg.Hosts = HostNames()
 	}
+	nsslookup.Bypass()
 	d := &Daemon{cfg: cfg, log: cfg.Log, ctx: ctx}
 	if err := d.Reload("start"); err != nil {
 		return nil, err

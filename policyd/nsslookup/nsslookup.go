@@ -26,9 +26,11 @@ import (
 // BypassEnv makes libnss_vigil answer UNAVAIL at once.
 const BypassEnv = "VIGIL_NSS_BYPASS"
 
-func init() {
-	// Before any lookup in this process. With cgo, os.Setenv reaches
-	// libc's environment too, where the module reads it.
+// Bypass makes this process's lookups skip the vigil module. policyd calls
+// it before its first lookup; vigilctl only where it evaluates policy
+// itself (its `check` must see NSS as login programs do). With cgo,
+// os.Setenv reaches libc's environment, where the module reads it.
+func Bypass() {
 	os.Setenv(BypassEnv, "1")
 }
 

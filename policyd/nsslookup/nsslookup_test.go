@@ -10,6 +10,7 @@ import (
 )
 
 func TestLookups(t *testing.T) {
+	Bypass()
 	if os.Getenv(BypassEnv) == "" {
 		t.Fatalf("%s is not set: the vigil module would ask policyd about policyd's own lookups", BypassEnv)
 	}

@@ -54,5 +54,6 @@ echo "policy: $(grep -c '^\[\[rule\]\]' "$work/policy.toml") rules; $(wc -l < /e
 taskset -c 1 "$work/policydbench" -mode socket -n 100000
 taskset -c 1 "$work/policydbench" -mode socket -n 300000 -conns 8
 taskset -c 1 "$work/policydbench" -mode dbus -n 5000
+taskset -c 1 "$work/policydbench" -mode dbus -n 1000 -connect-per-call
 taskset -c 1 "$work/policydbench" -mode reload -n 10
 grep -o 'took=[0-9.]*m\?s' "$work/policyd.log" | tail -3 | tr '\n' ' '; echo "(policyd's own reload timings)"

@@ -40,7 +40,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(statusCmd(), explainCmd(), reloadCmd(), rulesCmd(), checkConfigCmd(), keygenCmd(), rotateKeyCmd())
+	root.AddCommand(statusCmd(), explainCmd(), reloadCmd(), rulesCmd(), checkConfigCmd(), keygenCmd(), rotateKeyCmd(), checkCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "vigilctl:", err)
 		code := 1
@@ -134,6 +134,7 @@ func reloadCmd() *cobra.Command {
 // offline loads a policy file for evaluation without the daemon; a policy
 // with source = "ldap" gets the daemon's cached LDAP rules when readable.
 func offline(path string, hosts []string) (*decide.Engine, error) {
+	nsslookup.Bypass() // the real shells, not the recorder the vigil module gives
 	p, err := conf.LoadPolicy(path)
 	if err != nil {
 		return nil, err

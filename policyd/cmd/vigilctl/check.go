@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-rec/vigil/pam/check"
+	"github.com/vigil-rec/vigil/policyd/dbusapi"
+)
+
+func checkCmd() *cobra.Command {
+	var (
+		service, rhost, tty, confDir string
+		asJSON                       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "check USER",
+		Short: "Open a real PAM session for USER through a service's stack and show what Vigil decided and set (root)",
+		Long: "Runs pam_open_session for USER through the PAM stack of --service (no\n" +
+			"authentication), as the login program would, then closes it. Modules with side\n" +
+			"effects have them. Exit status 0 if the session would open, 1 if it is refused.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := check.Check(service, args[0], check.Options{ConfDir: confDir, Rhost: rhost, Tty: tty})
+			if err != nil {
+				return err
+			}
+			// What policyd says, for the rule's name; a check still reports
+			// the PAM side when policyd is down.
+			var decision, why string
+			err = withClient(func(ctx context.Context, c *dbusapi.Client) error {
+				d, err := c.Decide(ctx, args[0], service, rhost, tty)
+				if err != nil {
+					return err
+				}
+				decision = "not recorded"
+				if d.Record {
+					decision = "recorded"
+				}
+				why = d.Rule
+				return nil
+			})
+			if err != nil {
+				decision, why = "unknown", err.Error()
+			}
+			status := "success: the session opens"
+			if !res.Opened() {
+				status = "refused: " + res.Status.Error()
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				var msgs []string
+				for _, m := range res.Messages {
+					msgs = append(msgs, m.Text)
+				}
+				if err := printJSON(w, map[string]any{"user": args[0], "service": service, "opened": res.Opened(), "status": status,
+					"policyd": decision, "rule": why, "vigil_env": res.Vigil, "messages": msgs}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(w, "%s through PAM service %s:\n", args[0], service)
+				fmt.Fprintf(w, "  open_session: %s\n", status)
+				fmt.Fprintf(w, "  policyd:      %s (%s)\n", decision, why)
+				if len(res.Vigil) == 0 {
+					fmt.Fprintln(w, "  environment:  no VIGIL_/TLOG_ variables set")
+				}
+				for _, k := range slices.Sorted(maps.Keys(res.Vigil)) {
+					v, _ := json.Marshal(res.Vigil[k])
+					fmt.Fprintf(w, "  %s=%s\n", k, v)
+				}
+				for _, m := range res.Messages {
+					fmt.Fprintf(w, "  message: %s\n", m.Text)
+				}
+			}
+			if !res.Opened() {
+				return &exitError{1, fmt.Errorf("the session for %s through %s is refused", args[0], service)}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&service, "service", "s", "sshd", "PAM `SERVICE` whose stack is run")
+	f.StringVar(&rhost, "rhost", "", "PAM_RHOST")
+	f.StringVar(&tty, "tty", "", "PAM_TTY")
+	f.StringVar(&confDir, "pam-dir", "", "PAM configuration `DIR` instead of /etc/pam.d")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
