@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +18,9 @@ import (
 // The password every test user logs in with.
 const loginPassword = "Vigil-test-pw1"
 
-// sshPort is where the test's sshd listens, on 127.0.0.1 only.
-const sshPort = "2222"
+// sshPort is where the test's sshd listens, on 127.0.0.1 only: a free port
+// picked per test process (other test processes may run an sshd too).
+var sshPort string
 
 // loginHost is a host with Vigil installed the way an admin would, built
 // inside the test's mount namespace: users with passwords and homes, the
@@ -144,6 +146,12 @@ func (h *loginHost) stopPolicyd(t *testing.T) {
 
 func (h *loginHost) startSSHD(t *testing.T) {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshPort = fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
 	hostKey := filepath.Join(h.w, "ssh_host_ed25519_key")
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen: %v\n%s", err, out)
@@ -560,6 +568,22 @@ func TestLoginEscapes(t *testing.T) {
 		data, _ := os.ReadFile(waitRecording(t, before))
 		if !bytes.Contains(data, []byte("bash-i-6")) {
 			t.Errorf("bash -i session not recorded:\n%s", data)
+		}
+	})
+	t.Run("forged environment", func(t *testing.T) {
+		// The setuid recorder takes its settings and the real shell from
+		// policyd, not from variables the user can set.
+		before := recordings(t)
+		cmd := exec.Command("setpriv", fmt.Sprintf("--reuid=%d", aliceUID), fmt.Sprintf("--regid=%d", aliceUID), "--clear-groups",
+			"env", `VIGIL_REC_CONF={"log":{"output":false}}`, `TLOG_REC_SESSION_CONF_TEXT={"log":{"output":false}}`,
+			"VIGIL_REC_SHELL=/bin/sh", "VIGIL_REC_SERVICE=sshd", h.recorder, "-c", "echo forged-$((7*6)) $0")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "forged-42 bash") {
+			t.Errorf("recorder with a forged environment: %v\n%s", err, out)
+		}
+		data, _ := os.ReadFile(waitRecording(t, before))
+		if !bytes.Contains(data, []byte("forged-42")) {
+			t.Errorf("output went unrecorded with a forged VIGIL_REC_CONF:\n%s", data)
 		}
 	})
 	t.Run("chsh", func(t *testing.T) {

@@ -151,7 +151,7 @@ func TestModule(t *testing.T) {
 		nssdb.Entry{Name: "bob", Passwd: "x", UID: 1002, GID: 1002, Dir: "/home/bob", Shell: "/bin/bash"},
 		nssdb.Entry{Name: "slow", Passwd: "x", UID: 1005, GID: 1005, Dir: "/home/slow", Shell: pamtest.Recorder, Recorded: true})
 	vigilEnv := func(shell, conf string) map[string]string {
-		return map[string]string{"VIGIL_REC_SHELL": shell, "VIGIL_REC_CONF": conf,
+		return map[string]string{"VIGIL_REC_SHELL": shell, "VIGIL_REC_CONF": conf, "VIGIL_REC_SERVICE": "vtest",
 			"TLOG_REC_SESSION_SHELL": shell, "TLOG_REC_SESSION_CONF_TEXT": conf}
 	}
 	denied := "vigil: this session must be recorded, but "

@@ -53,8 +53,11 @@ const (
 
 // The PAM environment variables set for a recorded user (design.md §2).
 const (
-	EnvShell     = "VIGIL_REC_SHELL"
-	EnvConf      = "VIGIL_REC_CONF"
+	EnvShell = "VIGIL_REC_SHELL"
+	EnvConf  = "VIGIL_REC_CONF"
+	// EnvService names the PAM service, so that the setuid recorder can
+	// ask policyd itself instead of trusting the other variables.
+	EnvService   = "VIGIL_REC_SERVICE"
 	EnvTlogShell = "TLOG_REC_SESSION_SHELL"
 	EnvTlogConf  = "TLOG_REC_SESSION_CONF_TEXT"
 )
@@ -157,11 +160,11 @@ func (o *Outcome) deny(msg, detail string) {
 
 // setEnv puts the recorder's environment: the real shell and the conf
 // overlay under vigil's and tlog's names.
-func (o *Outcome) setEnv(shell, conf string) {
+func (o *Outcome) setEnv(service, shell, conf string) {
 	if conf == "" {
 		conf = "{}"
 	}
-	o.Env = []string{EnvShell + "=" + shell, EnvConf + "=" + conf,
+	o.Env = []string{EnvShell + "=" + shell, EnvConf + "=" + conf, EnvService + "=" + service,
 		EnvTlogShell + "=" + shell, EnvTlogConf + "=" + conf}
 }
 
@@ -218,13 +221,13 @@ func (o *Outcome) decided(opts Options, req Request, who string, dec dbusapi.Dec
 			"(is libnss_vigil missing or not first on nsswitch.conf's passwd line?)", who, dec.Rule, req.NSSShell, dec.Recorder))
 	case dec.Record:
 		o.Result = Success
-		o.setEnv(dec.Shell, dec.Conf)
+		o.setEnv(req.Service, dec.Shell, dec.Conf)
 		o.log(Info, "%s: recorded by %s (%s)", who, dec.Recorder, dec.Rule)
 	case wrapped:
 		// NSS wraps the user for every service, so the recorder runs and
 		// records whatever PAM says; give it the real shell.
 		o.Result = Success
-		o.setEnv(dec.Shell, dec.Conf)
+		o.setEnv(req.Service, dec.Shell, dec.Conf)
 		o.log(Notice, "%s: not recorded by policy (%s), but NSS gives the recorder as shell: recorded anyway", who, dec.Rule)
 	default:
 		o.Result = Ignore

@@ -56,7 +56,7 @@ var (
 		"bob":   {Name: "bob", Shell: "/bin/bash"},
 	}}
 	recordedEnv = []string{
-		"VIGIL_REC_SHELL=/bin/bash", "VIGIL_REC_CONF=" + conf,
+		"VIGIL_REC_SHELL=/bin/bash", "VIGIL_REC_CONF=" + conf, "VIGIL_REC_SERVICE=sshd",
 		"TLOG_REC_SESSION_SHELL=/bin/bash", "TLOG_REC_SESSION_CONF_TEXT=" + conf,
 	}
 )
@@ -79,10 +79,10 @@ func TestOpen(t *testing.T) {
 		{name: "recorded", req: wrapped, d: decider{dec: recordDec},
 			want: Success, env: recordedEnv, log: "recorded by " + recorder},
 		{name: "recorded, empty conf", req: wrapped, d: decider{dec: dbusapi.Decision{Record: true, Shell: "/bin/zsh", Recorder: recorder}},
-			want: Success, env: []string{"VIGIL_REC_SHELL=/bin/zsh", "VIGIL_REC_CONF={}", "TLOG_REC_SESSION_SHELL=/bin/zsh", "TLOG_REC_SESSION_CONF_TEXT={}"}},
+			want: Success, env: []string{"VIGIL_REC_SHELL=/bin/zsh", "VIGIL_REC_CONF={}", "VIGIL_REC_SERVICE=sshd", "TLOG_REC_SESSION_SHELL=/bin/zsh", "TLOG_REC_SESSION_CONF_TEXT={}"}},
 		{name: "not recorded", req: plain, d: decider{dec: norecordDec}, want: Ignore},
 		{name: "norecord but wrapped by NSS", req: wrapped, d: decider{dec: norecordDec},
-			want: Success, env: []string{"VIGIL_REC_SHELL=/bin/bash", "VIGIL_REC_CONF={}", "TLOG_REC_SESSION_SHELL=/bin/bash", "TLOG_REC_SESSION_CONF_TEXT={}"},
+			want: Success, env: []string{"VIGIL_REC_SHELL=/bin/bash", "VIGIL_REC_CONF={}", "VIGIL_REC_SERVICE=sshd", "TLOG_REC_SESSION_SHELL=/bin/bash", "TLOG_REC_SESSION_CONF_TEXT={}"},
 			log: "recorded anyway"},
 		{name: "shell mismatch", req: plain, d: decider{dec: recordDec},
 			want: PermDenied, errMsg: "recorder is not the login shell", log: `shell "/bin/bash", not the recorder`},

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/policyd/dbusapi"
 	"github.com/vigil-rec/vigil/rec/msg"
 	"github.com/vigil-rec/vigil/rec/recorder"
 	"github.com/vigil-rec/vigil/rec/session"
@@ -67,14 +69,15 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "vigil-rec-session: %v\n%s", err, usage)
 		return 2
 	}
-	c, err := asVigil(ids, func() (conf.Rec, error) { return loadConf(ids) })
+	st, err := asVigil(ids, func() (settings, error) { return loadConf(ids) })
+	c := st.conf
 	if err != nil {
 		// Without a valid configuration we still know the shell must not
 		// run unrecorded: refuse the session.
 		return fail(err)
 	}
 	self, _ := os.Executable()
-	shell, err := session.RealShell(os.Getenv, c.Shell, shellsFile, self)
+	shell, err := session.RealShell(st.getenv, c.Shell, shellsFile, self)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vigil-rec-session: %v\n", err)
 	}
@@ -142,31 +145,70 @@ func record(ids session.IDs, c conf.Rec, inv session.Invocation, shell string, a
 	return res.Status
 }
 
-// loadConf reads /etc/vigil/rec.toml and the PAM-provided JSON. The
-// environment may tune the recording but, in a setuid run, not redirect
-// vigil's writes or swap its signing key.
-func loadConf(ids session.IDs) (conf.Rec, error) {
-	c, err := conf.LoadRec(conf.DefaultRecPath, os.Getenv, nil)
-	if err != nil || !ids.Privileged() {
-		return c, err
+// loadConf reads /etc/vigil/rec.toml and this session's settings, and
+// returns the environment to take the real shell from. Unprivileged (no
+// setuid), the settings are the PAM-provided JSON in the environment, as in
+// tlog. In a setuid run the environment is the user's to forge: the
+// settings and the real shell come from policyd itself (for the PAM service
+// pam_vigil named), and without policyd only rec.toml counts.
+func loadConf(ids session.IDs) (settings, error) {
+	if !ids.Privileged() {
+		c, err := conf.LoadRec(conf.DefaultRecPath, os.Getenv, nil)
+		return settings{c, os.Getenv}, err
 	}
-	fileOnly, err := conf.LoadRec(conf.DefaultRecPath, func(string) string { return "" }, nil)
+	trusted := map[string]string{}
+	if u, err := user.LookupId(fmt.Sprint(ids.UserUID)); err == nil {
+		if d, err := askPolicyd(u.Username, os.Getenv(envService)); err == nil {
+			trusted = map[string]string{"VIGIL_REC_CONF": d.Conf, "VIGIL_REC_SHELL": d.Shell}
+		} else if os.Getenv("VIGIL_REC_CONF")+os.Getenv("TLOG_REC_SESSION_CONF_TEXT") != "" {
+			fmt.Fprintf(os.Stderr, "vigil-rec-session: %v: recording with %s only\n", err, conf.DefaultRecPath)
+		}
+	}
+	getenv := func(k string) string {
+		if v, ok := trusted[k]; ok {
+			return v
+		}
+		if k == "VIGIL_REC_SHELL" || k == "TLOG_REC_SESSION_SHELL" {
+			// Without policyd, the shell PAM named, checked against
+			// /etc/shells by RealShell, is the best there is.
+			return os.Getenv(k)
+		}
+		return ""
+	}
+	c, err := conf.LoadRec(conf.DefaultRecPath, getenv, nil)
+	return settings{c, getenv}, err
+}
+
+// settings are the recorder configuration and the environment to read the
+// real shell from.
+type settings struct {
+	conf   conf.Rec
+	getenv func(string) string
+}
+
+// envService is set by pam_vigil (pam/session.EnvService).
+const envService = "VIGIL_REC_SERVICE"
+
+// askPolicyd gets this session's decision from policyd over the system bus
+// (whose default address a setuid process always uses; the owner of the
+// name must be root).
+func askPolicyd(user, service string) (dbusapi.Decision, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c, err := dbusapi.ConnectContext(ctx)
 	if err != nil {
-		return c, err
+		return dbusapi.Decision{}, err
 	}
-	if c.File.Path != fileOnly.File.Path || c.Sign.Key != fileOnly.Sign.Key {
-		fmt.Fprintln(os.Stderr, "vigil-rec-session: ignoring file.path/sign.key from the environment")
-		c.File.Path, c.Sign.Key = fileOnly.File.Path, fileOnly.Sign.Key
-	}
-	return c, nil
+	defer c.Close()
+	return c.Decide(ctx, user, service, "", "")
 }
 
 func printConfiguration(ids session.IDs) int {
-	c, err := asVigil(ids, func() (conf.Rec, error) { return loadConf(ids) })
+	st, err := asVigil(ids, func() (settings, error) { return loadConf(ids) })
 	if err != nil {
 		return fail(err)
 	}
-	os.Stdout.Write(append(c.JSON(), '\n'))
+	os.Stdout.Write(append(st.conf.JSON(), '\n'))
 	return 0
 }
 
