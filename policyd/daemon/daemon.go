@@ -146,6 +146,9 @@ func (d *Daemon) Reload(why string) error {
 }
 
 // configureLDAP starts, restarts or stops the LDAP watcher to match p.
+// Called under reloadMu, before publish. The rules in force stay until a
+// new watcher delivers; with none yet, the cache is read here, so that the
+// first snapshot already holds the last known LDAP rules.
 func (d *Daemon) configureLDAP(p *conf.Policy) {
 	if p.Source == "ldap" && d.watcher != nil && p.LDAP == d.ldapConf {
 		d.watcher.Refresh()
@@ -154,28 +157,33 @@ func (d *Daemon) configureLDAP(p *conf.Policy) {
 	if d.ldapStop != nil {
 		d.ldapStop()
 		d.ldapStop, d.watcher = nil, nil
-		d.ldapSet.Store(nil)
 	}
 	if p.Source != "ldap" {
+		d.ldapSet.Store(nil)
 		return
+	}
+	if d.ldapSet.Load() == nil {
+		if rs, err := ldaprules.LoadCache(p.LDAP.Cache); err == nil {
+			d.ldapSet.Store(rs)
+		}
 	}
 	ctx, cancel := context.WithCancel(d.ctx)
 	d.ldapStop, d.ldapConf = cancel, p.LDAP
 	d.watcher = &ldaprules.Watcher{Conf: p.LDAP, Log: d.log, OnChange: func(rs *ldaprules.RuleSet) {
+		// From the watcher's goroutine, in order: store and publish under
+		// the lock (Reload holds it but never waits for the watcher), and
+		// only while this watcher is the current one.
+		d.reloadMu.Lock()
+		defer d.reloadMu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
 		d.ldapSet.Store(rs)
-		// Called from the watcher's goroutine: publish under the lock.
-		go func() {
-			d.reloadMu.Lock()
-			defer d.reloadMu.Unlock()
-			if d.ldapStop == nil || ctx.Err() != nil {
-				return
-			}
-			if err := d.publish(); err != nil {
-				d.log.Error("publishing LDAP rules", "err", err)
-				return
-			}
-			d.log.Info("LDAP rules in force", "server", rs.Server, "rules", len(rs.Rules), "generation", d.state.Load().gen)
-		}()
+		if err := d.publish(); err != nil {
+			d.log.Error("publishing LDAP rules", "err", err)
+			return
+		}
+		d.log.Info("LDAP rules in force", "server", rs.Server, "rules", len(rs.Rules), "generation", d.state.Load().gen)
 	}}
 	go d.watcher.Run(ctx)
 }

@@ -12,31 +12,40 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-ldap/ldap/v3"
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/policyd/ldaprules/slapdtest"
 )
+
+// The directory of slapdtest, under the names the tests here use.
+const (
+	base     = slapdtest.Base
+	suffix   = slapdtest.Suffix
+	readerDN = slapdtest.ReaderDN
+	readerPW = slapdtest.ReaderPW
+)
+
+// startSlapd runs a slapd that knows Vigil's schema.
+func startSlapd(t *testing.T) *slapdtest.Server {
+	t.Helper()
+	return slapdtest.Start(t, slapdtest.Options{Schemas: []string{"../../conf/ldap/vigil.schema"}})
+}
 
 // TestFetchExample loads conf/ldap/example.ldif with ldapadd and reads it
 // back anonymously.
 func TestFetchExample(t *testing.T) {
 	t.Parallel()
 	s := startSlapd(t)
-	// example.ldif creates ou=vigil itself.
-	l := s.admin()
-	if err := l.Del(ldap.NewDelRequest(base, nil)); err != nil {
-		t.Fatal(err)
-	}
-	l.Close()
-	s.ldapadd("../../conf/ldap/example.ldif")
+	s.Delete(base) // example.ldif creates ou=vigil itself
+	s.Ldapadd("../../conf/ldap/example.ldif")
 
-	rs, err := Fetch(context.Background(), s.conf())
+	rs, err := Fetch(context.Background(), s.Conf())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rs.Skipped) > 0 {
 		t.Errorf("skipped: %v", rs.Skipped)
 	}
-	if rs.Server != s.uri() || time.Since(rs.Fetched) > time.Minute {
+	if rs.Server != s.URI() || time.Since(rs.Fetched) > time.Minute {
 		t.Errorf("Server %q Fetched %v", rs.Server, rs.Fetched)
 	}
 	if got := rs.HostGroups["webservers"]; !slices.Equal(got, []string{"web*.example.com", "www.example.com"}) &&
@@ -70,7 +79,7 @@ func TestFetchExample(t *testing.T) {
 func TestFetchBind(t *testing.T) {
 	t.Parallel()
 	s := startSlapd(t)
-	addRule(s, "r1", "record", "vigilUser", "alice")
+	addRule(t, s, "r1", "record", "vigilUser", "alice")
 	dir := t.TempDir()
 	pwFile := func(name, content string, mode os.FileMode) string {
 		p := filepath.Join(dir, name)
@@ -82,7 +91,7 @@ func TestFetchBind(t *testing.T) {
 		}
 		return p
 	}
-	c := s.conf()
+	c := s.Conf()
 	c.BindDN = readerDN
 
 	c.PasswordFile = pwFile("good", readerPW+"\nignored second line\n", 0o640)
@@ -103,7 +112,7 @@ func TestFetchBind(t *testing.T) {
 		mode          os.FileMode
 		want          []string
 	}{
-		{"wrong", "nope\n", 0o600, []string{"ldap " + s.uri() + ": bind as " + readerDN + ":", "Invalid Credentials"}},
+		{"wrong", "nope\n", 0o600, []string{"ldap " + s.URI() + ": bind as " + readerDN + ":", "Invalid Credentials"}},
 		{"world", readerPW + "\n", 0o644, []string{"bind as " + readerDN, "readable by everyone (mode 0644)"}},
 		{"empty", "\n", 0o600, []string{"first line is empty"}},
 	} {
@@ -122,7 +131,7 @@ func TestFetchBind(t *testing.T) {
 
 	// A base that does not exist fails the fetch: no rules is not the same
 	// as no directory.
-	c = s.conf()
+	c = s.Conf()
 	c.Base = "ou=nothere," + suffix
 	if _, err := Fetch(context.Background(), c); err == nil || !strings.Contains(err.Error(), "search ou=nothere,"+suffix) {
 		t.Errorf("missing base: %v", err)
@@ -134,10 +143,10 @@ func TestFetchBind(t *testing.T) {
 func TestFetchTLS(t *testing.T) {
 	t.Parallel()
 	s := startSlapd(t)
-	addRule(s, "r1", "norecord", "vigilUser", "bob")
+	addRule(t, s, "r1", "norecord", "vigilUser", "bob")
 
-	c := s.conf()
-	c.StartTLS, c.CACert = true, s.caFile
+	c := s.Conf()
+	c.StartTLS, c.CACert = true, s.CAFile()
 	c.BindDN, c.PasswordFile = readerDN, filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(c.PasswordFile, []byte(readerPW), 0o600); err != nil {
 		t.Fatal(err)
@@ -146,7 +155,7 @@ func TestFetchTLS(t *testing.T) {
 		t.Fatalf("StartTLS: %v", err)
 	}
 
-	c.StartTLS, c.URI = false, s.tlsURI()
+	c.StartTLS, c.URI = false, s.TLSURI()
 	if rs, err := Fetch(context.Background(), c); err != nil || len(rs.Rules) != 1 {
 		t.Fatalf("ldaps: %v", err)
 	}
@@ -156,7 +165,7 @@ func TestFetchTLS(t *testing.T) {
 	if _, err := Fetch(context.Background(), c); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("ldaps without the CA: %v", err)
 	}
-	c.URI, c.StartTLS = s.uri(), true
+	c.URI, c.StartTLS = s.URI(), true
 	if _, err := Fetch(context.Background(), c); err == nil || !strings.Contains(err.Error(), "starttls") {
 		t.Errorf("StartTLS without the CA: %v", err)
 	}
@@ -239,17 +248,17 @@ func TestFetchBlackHole(t *testing.T) {
 func TestFetchJunk(t *testing.T) {
 	t.Parallel()
 	s := startSlapd(t)
-	s.add("cn=web,"+base, map[string][]string{"objectClass": {"vigilHostGroup"}, "cn": {"web"}, "vigilHost": {"web*"}})
-	addRule(s, "good", "record", "vigilHostGroup", "WEB", "vigilRecSetting", "log.input=true")
-	addRule(s, "bad-action", "maybe")
-	addRule(s, "bad-priority", "record", "vigilPriority", "-3")
-	addRule(s, "bad-key", "record", "vigilRecSetting", "log.keys=true")
-	addRule(s, "bad-value", "record", "vigilRecSetting", "limit.rate=fast")
-	addRule(s, "bad-glob", "record", "vigilHost", "web[")
-	addRule(s, "bad-group", "record", "vigilHost", "@db")
-	s.add("cn=nested,"+base, map[string][]string{"objectClass": {"vigilHostGroup"}, "cn": {"nested"}, "vigilHost": {"@web"}})
+	s.Add("cn=web,"+base, map[string][]string{"objectClass": {"vigilHostGroup"}, "cn": {"web"}, "vigilHost": {"web*"}})
+	addRule(t, s, "good", "record", "vigilHostGroup", "WEB", "vigilRecSetting", "log.input=true")
+	addRule(t, s, "bad-action", "maybe")
+	addRule(t, s, "bad-priority", "record", "vigilPriority", "-3")
+	addRule(t, s, "bad-key", "record", "vigilRecSetting", "log.keys=true")
+	addRule(t, s, "bad-value", "record", "vigilRecSetting", "limit.rate=fast")
+	addRule(t, s, "bad-glob", "record", "vigilHost", "web[")
+	addRule(t, s, "bad-group", "record", "vigilHost", "@db")
+	s.Add("cn=nested,"+base, map[string][]string{"objectClass": {"vigilHostGroup"}, "cn": {"nested"}, "vigilHost": {"@web"}})
 
-	rs, err := Fetch(context.Background(), s.conf())
+	rs, err := Fetch(context.Background(), s.Conf())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,11 +289,11 @@ func TestFetchJunk(t *testing.T) {
 }
 
 // addRule adds a vigilRecordingRule; kv are more attribute-value pairs.
-func addRule(s *slapd, cn, action string, kv ...string) {
-	s.t.Helper()
+func addRule(t *testing.T, s *slapdtest.Server, cn, action string, kv ...string) {
+	t.Helper()
 	a := map[string][]string{"objectClass": {"vigilRecordingRule"}, "cn": {cn}, "vigilAction": {action}}
 	for i := 0; i+1 < len(kv); i += 2 {
 		a[kv[i]] = append(a[kv[i]], kv[i+1])
 	}
-	s.add("cn="+cn+","+base, a)
+	s.Add("cn="+cn+","+base, a)
 }

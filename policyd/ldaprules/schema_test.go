@@ -2,13 +2,12 @@ package ldaprules
 
 import (
 	"fmt"
-	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vigil-rec/vigil/policyd/ldaprules/slapdtest"
 )
 
 // TestSchemaFilesAgree: vigil.schema and vigil.ldif define the same
@@ -98,40 +97,10 @@ func ldifDefs(src string) []string {
 // example.ldif into a database added the same way.
 func TestSchemaLDIF(t *testing.T) {
 	t.Parallel()
-	needSlapd(t)
-	s := &slapd{t: t, dir: t.TempDir()}
-	cfgDir, dbDir := filepath.Join(s.dir, "slapd.d"), filepath.Join(s.dir, "db")
-	for _, d := range []string{cfgDir, dbDir} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// slaptest turns a slapd.conf into cn=config. It would open an mdb
-	// database read-only, which fails before the database exists, so the
-	// database is added later through cn=config itself.
-	conf := filepath.Join(s.dir, "slapd.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-modulepath /usr/lib/ldap
-moduleload back_mdb
-pidfile %s/slapd.pid
-database config
-access to * by dn.exact=gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth manage by * none
-`, s.dir)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("/usr/sbin/slaptest", "-f", conf, "-F", cfgDir).CombinedOutput(); err != nil {
-		t.Fatalf("slaptest: %v\n%s", err, out)
-	}
-	sock := filepath.Join(s.dir, "ldapi")
-	ldapi := "ldapi://" + url.PathEscape(sock)
-	s.args = []string{"-F", cfgDir, "-h", ldapi}
-	s.ready = "unix " + sock
-	s.launch()
-
+	s := slapdtest.Start(t, slapdtest.Options{CNConfig: true})
 	ldapadd := func(stdin string, args ...string) {
 		t.Helper()
-		cmd := exec.Command("ldapadd", append([]string{"-H", ldapi}, args...)...)
+		cmd := slapdtest.Command("ldapadd", append([]string{"-H", s.LDAPIURI()}, args...)...)
 		cmd.Stdin = strings.NewReader(stdin)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("ldapadd %q: %v\n%s", args, err, out)
@@ -147,8 +116,7 @@ olcRootDN: %s
 olcRootPW: %s
 olcDbDirectory: %s
 olcDbMaxSize: 16777216
-`, suffix, rootDN, rootPW, dbDir), "-Y", "EXTERNAL")
-	admin := []string{"-x", "-D", rootDN, "-w", rootPW}
-	ldapadd("dn: "+suffix+"\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n", admin...)
-	ldapadd("", append(admin, "-f", "../../conf/ldap/example.ldif")...)
+`, suffix, slapdtest.RootDN, slapdtest.RootPW, t.TempDir()), "-Y", "EXTERNAL")
+	s.Add(suffix, map[string][]string{"objectClass": {"dcObject", "organization"}, "dc": {"example"}, "o": {"Example"}})
+	s.Ldapadd("../../conf/ldap/example.ldif")
 }

@@ -1,21 +1,26 @@
 package ldaprules
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-rec/vigil/policyd/ldaprules/slapdtest"
 )
 
 // watch runs a Watcher with the given refresh period, logging to a buffer,
 // and hands its deliveries over a channel.
-func watch(t *testing.T, s *slapd, cache string, every time.Duration) (*Watcher, <-chan *RuleSet, *syncBuffer) {
+func watch(t *testing.T, s *slapdtest.Server, cache string, every time.Duration) (*Watcher, <-chan *RuleSet, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
 	ch := make(chan *RuleSet, 10)
-	c := s.conf()
+	c := s.Conf()
 	c.Cache, c.Timeout = cache, 1
 	w := &Watcher{Conf: c, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnChange: func(rs *RuleSet) { ch <- rs }, every: every}
@@ -66,7 +71,7 @@ func waitLog(t *testing.T, logs *syncBuffer, n int, subs ...string) {
 func TestWatcher(t *testing.T) {
 	t.Parallel()
 	s := startSlapd(t)
-	addRule(s, "r1", "record", "vigilUser", "alice", "vigilPriority", "20")
+	addRule(t, s, "r1", "record", "vigilUser", "alice", "vigilPriority", "20")
 	cache := filepath.Join(t.TempDir(), "ldap-rules.json")
 	_, ch, logs := watch(t, s, cache, 100*time.Millisecond)
 
@@ -78,7 +83,7 @@ func TestWatcher(t *testing.T) {
 	none(t, ch, 350*time.Millisecond)
 
 	// A change in the directory arrives without a restart.
-	s.modify("cn=r1,"+base, map[string][]string{"vigilPriority": {"5"}, "vigilRecSetting": {"log.window=false"}})
+	s.Modify("cn=r1,"+base, map[string][]string{"vigilPriority": {"5"}, "vigilRecSetting": {"log.window=false"}})
 	rs = next(t, ch)
 	if rs.Rules[0].Priority != 5 || rs.Rules[0].Rec.Keys()[0] != "log.window=false" {
 		t.Fatalf("changed set %+v", rs.Rules)
@@ -86,13 +91,13 @@ func TestWatcher(t *testing.T) {
 	changed := rs
 
 	// An outage: one warning however many retries, nothing delivered.
-	s.stop()
+	s.Stop()
 	waitLog(t, logs, 3, "still cannot fetch")
 	none(t, ch, 0)
 	if n := logs.count("level=WARN"); n != 1 {
 		t.Errorf("%d warnings during the outage, want 1", n)
 	}
-	s.start()
+	s.Restart()
 	waitLog(t, logs, 1, "level=INFO", "answers again")
 	none(t, ch, 300*time.Millisecond)
 	if n := logs.count("answers again"); n != 1 {
@@ -101,7 +106,7 @@ func TestWatcher(t *testing.T) {
 
 	// A bad entry is warned about once, not at every refresh, and
 	// changes nothing.
-	addRule(s, "junk", "sometimes")
+	addRule(t, s, "junk", "sometimes")
 	waitLog(t, logs, 1, "level=WARN", "skipping an invalid entry", `dn="cn=junk,`+base+`"`, "attribute=vigilAction")
 	time.Sleep(350 * time.Millisecond)
 	none(t, ch, 0)
@@ -119,7 +124,7 @@ func TestWatcher(t *testing.T) {
 	}
 
 	// A new watcher whose directory is down starts from the cache.
-	s.stop()
+	s.Stop()
 	_, ch2, logs2 := watch(t, s, cache, 100*time.Millisecond)
 	rs = next(t, ch2)
 	if !sameRules(rs, changed) || !rs.Fetched.Equal(changed.Fetched) {
@@ -141,10 +146,44 @@ func TestWatcherRefresh(t *testing.T) {
 	if rs := next(t, ch); len(rs.Rules) != 0 {
 		t.Fatalf("first set %+v", rs.Rules)
 	}
-	addRule(s, "r1", "norecord", "vigilService", "cron")
+	addRule(t, s, "r1", "norecord", "vigilService", "cron")
 	w.Refresh()
 	w.Refresh() // does not block while one is pending
 	if rs := next(t, ch); len(rs.Rules) != 1 {
 		t.Fatalf("after Refresh: %+v", rs.Rules)
 	}
+}
+
+// syncBuffer is a bytes.Buffer that a watcher's logger and the test may
+// use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// count says how many lines hold every one of subs.
+func (b *syncBuffer) count(subs ...string) int {
+	n := 0
+	for _, line := range strings.Split(b.String(), "\n") {
+		all := line != ""
+		for _, s := range subs {
+			all = all && strings.Contains(line, s)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
 }

@@ -14,12 +14,21 @@ import (
 // modules (libnss_vigil.so.2, pam_vigil.so) with the Makefile's own rules.
 const Modules = "@modules"
 
+// envBin passes the binaries' directory to re-executed tests.
+const envBin = "VIGIL_TEST_BIN"
+
 // RunWithBinaries is an end-to-end test package's TestMain: it builds the
 // Go packages pkgs (paths relative to the test's directory; Modules for the
 // modules) into a fresh directory readable by unprivileged test users,
 // stores its path in *dir, runs the tests, removes the directory and exits
 // with their status.
 func RunWithBinaries(m *testing.M, dir *string, pkgs ...string) {
+	// A test re-executed in its namespace (InNamespace) uses the binaries
+	// its parent built.
+	if d := os.Getenv(envBin); d != "" {
+		*dir = d
+		os.Exit(m.Run())
+	}
 	d, err := os.MkdirTemp("", "vigil-test-bin.")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -49,6 +58,7 @@ func RunWithBinaries(m *testing.M, dir *string, pkgs ...string) {
 		}
 	}
 	*dir = d
+	os.Setenv(envBin, d)
 	code := m.Run()
 	os.RemoveAll(d)
 	os.Exit(code)

@@ -13,7 +13,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-go build -o "$work/policydbench" ./tests/bench/policydbench
+go build -o "$work/" ./tests/bench/policydbench ./tests/tools/busconf
 cp -a /etc "$work/etc"
 # 10,000 users in 1,000 groups (10 members each, plus each user's primary).
 awk 'BEGIN {
@@ -41,7 +41,7 @@ mount -t tmpfs -o mode=755 tmpfs /run
 mount -t tmpfs -o mode=755 tmpfs /var/lib
 mkdir -p "$work/bus/system.d"
 ln -s "$PWD/policyd/dbus/io.vigil.Policy1.conf" "$work/bus/system.d/"
-"$work/policydbench" -mode busconf -socket "$work/bus/socket" -dir "$work/bus/system.d" > "$work/bus/bus.conf"
+"$work/busconf" "$work/bus/socket" "$work/bus/system.d" > "$work/bus/bus.conf"
 dbus-daemon --nofork --nopidfile --config-file="$work/bus/bus.conf" 2>/dev/null &
 pids+=($!)
 export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$work/bus/socket

@@ -16,12 +16,10 @@ import (
 
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
-	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
 func main() {
-	mode := flag.String("mode", "socket", "socket | dbus | reload | busconf (print a private system bus configuration listening on -socket, including the policies in -dir)")
-	dir := flag.String("dir", "", "busconf: directory of bus policies")
+	mode := flag.String("mode", "socket", "socket | dbus | reload")
 	users := flag.Int("users", 10000, "users are u00000 .. u(N-1)")
 	n := flag.Int("n", 200000, "requests (socket), calls (dbus) or reloads (reload)")
 	sock := flag.String("socket", nssdb.SocketPath, "NSS socket")
@@ -36,8 +34,6 @@ func main() {
 		err = busLatency(*users, *n, *perCall)
 	case "reload":
 		err = reloadUnderLoad(*sock, *users, *n)
-	case "busconf":
-		fmt.Print(svctest.BusConfig(*sock, *dir))
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}
