@@ -164,6 +164,7 @@ PidFile %s/sshd.pid
 UsePAM yes
 PasswordAuthentication yes
 KbdInteractiveAuthentication no
+PrintMotd no
 PermitRootLogin no
 AcceptEnv LANG LC_*
 Subsystem sftp /usr/lib/openssh/sftp-server
