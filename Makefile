@@ -13,7 +13,7 @@ export GOTOOLCHAIN ?= auto
 # Debian packages the tests and benchmarks use (real services, compatibility oracles).
 DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-dev openssh-client git \
 	openssh-server sshpass slapd ldap-utils dbus libpam0g-dev libpam-wrapper libnss-wrapper pamtester \
-	valgrind expect sudo login passwd rsync
+	valgrind expect sudo login passwd rsync checkpolicy semodule-utils setools m4 gawk
 
 
 .PHONY: all build deps test test-go bench install deb demo fuzz clean lint
@@ -44,13 +44,13 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		rcd=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; rcd=1; }; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; st=$$?; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; st=$$?; \
 		[ -z "$$rcd" ] || rm -f /usr/sbin/policy-rc.d; [ $$st = 0 ] || exit $$st; \
 	fi
 	@command -v $(GO) >/dev/null || { echo "Go >= 1.21 is required (it fetches the 1.26 toolchain itself): see README"; exit 1; }
 
 # Unit, fuzz-seed and end-to-end tests (tests/ drives the real binaries).
-test: deps build lint test-go
+test: deps build selinux-share lint test-go
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -60,7 +60,26 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 test-go:
-	$(GO) test -count=1 -timeout 15m ./...
+	VIGIL_SELINUX_SHARE=$(SELINUX_SHARE) $(GO) test -count=1 -timeout 15m ./...
+
+# SELinux development files, unpacked from Debian's packages under bin/ rather
+# than installed: their maintainer scripts would write /etc/selinux/config and
+# build the host's policy store.
+SELINUX_SHARE := $(CURDIR)/$(BIN)/selinux-share/usr/share/selinux
+selinux-share: $(SELINUX_SHARE)/devel/Makefile
+$(SELINUX_SHARE)/devel/Makefile:
+	@rm -rf $(BIN)/selinux-share $(BIN)/selinux-debs && mkdir -p $(BIN)/selinux-debs
+	cd $(BIN)/selinux-debs && apt-get download -qq selinux-policy-dev selinux-policy-default
+	for d in $(BIN)/selinux-debs/*.deb; do dpkg-deb -x $$d $(BIN)/selinux-share; done
+
+# The SELinux policy module (selinux/README.md), built with Debian's devel Makefile.
+selinux: $(BIN)/vigil.pp
+$(BIN)/vigil.pp: selinux/vigil.te selinux/vigil.if selinux/vigil.fc $(SELINUX_SHARE)/devel/Makefile
+	@rm -rf $(BIN)/selinux && mkdir -p $(BIN)/selinux
+	cp selinux/vigil.te selinux/vigil.if selinux/vigil.fc $(BIN)/selinux/
+	cd $(BIN)/selinux && env -u MAKEFLAGS -u MAKELEVEL make -f $(SELINUX_SHARE)/devel/Makefile \
+		SHAREDIR=$(SELINUX_SHARE) HEADERDIR=$(SELINUX_SHARE)/devel/include NAME=default vigil.pp
+	cp $(BIN)/selinux/vigil.pp $@
 
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./rec/... ./play/...
@@ -107,13 +126,14 @@ install: build
 	[ -e $(DESTDIR)$(SYSCONFDIR)/vigil/rec.toml ] || install -m 0644 conf/rec.example.toml $(DESTDIR)$(SYSCONFDIR)/vigil/rec.toml
 	install -d $(DESTDIR)$(PREFIX)/share/doc/vigil
 	install -m 0644 README.md rec/spec/integrity.md $(DESTDIR)$(PREFIX)/share/doc/vigil/
-	@# The recorder must be setuid/setgid vigil: only possible as root once the
-	@# account exists (a staging DESTDIR gets it from its package instead).
+	@# The recorder must be setuid/setgid vigil: done here as root once the
+	@# account exists; not into a DESTDIR (this host's vigil UID is not the
+	@# target's: its package or image build does it there).
 	@r=$(DESTDIR)$(PREFIX)/bin/vigil-rec-session; \
-	if [ "$$(id -u)" = 0 ] && getent passwd vigil >/dev/null; then \
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && getent passwd vigil >/dev/null; then \
 		chown vigil:vigil $$r && chmod 6755 $$r && echo "$$r: vigil:vigil 6755"; \
 	else \
-		echo "NOTE: $$r is root 0755; as root, create the account and make it setuid/setgid vigil:"; \
+		echo "NOTE: $$r is root 0755; as root on the target, create the account and make it setuid/setgid vigil:"; \
 		echo "  systemd-sysusers $(PREFIX)/lib/sysusers.d/vigil.conf && systemd-tmpfiles --create $(PREFIX)/lib/tmpfiles.d/vigil.conf"; \
 		echo "  chown vigil:vigil $(PREFIX)/bin/vigil-rec-session && chmod 6755 $(PREFIX)/bin/vigil-rec-session"; \
 	fi

@@ -19,6 +19,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,8 +32,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"context"
 
 	"github.com/spf13/cobra"
 
@@ -248,7 +247,7 @@ func enable(o *sysOpts) error {
 		return err
 	}
 	fmt.Fprintln(o.out, "vigil is enabled: users whom the policy records now log in through the recorder.")
-	fmt.Fprintln(o.out, "Check a user: getent passwd USER; vigilctl explain USER --service sshd")
+	fmt.Fprintln(o.out, "Check a user: getent passwd USER; vigilctl check USER --service sshd")
 	return nil
 }
 
@@ -633,7 +632,7 @@ func showEdits(o *sysOpts, edits []fileEdit) error {
 	return nil
 }
 
-// nssSources is the source list of a `passwd:` line of nsswitch.conf:
+// passwdSources returns the source list of a `passwd:` line of nsswitch.conf:
 // each source with its byte range in the line, actions ([NOTFOUND=return])
 // included in the range of the source they follow.
 type nssWord struct {

@@ -40,7 +40,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(statusCmd(), explainCmd(), reloadCmd(), rulesCmd(), checkConfigCmd(), keygenCmd(), rotateKeyCmd(), checkCmd())
+	root.AddCommand(statusCmd(), explainCmd(), reloadCmd(), rulesCmd(), checkConfigCmd(), keygenCmd(), rotateKeyCmd(), checkCmd(), enableCmd(), disableCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "vigilctl:", err)
 		code := 1
