@@ -117,7 +117,7 @@ func checkVigilInner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"VIGIL_REC_SHELL": "/bin/zsh", "VIGIL_REC_CONF": `{"a":1}`,
+	want := map[string]string{"VIGIL_REC_SHELL": "/bin/zsh", "VIGIL_REC_CONF": `{"a":1}`, "VIGIL_REC_SERVICE": "vtest",
 		"TLOG_REC_SESSION_SHELL": "/bin/zsh", "TLOG_REC_SESSION_CONF_TEXT": `{"a":1}`}
 	if !r.Opened() || fmt.Sprint(r.Vigil) != fmt.Sprint(want) {
 		t.Errorf("alice: status %v, vigil env %q; want success and %q", r.Status, r.Vigil, want)

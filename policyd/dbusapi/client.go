@@ -167,37 +167,35 @@ func (c *Client) Status(ctx context.Context) (string, error) {
 	return js, nil
 }
 
-// call checks BusName's owner and calls method on it.
+// call finds BusName's owner, then asks the bus for the owner's uid and
+// calls method on the owner at once, in parallel (one round trip less on
+// every PAM login); the reply is used only if the uid is TrustUID. Unique
+// names are never reused, so the checked connection is the one that
+// answered.
 func (c *Client) call(ctx context.Context, method string, args []any, ret ...any) error {
-	owner, err := c.trustedOwner(ctx)
-	if err != nil {
-		return err
-	}
-	call := c.conn.Object(owner, Path).CallWithContext(ctx, method, 0, args...)
-	if call.Err != nil {
-		return busError(call.Err)
-	}
-	if err := call.Store(ret...); err != nil {
-		return fmt.Errorf("%s reply: %w", method, err)
-	}
-	return nil
-}
-
-// trustedOwner returns the unique name owning BusName if its uid is TrustUID.
-func (c *Client) trustedOwner(ctx context.Context) (string, error) {
 	bus := c.conn.BusObject()
 	var owner string
 	if err := bus.CallWithContext(ctx, "org.freedesktop.DBus.GetNameOwner", 0, BusName).Store(&owner); err != nil {
-		return "", fmt.Errorf("owner of %s: %w", BusName, busError(err))
+		return fmt.Errorf("owner of %s: %w", BusName, busError(err))
 	}
+	uidCall := bus.GoWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixUser", 0, make(chan *dbus.Call, 1), owner)
+	reply := c.conn.Object(owner, Path).GoWithContext(ctx, method, 0, make(chan *dbus.Call, 1), args...)
+	<-uidCall.Done
+	<-reply.Done
 	var uid uint32
-	if err := bus.CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixUser", 0, owner).Store(&uid); err != nil {
-		return "", fmt.Errorf("uid of %s (%s): %w", BusName, owner, busError(err))
+	if err := uidCall.Store(&uid); err != nil {
+		return fmt.Errorf("uid of %s (%s): %w", BusName, owner, busError(err))
 	}
 	if uid != c.TrustUID {
-		return "", fmt.Errorf("%w: %s (%s) has uid %d, want %d", ErrUntrusted, BusName, owner, uid, c.TrustUID)
+		return fmt.Errorf("%w: %s (%s) has uid %d, want %d", ErrUntrusted, BusName, owner, uid, c.TrustUID)
 	}
-	return owner, nil
+	if reply.Err != nil {
+		return busError(reply.Err)
+	}
+	if err := reply.Store(ret...); err != nil {
+		return fmt.Errorf("%s reply: %w", method, err)
+	}
+	return nil
 }
 
 // busError turns what godbus returns into *Error (keeping the D-Bus error
