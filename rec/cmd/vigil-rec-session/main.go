@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -47,6 +48,12 @@ func main() {
 }
 
 func run() int {
+	// Everything, the shell's fork or exec included, on one thread: the
+	// SELinux exec context for the shell is per thread.
+	runtime.LockOSThread()
+	if err := session.EnterRecorderDomain(os.Args); err != nil {
+		return fail(err)
+	}
 	ids := session.CurrentIDs()
 	// Work as the user except where vigil's identity is needed.
 	if err := ids.AsUser(); err != nil {
@@ -132,6 +139,9 @@ func record(ids session.IDs, c conf.Rec, inv session.Invocation, shell string, a
 	bulk := inv.Command != nil && c.Transfer.Record == "metadata" && session.IsBulkTransfer(inv.Command[0])
 	if inv.Command == nil && term.IsTerminal(int(os.Stdin.Fd())) && c.Notice != "" {
 		fmt.Fprint(os.Stderr, c.Notice)
+	}
+	if err := session.SetShellExecContext(); err != nil {
+		return fail(err)
 	}
 	cmd := &exec.Cmd{Path: shell, Args: argv, Env: os.Environ()}
 	res, err := recorder.Run(cmd, recorder.Options{
@@ -228,6 +238,9 @@ func asVigil[T any](ids session.IDs, fn func() (T, error)) (T, error) {
 // execUser replaces us with the shell, fully as the user (exec turns the
 // effective IDs, already the user's, into the saved IDs too).
 func execUser(shell string, argv []string) int {
+	if err := session.SetShellExecContext(); err != nil {
+		return fail(err)
+	}
 	err := syscall.Exec(shell, argv, os.Environ())
 	return fail(fmt.Errorf("exec %s: %w", shell, err))
 }
