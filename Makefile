@@ -118,6 +118,8 @@ install: build
 	install -m 0644 $(BIN)/pam_vigil.so $(DESTDIR)$(PAMDIR)/pam_vigil.so
 	install -D -m 0644 policyd/dbus/io.vigil.Policy1.conf $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/io.vigil.Policy1.conf
 	install -D -m 0644 policyd/systemd/vigil-policyd.service $(DESTDIR)$(UNITDIR)/vigil-policyd.service
+	install -D -m 0644 conf/system/systemd/vigil-purge.service $(DESTDIR)$(UNITDIR)/vigil-purge.service
+	install -D -m 0644 conf/system/systemd/vigil-purge.timer $(DESTDIR)$(UNITDIR)/vigil-purge.timer
 	install -D -m 0644 conf/system/sysusers.d/vigil.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/vigil.conf
 	install -D -m 0644 conf/system/tmpfiles.d/vigil.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/vigil.conf
 	install -D -m 0644 conf/system/pam-configs/vigil $(DESTDIR)$(PREFIX)/share/pam-configs/vigil

@@ -22,6 +22,10 @@ const DefaultRecorder = "/usr/bin/vigil-rec-session"
 // DefaultRulePriority is a rule's priority when it names none; lower wins.
 const DefaultRulePriority = 100
 
+// MaxRetentionDays bounds [retention] days and rule retention_days: a
+// century, well inside what time.Duration can add to a date.
+const MaxRetentionDays = 36500
+
 // Scope values of [session_recording], as SSSD's.
 const (
 	ScopeNone = "none"
@@ -49,6 +53,10 @@ type Policy struct {
 	HostGroups map[string][]string
 	Rules      []Rule
 	LDAP       LDAP
+	// RetentionDays is [retention] days: how long recordings are kept
+	// after they end, unless the rule deciding the user sets its own; 0
+	// keeps them forever.
+	RetentionDays int
 }
 
 // SessionRecording has sssd.conf's [session_recording] semantics.
@@ -70,6 +78,10 @@ type Rule struct {
 	Services []string // PAM service names
 	Hosts    []string // names, globs (path.Match), "@hostgroup"
 	Rec      RecOverlay
+	// RetentionDays (retention_days) overrides [retention] days for the
+	// recordings of users this rule decides; 0 keeps them forever, nil
+	// leaves it to [retention].
+	RetentionDays *int
 	// Origin says where the rule was defined: "FILE:LINE" or "ldap: DN".
 	Origin string
 }
@@ -85,13 +97,15 @@ type RuleJSON struct {
 	Services []string `json:"services,omitempty"`
 	Hosts    []string `json:"hosts,omitempty"`
 	Rec      []string `json:"rec,omitempty"`
-	Origin   string   `json:"origin"`
+	// RetentionDays is set only when the rule has retention_days.
+	RetentionDays *int   `json:"retention_days,omitempty"`
+	Origin        string `json:"origin"`
 }
 
 // JSON returns r in its JSON form.
 func (r Rule) JSON() RuleJSON {
 	return RuleJSON{Name: r.Name, Action: r.Action, Priority: r.Priority, Users: r.Users, Groups: r.Groups,
-		Services: r.Services, Hosts: r.Hosts, Rec: r.Rec.Keys(), Origin: r.Origin}
+		Services: r.Services, Hosts: r.Hosts, Rec: r.Rec.Keys(), RetentionDays: r.RetentionDays, Origin: r.Origin}
 }
 
 // LDAP configures the directory that rules are read from.
@@ -125,9 +139,10 @@ func LoadPolicy(path string) (*Policy, error) {
 // policyKeys lists every key the policy accepts, by table; "*" marks a
 // table of arbitrary keys (host_groups) or the recorder overlay (rec).
 var policyKeys = map[string][]string{
-	"":                  {"recorder", "source", "session_recording", "host_groups", "rule", "ldap"},
+	"":                  {"recorder", "source", "session_recording", "host_groups", "rule", "ldap", "retention"},
 	"session_recording": {"scope", "users", "groups", "exclude_users", "exclude_groups"},
-	"rule":              {"name", "action", "priority", "users", "groups", "services", "hosts", "rec"},
+	"rule":              {"name", "action", "priority", "users", "groups", "services", "hosts", "rec", "retention_days"},
+	"retention":         {"days"},
 	"ldap":              {"uri", "base", "bind_dn", "bind_password_file", "start_tls", "ca_cert", "refresh", "timeout", "cache", "host"},
 }
 
@@ -147,6 +162,13 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 		SessionRecording: SessionRecording{Scope: ScopeNone}, LDAP: DefaultLDAP()}
 	if err := pp.checkKeys(tree, nil, ""); err != nil {
 		return nil, err
+	}
+	for _, k := range []string{"session_recording", "host_groups", "ldap"} {
+		if v, ok := tree[k]; ok {
+			if _, isTable := v.(map[string]any); !isTable {
+				return nil, pp.errorf([]string{k}, k, "must be a table ([%s]), got %s", k, typeName(v))
+			}
+		}
 	}
 	var err error
 	if v, ok := tree["recorder"]; ok {
@@ -187,6 +209,11 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 	}
 	if t, ok := tree["ldap"].(map[string]any); ok {
 		if err := pp.ldap(t, &p.LDAP); err != nil {
+			return nil, err
+		}
+	}
+	if v, ok := tree["retention"]; ok {
+		if err := pp.retention(v, p); err != nil {
 			return nil, err
 		}
 	}
@@ -372,6 +399,11 @@ func (pp *policyParser) rule(t map[string]any, base []string) (Rule, error) {
 					err = pp.errorf(p, "rule.hosts", "bad pattern %q: %v", h, perr)
 				}
 			}
+		case "retention_days":
+			var days int
+			if days, err = pp.integer(t[k], p, 0, MaxRetentionDays); err == nil {
+				r.RetentionDays = &days
+			}
 		case "rec":
 			sub, ok := t[k].(map[string]any)
 			if !ok {
@@ -390,6 +422,22 @@ func (pp *policyParser) rule(t map[string]any, base []string) (Rule, error) {
 		return r, pp.errorf(base, "rule.action", "rule %q needs an action (record or norecord)", r.Name)
 	}
 	return r, nil
+}
+
+func (pp *policyParser) retention(v any, p *Policy) error {
+	base := []string{"retention"}
+	t, ok := v.(map[string]any)
+	if !ok {
+		return pp.errorf(base, "retention", "must be a table ([retention]) (got %s)", typeName(v))
+	}
+	if err := pp.checkKeys(t, base, "retention"); err != nil {
+		return err
+	}
+	var err error
+	if d, ok := t["days"]; ok {
+		p.RetentionDays, err = pp.integer(d, []string{"retention", "days"}, 0, MaxRetentionDays)
+	}
+	return err
 }
 
 func (pp *policyParser) ldap(t map[string]any, l *LDAP) error {

@@ -1,6 +1,8 @@
 package conf
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -49,6 +51,13 @@ func TestPolicyErrors(t *testing.T) {
 		{"[ldap]\nuri = \"http://x\"", `p:2: ldap.uri: must start with ldap:// or ldaps://`},
 		{"[ldap]\nrefresh = 1", "p:2: ldap.refresh: must be between 5 and 86400 (got 1)"},
 		{"[session_recording\nscope = \"all\"", "p:2: expected"},
+		{"session_recording = \"all\"", "p:1: session_recording: must be a table ([session_recording]), got string"},
+		{"retention = 30", "p:1: retention: must be a table ([retention]) (got integer)"},
+		{"[retention]\ndays = -1", "p:2: retention.days: must be between 0 and 36500 (got -1)"},
+		{"[retention]\ndays = \"30\"", "p:2: retention.days: must be an integer (got string)"},
+		{"[retention]\ndayz = 30", "p:2: retention.dayz: unknown key"},
+		{"[[rule]]\nname = \"a\"\naction = \"record\"\nretention_days = 36501", "p:4: rule.retention_days: must be between 0 and 36500 (got 36501)"},
+		{"[[rule]]\nname = \"a\"\naction = \"record\"\nretention_days = 1.5", "p:4: rule.retention_days: must be an integer (got float)"},
 	} {
 		_, err := ParsePolicy("p", []byte(c.doc))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -114,4 +123,50 @@ func FuzzParsePolicy(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPolicyRetention(t *testing.T) {
+	p, err := ParsePolicy("p", []byte(`[retention]
+days = 365
+
+[[rule]]
+name = "contractors"
+action = "record"
+retention_days = 30
+
+[[rule]]
+name = "evidence"
+action = "record"
+retention_days = 0
+
+[[rule]]
+name = "others"
+action = "norecord"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.RetentionDays != 365 {
+		t.Errorf("[retention] days: %d", p.RetentionDays)
+	}
+	var got []string
+	for _, r := range p.Rules {
+		if r.RetentionDays == nil {
+			got = append(got, r.Name+"=unset")
+		} else {
+			got = append(got, fmt.Sprintf("%s=%d", r.Name, *r.RetentionDays))
+		}
+	}
+	if want := "contractors=30 evidence=0 others=unset"; strings.Join(got, " ") != want {
+		t.Errorf("retention_days: %s, want %s", strings.Join(got, " "), want)
+	}
+	if j, _ := json.Marshal(p.Rules[0].JSON()); !strings.Contains(string(j), `"retention_days":30`) {
+		t.Errorf("rule JSON: %s", j)
+	}
+	if j, _ := json.Marshal(p.Rules[2].JSON()); strings.Contains(string(j), "retention_days") {
+		t.Errorf("rule JSON without retention_days: %s", j)
+	}
+	if p, err = ParsePolicy("p", nil); err != nil || p.RetentionDays != 0 {
+		t.Errorf("default retention: %v %v", p, err)
+	}
 }

@@ -91,6 +91,8 @@ func TestPackageDeb(t *testing.T) {
 		"/etc/vigil/rec.toml":                              "644 root:root",
 		"/usr/share/dbus-1/system.d/io.vigil.Policy1.conf": "644 root:root",
 		"/usr/lib/systemd/system/vigil-policyd.service":    "644 root:root",
+		"/usr/lib/systemd/system/vigil-purge.service":      "644 root:root",
+		"/usr/lib/systemd/system/vigil-purge.timer":        "644 root:root",
 		"/usr/lib/sysusers.d/vigil.conf":                   "644 root:root",
 		"/usr/lib/tmpfiles.d/vigil.conf":                   "644 root:root",
 		"/usr/share/pam-configs/vigil":                     "644 root:root",

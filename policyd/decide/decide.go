@@ -45,8 +45,9 @@ type Step struct {
 // Decision is the outcome for one session.
 type Decision struct {
 	Record   bool
-	Rule     string // what decided
-	Shell    string // the user's real shell
+	Rule     string     // what decided
+	Matched  *conf.Rule // the deciding rule; nil when the scope decided
+	Shell    string     // the user's real shell
 	Recorder string
 	Conf     conf.RecOverlay // the deciding rule's recorder settings
 	Steps    []Step          // filled only when explaining
@@ -190,7 +191,7 @@ func (e *Engine) Decide(u *User, req Request, explain bool) Decision {
 		}
 		what := ruleName(r)
 		d.Record = r.Action == conf.ActionRecord
-		d.Rule = what
+		d.Rule, d.Matched = what, r.Rule
 		d.Conf = r.Rec
 		step(what, true, "%s, priority %d: %s", r.Action, r.Priority, describeMatch(r, u, req))
 		return d

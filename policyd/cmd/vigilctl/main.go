@@ -40,7 +40,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(statusCmd(), explainCmd(), reloadCmd(), rulesCmd(), checkConfigCmd(), keygenCmd(), rotateKeyCmd(), checkCmd(), enableCmd(), disableCmd())
+	root.AddCommand(statusCmd(), explainCmd(), reloadCmd(), rulesCmd(), checkConfigCmd(), keygenCmd(), rotateKeyCmd(), checkCmd(), enableCmd(), disableCmd(), holdCmd(), releaseCmd(), holdsCmd(), purgeCmd(), verifyPurgesCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "vigilctl:", err)
 		code := 1
