@@ -608,6 +608,19 @@ func TestLoginEscapes(t *testing.T) {
 			t.Errorf("session after chsh not recorded:\n%s", data)
 		}
 	})
+	t.Run("command dressed as a transfer", func(t *testing.T) {
+		// Transfers are recorded as hashes only; a command that merely
+		// starts with a transfer program's name is a session like any other.
+		before := recordings(t)
+		out, _ := ssh("alice", "HOST", "git-upload-pack /nonexistent; echo secret-$((9*9))").CombinedOutput()
+		if !strings.Contains(string(out), "secret-81") {
+			t.Errorf("output: %s", out)
+		}
+		data, _ := os.ReadFile(waitRecording(t, before))
+		if !bytes.Contains(data, []byte("secret-81")) {
+			t.Errorf("the command's output was not recorded:\n%s", data)
+		}
+	})
 	t.Run("output burst", func(t *testing.T) {
 		before := recordings(t)
 		cmd := ssh("alice", "-tt", "HOST", "head -c 20000000 /dev/zero | base64 -w 100; echo burst-done")

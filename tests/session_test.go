@@ -207,13 +207,19 @@ func TestSessionInteractiveLogin(t *testing.T) {
 }
 
 // A shell that is not in /etc/shells is never run: the user gets nologin.
+// (Without policyd the setuid recorder takes the shell from /etc/passwd, not
+// from VIGIL_REC_SHELL, which the user could set.)
 func TestSessionUnlistedShellGetsNologin(t *testing.T) {
 	if !svctest.InNamespace(t) {
 		return
 	}
 	recorder, _ := sessionHost(t, "")
-	cmd := asAlice(recorder, "-c", "echo ran")
-	cmd.Env = append(cmd.Env, "VIGIL_REC_SHELL=/usr/bin/python3")
+	passwd, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, "/etc/passwd", strings.Replace(string(passwd), "Alice:/tmp:/bin/sh", "Alice:/tmp:/usr/bin/python3", 1))
+	cmd := asAlice(recorder, "-c", "echo ran") // VIGIL_REC_SHELL=/bin/sh: ignored
 	out, err := cmd.CombinedOutput()
 	if err == nil || strings.Contains(string(out), "ran") || !strings.Contains(string(out), "not listed in /etc/shells") {
 		t.Fatalf("unlisted shell: err %v, output %q", err, out)
@@ -314,7 +320,7 @@ func TestSessionBulkTransferMetadata(t *testing.T) {
 	}
 	data, _ := os.ReadFile(recs[0])
 	sum := sha256.Sum256([]byte(in))
-	for _, want := range []string{`"bulk":true`, `"scp -t ` + dest + `"`, hex.EncodeToString(sum[:]), fmt.Sprintf(`"bytes":%d`, len(in))} {
+	for _, want := range []string{`"bulk":true`, `"cmd":["scp","-t","` + dest + `"]`, hex.EncodeToString(sum[:]), fmt.Sprintf(`"bytes":%d`, len(in))} {
 		if !bytes.Contains(data, []byte(want)) {
 			t.Errorf("recording lacks %s:\n%s", want, data)
 		}

@@ -217,8 +217,13 @@ static enum nss_status lookup(const char *name, uint32_t uid, struct passwd *pw,
 
 		r = vsock_lookup(env_or("VIGIL_NSS_SOCKET", VIGIL_SOCKET_PATH), VSOCK_OP_UID, key, sizeof key, resp, &e);
 	}
-	/* An answer about someone else is a broken daemon, not a user. */
-	if (r == VSOCK_RECORDED && (name != NULL ? strcmp(e.name, name) != 0 : e.uid != uid))
+	/*
+	 * An answer about another uid is a broken daemon, not a user. By name,
+	 * policyd answers with the entry NSS gave it, whose name may be the
+	 * canonical form of the one asked (SSSD lowercases, or qualifies it):
+	 * the root-owned daemon is trusted with that, as glibc trusts sss.
+	 */
+	if (r == VSOCK_RECORDED && name == NULL && e.uid != uid)
 		r = VSOCK_UNAVAIL;
 	switch (r) {
 	case VSOCK_RECORDED:

@@ -255,12 +255,10 @@ func (o *Outcome) fallback(opts Options, req Request, who string, derr error, op
 			o.log(Notice, "%s: policyd gave no decision (%v); the snapshot's policy records nobody", who, derr)
 			return
 		default:
-			// libnss_vigil would have asked policyd for this user too and
-			// failed, so the login program runs the real shell: refusing
-			// would lock out every new user whenever policyd is down.
-			o.Result = Ignore
-			o.log(Warning, "%s: policyd gave no decision (%v) and the snapshot does not know the user: allowed, not recorded", who, derr)
-			return
+			// A user the snapshot does not know (one from SSSD or LDAP
+			// that does not enumerate, or one added since) may be one the
+			// policy records: on_unavailable decides, as for a recorded one.
+			why = fmt.Sprintf("policyd gave no decision (%v) and the snapshot %s does not know %s, who may be recorded", derr, opts.Snapshot, req.User)
 		}
 	}
 	if !opts.AllowUnavailable {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,6 +79,33 @@ type Daemon struct {
 	changed  func(gen uint64) // PolicyChanged signal, set by the D-Bus side
 	stamps   map[string]stamp // files watched by Poll, under reloadMu
 	ctx      context.Context
+	// lookups bounds the NSS calls in flight: each holds an OS thread, and
+	// a flood of lookups by any local user must not exhaust policyd.
+	lookups chan struct{}
+}
+
+// maxLookups is how many NSS lookups run at once; lookupWait how long a
+// request waits for a turn before it is refused (the NSS client's budget
+// is 250 ms, PAM's 2 s).
+const (
+	maxLookups = 32
+	lookupWait = 200 * time.Millisecond
+)
+
+// ErrBusy refuses a request when too many lookups are in flight.
+var ErrBusy = errors.New("too many lookups in flight, try again")
+
+// lookup runs fn when a turn is free within lookupWait.
+func (d *Daemon) lookup(fn func() error) error {
+	t := time.NewTimer(lookupWait)
+	defer t.Stop()
+	select {
+	case d.lookups <- struct{}{}:
+	case <-t.C:
+		return ErrBusy
+	}
+	defer func() { <-d.lookups }()
+	return fn()
 }
 
 type stamp struct {
@@ -96,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		cfg.Hosts = HostNames()
 	}
 	nsslookup.Bypass()
-	d := &Daemon{cfg: cfg, log: cfg.Log, ctx: ctx}
+	d := &Daemon{cfg: cfg, log: cfg.Log, ctx: ctx, lookups: make(chan struct{}, maxLookups)}
 	if err := d.Reload("start"); err != nil {
 		return nil, err
 	}
@@ -123,6 +151,8 @@ func (d *Daemon) Reload(why string) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	start := time.Now()
+	// Stamped before reading: an edit made meanwhile triggers another reload.
+	d.stamps = d.readStamps()
 	p, err := conf.LoadPolicy(d.cfg.PolicyPath)
 	if err != nil {
 		msg := err.Error()
@@ -236,7 +266,12 @@ func (d *Daemon) publish() error {
 	if err != nil {
 		return err
 	}
-	eng := decide.New(p, decide.Env{Hosts: d.cfg.Hosts, Shells: shells})
+	hosts := d.cfg.Hosts
+	if p.Source == "ldap" && p.LDAP.Host != "" {
+		// The name this host has in the directory's rules.
+		hosts = append(slices.Clone(hosts), p.LDAP.Host)
+	}
+	eng := decide.New(p, decide.Env{Hosts: hosts, Shells: shells})
 	st := &state{engine: eng, policy: p, loaded: time.Now(), ldap: rs,
 		users: map[string]*decide.User{}, byUID: map[uint32]*decide.User{}, recorded: map[string]bool{}}
 	if old := d.state.Load(); old != nil {
@@ -261,7 +296,6 @@ func (d *Daemon) publish() error {
 		return fmt.Errorf("NSS snapshot: %w", err)
 	}
 	d.state.Store(st)
-	d.stamps = d.readStamps()
 	if d.changed != nil {
 		d.changed(st.gen)
 	}
@@ -312,17 +346,21 @@ var ErrNoSuchUser = nsslookup.ErrNoSuchUser
 // so that a group change counts at the next login.
 func (d *Daemon) resolve(name string, st *state) (*decide.User, error) {
 	var u *decide.User
-	if known, ok := st.users[name]; ok {
-		c := *known
-		u = &c
-	} else {
-		var err error
-		if u, err = nsslookup.User(name); err != nil {
-			return nil, err
+	err := d.lookup(func() error {
+		if known, ok := st.users[name]; ok {
+			c := *known
+			u = &c
+		} else {
+			var err error
+			if u, err = nsslookup.User(name); err != nil {
+				return err
+			}
 		}
-	}
-	var err error
-	if u.Groups, err = nsslookup.Groups(u.Name, u.GID); err != nil {
+		var err error
+		u.Groups, err = nsslookup.Groups(u.Name, u.GID)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -345,8 +383,12 @@ type nssResolver struct{ d *Daemon }
 func (r nssResolver) answer(u *decide.User, st *state) (nssdb.Entry, bool, error) {
 	rec, known := st.recorded[u.Name]
 	if !known {
-		var err error
-		if u.Groups, err = nsslookup.Groups(u.Name, u.GID); err != nil {
+		err := r.d.lookup(func() error {
+			var err error
+			u.Groups, err = nsslookup.Groups(u.Name, u.GID)
+			return err
+		})
+		if err != nil {
 			return nssdb.Entry{}, false, err
 		}
 		rec = st.engine.Decide(u, decide.Request{}, false).Record
@@ -359,7 +401,8 @@ func (r nssResolver) ByName(name string) (nssdb.Entry, bool, error) {
 	if u, ok := st.users[name]; ok {
 		return r.answer(u, st)
 	}
-	u, err := nsslookup.User(name)
+	var u *decide.User
+	err := r.d.lookup(func() (err error) { u, err = nsslookup.User(name); return err })
 	if errors.Is(err, nsslookup.ErrNoSuchUser) {
 		return nssdb.Entry{}, false, nil
 	} else if err != nil {
@@ -373,7 +416,8 @@ func (r nssResolver) ByUID(uid uint32) (nssdb.Entry, bool, error) {
 	if u, ok := st.byUID[uid]; ok {
 		return r.answer(u, st)
 	}
-	u, err := nsslookup.UserByID(uid)
+	var u *decide.User
+	err := r.d.lookup(func() (err error) { u, err = nsslookup.UserByID(uid); return err })
 	if errors.Is(err, nsslookup.ErrNoSuchUser) {
 		return nssdb.Entry{}, false, nil
 	} else if err != nil {
@@ -417,10 +461,9 @@ func (d *Daemon) Poll(ctx context.Context) {
 		}
 		d.reloadMu.Unlock()
 		if changed != "" {
-			_ = d.Reload(changed + " changed") // logged by Reload
-			d.reloadMu.Lock()
-			d.stamps = d.readStamps() // a rejected file is not retried until it changes again
-			d.reloadMu.Unlock()
+			// Logged by Reload; a rejected file is not retried until it
+			// changes again (Reload stamped it).
+			_ = d.Reload(changed + " changed")
 		}
 	}
 }

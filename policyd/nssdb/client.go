@@ -86,10 +86,9 @@ func (c *Client) ByName(name string) (Entry, bool, error) {
 	if name == "" || len(name) > maxName || strings.IndexByte(name, 0) >= 0 {
 		return Entry{}, false, fmt.Errorf("nss socket %s: name %q: want 1..%d bytes without NUL", c.path, name, maxName)
 	}
+	// The answer may carry the canonical form of the name (as SSSD gives
+	// it), as the NSS module accepts.
 	e, ok, err := c.do(opByName, []byte(name))
-	if ok && e.Name != name {
-		return Entry{}, false, fmt.Errorf("nss socket %s: asked for %q, answered %q", c.path, name, e.Name)
-	}
 	return e, ok, err
 }
 

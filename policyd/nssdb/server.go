@@ -190,12 +190,14 @@ func Listen(path string) (net.Listener, error) {
 			return nil, fmt.Errorf("nss socket: remove stale socket: %w", err)
 		}
 	}
+	// bind(2) makes the socket 0777 &^ umask: 0666 here. A chmod by path
+	// afterwards would follow a symlink the owner of the directory
+	// (vigil, for /run/vigil) could put there. The umask is the process's:
+	// Listen belongs at start-up, before other goroutines create files.
+	old := syscall.Umask(0o111)
 	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
 	if err != nil {
-		return nil, fmt.Errorf("nss socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o666); err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("nss socket: %w", err)
 	}
 	return ln, nil

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -144,9 +145,11 @@ func GroupName(gid uint32) string {
 
 // All enumerates every user and their groups as far as the NSS sources
 // enumerate (files and systemd do; LDAP and SSSD often do not, and such
-// users are resolved one by one when asked). Group membership comes from
-// one pass over the group database instead of getgrouplist per user, which
-// would rescan it for every user.
+// users are resolved one by one when asked). When every group source
+// enumerates, memberships come from one pass over the group database
+// instead of getgrouplist per user, which would rescan it for every user;
+// otherwise (sss, ldap, ... on the group line) from getgrouplist, so that
+// the snapshot sees the groups PAM-time decisions see.
 func All() []*decide.User {
 	enumMu.Lock()
 	defer enumMu.Unlock()
@@ -176,7 +179,14 @@ func All() []*decide.User {
 		}
 	}
 	C.endgrent()
+	enumerable := groupsEnumerate(nsswitchConf)
 	for _, u := range users {
+		if !enumerable {
+			if g, err := Groups(u.Name, u.GID); err == nil {
+				u.Groups = g
+				continue
+			}
+		}
 		primary, ok := names[u.GID]
 		if !ok {
 			primary = GroupName(u.GID)
@@ -184,4 +194,30 @@ func All() []*decide.User {
 		u.Groups = append([]string{primary}, members[u.Name]...)
 	}
 	return users
+}
+
+const nsswitchConf = "/etc/nsswitch.conf"
+
+// groupsEnumerate says whether every source on nsswitch.conf's group line
+// lists all memberships when enumerated.
+func groupsEnumerate(path string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return true // glibc's default without the file: files
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "group:")
+		if !ok {
+			continue
+		}
+		for _, src := range strings.Fields(rest) {
+			switch {
+			case strings.HasPrefix(src, "["): // an action, not a source
+			case src == "files", src == "compat", src == "systemd", src == "db":
+			default:
+				return false
+			}
+		}
+	}
+	return true
 }

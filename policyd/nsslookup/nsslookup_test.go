@@ -3,6 +3,7 @@ package nsslookup
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -33,5 +34,25 @@ func TestLookups(t *testing.T) {
 	i := slices.IndexFunc(all, func(u *decide.User) bool { return u.Name == "root" })
 	if i < 0 || all[i].Groups[0] != "root" {
 		t.Fatalf("All: root missing or without its primary group (%d users)", len(all))
+	}
+}
+
+func TestGroupsEnumerate(t *testing.T) {
+	dir := t.TempDir()
+	for line, want := range map[string]bool{
+		"group: files systemd":                    true,
+		"group:\tcompat":                          true,
+		"group: files [SUCCESS=merge] systemd":    true,
+		"group: files sss":                        false,
+		"group: ldap files":                       false,
+		"passwd: files sss\ngroup: files systemd": true,
+	} {
+		p := filepath.Join(dir, "nsswitch.conf")
+		if err := os.WriteFile(p, []byte("# c\n"+line+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := groupsEnumerate(p); got != want {
+			t.Errorf("%q: %v, want %v", line, got, want)
+		}
 	}
 }

@@ -15,8 +15,9 @@ import (
 // went through pam_loginuid.
 const UnsetSession = 4294967295
 
-// ErrLocked means another live recorder already records this audit
-// session; its recording covers ours (nested su, sudo -i, tmux panes).
+// ErrLocked means a live recorder of this audit session is one of our
+// ancestors: its recording covers ours (su, sudo -i, ssh inside a recorded
+// session).
 var ErrLocked = errors.New("audit session is already recorded")
 
 // Lock is held for the life of a recording of one audit session.
@@ -26,6 +27,11 @@ type Lock struct{ path string }
 // and start time, so a lock left behind by a killed recorder is taken over
 // instead of silently leaving the session unrecorded. Sessions without an
 // audit ID are never locked: they have nothing in common but the unset ID.
+//
+// A live owner means ErrLocked only if it is our ancestor: sessions that
+// share the audit session without running under its recorder's terminal
+// (a second channel of a multiplexed ssh connection, a tmux server started
+// earlier) are recorded on their own, without the lock.
 func Acquire(dir string, id uint32) (*Lock, error) {
 	if id == UnsetSession {
 		return &Lock{}, nil
@@ -46,8 +52,11 @@ func Acquire(dir string, id uint32) (*Lock, error) {
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		if ownerAlive(path) {
-			return nil, ErrLocked
+		if pid, alive := owner(path); alive {
+			if pid > 0 && isAncestor(pid) {
+				return nil, ErrLocked
+			}
+			return &Lock{}, nil
 		}
 		// Stale: its recorder is gone. Remove and try again.
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -68,43 +77,70 @@ func (l *Lock) Release() error {
 	return nil
 }
 
-func ownerAlive(path string) bool {
+// owner returns the lock's owner and whether it is alive. A lock that
+// cannot be read but exists counts as alive with an unknown (0) owner, so
+// it is never broken (and, not being an ancestor, never trusted either).
+func owner(path string) (int, bool) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		// Unreadable or vanished: treat as alive only if it still exists, so
-		// a lock we cannot judge is never broken.
-		return !errors.Is(err, fs.ErrNotExist)
+		return 0, !errors.Is(err, fs.ErrNotExist)
 	}
 	f := strings.Fields(string(b))
 	if len(f) != 2 {
-		return false
+		return 0, false
 	}
 	pid, err1 := strconv.Atoi(f[0])
 	st, err2 := strconv.ParseUint(f[1], 10, 64)
 	if err1 != nil || err2 != nil || pid <= 0 {
-		return false
+		return 0, false
 	}
-	return startTime(pid) == st
+	return pid, startTime(pid) == st
+}
+
+// isAncestor says whether pid is an ancestor of this process.
+func isAncestor(pid int) bool {
+	for p, hops := os.Getppid(), 0; p > 1 && hops < 4096; hops++ {
+		if p == pid {
+			return true
+		}
+		p = parentOf(p)
+	}
+	return false
+}
+
+// parentOf is field 4 of /proc/PID/stat; 0 when unknown.
+func parentOf(pid int) int {
+	f := statFields(pid)
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // startTime is field 22 of /proc/PID/stat (clock ticks since boot), which
 // tells a live owner from a reused PID. 0 when the process is gone.
 func startTime(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name may contain spaces and parentheses: skip past the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
 	// Fields after ')' start at field 3 (state); starttime is field 22.
+	f := statFields(pid)
 	if len(f) < 20 {
 		return 0
 	}
 	v, _ := strconv.ParseUint(f[19], 10, 64)
 	return v
+}
+
+// statFields returns /proc/PID/stat's fields from the third (state) on.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	// The command name may contain spaces and parentheses: skip past the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(s[i+1:])
 }

@@ -77,7 +77,7 @@ func TestRealShell(t *testing.T) {
 	}
 }
 
-func TestIsBulkTransfer(t *testing.T) {
+func TestBulkTransfer(t *testing.T) {
 	for cmd, want := range map[string]bool{
 		"scp -t /tmp":                           true,
 		"scp -f file":                           true,
@@ -91,10 +91,23 @@ func TestIsBulkTransfer(t *testing.T) {
 		"git log":                               false,
 		"ls -l":                                 false,
 		"":                                      false,
+		// Anything that could run something else is a session, recorded in full.
+		"git-upload-pack x; bash -i":    false,
+		"scp -t x && cat /etc/shadow":   false,
+		"scp -t $(id)":                  false,
+		"git-upload-pack 'x'\nbash":     false,
+		"/home/alice/sftp-server":       false,
+		"git-upload-pack 'unterminated": false,
+		"rsync --server . \"x\"":        false,
+		"git-upload-pack 'a b'":         true,
 	} {
-		if got := IsBulkTransfer(cmd); got != want {
-			t.Errorf("IsBulkTransfer(%q) = %v, want %v", cmd, got, want)
+		if _, _, got := BulkTransfer(cmd); got != want {
+			t.Errorf("BulkTransfer(%q) = %v, want %v", cmd, got, want)
 		}
+	}
+	if path, argv, ok := BulkTransfer("git-upload-pack '/srv/my repo.git'"); !ok || path != "/usr/bin/git-upload-pack" ||
+		len(argv) != 2 || argv[1] != "/srv/my repo.git" {
+		t.Errorf("BulkTransfer(git-upload-pack) = %q %q %v", path, argv, ok)
 	}
 }
 
@@ -104,8 +117,10 @@ func TestLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Acquire(dir, 42); !errors.Is(err, ErrLocked) {
-		t.Fatalf("second lock of a live session: %v, want ErrLocked", err)
+	// Held by a live recorder that is not our ancestor (here: ourselves):
+	// recorded anyway, without the lock.
+	if l2, err := Acquire(dir, 42); err != nil || l2.path != "" {
+		t.Fatalf("lock held by a non-ancestor: %+v %v, want no lock and no error", l2, err)
 	}
 	if l2, err := Acquire(dir, 43); err != nil {
 		t.Fatalf("another session: %v", err)
@@ -115,6 +130,15 @@ func TestLock(t *testing.T) {
 	if err := l.Release(); err != nil {
 		t.Fatal(err)
 	}
+	// Held by a live ancestor (our parent): its recording covers us.
+	held := filepath.Join(dir, "session.44.lock")
+	if err := os.WriteFile(held, fmt.Appendf(nil, "%d %d\n", os.Getppid(), startTime(os.Getppid())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Acquire(dir, 44); !errors.Is(err, ErrLocked) {
+		t.Fatalf("lock held by our parent: %v, want ErrLocked", err)
+	}
+	os.Remove(held)
 	// A lock whose owner is gone is taken over.
 	stale := filepath.Join(dir, "session.42.lock")
 	if err := os.WriteFile(stale, []byte("999999999 12345\n"), 0o600); err != nil {

@@ -160,3 +160,21 @@ func listed(shellsFile, shell string) (bool, error) {
 	}
 	return false, nil
 }
+
+// FilesShell returns the shell the passwd file (normally /etc/passwd)
+// gives name, or "" if the file does not list name. The setuid recorder
+// uses it when policyd cannot say: the file is root's, unlike the
+// environment, and unlike NSS it does not answer with the recorder.
+func FilesShell(passwdFile, name string) string {
+	data, err := os.ReadFile(passwdFile)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) == 7 && f[0] == name {
+			return f[6]
+		}
+	}
+	return ""
+}

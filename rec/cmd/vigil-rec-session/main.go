@@ -33,6 +33,7 @@ import (
 const (
 	lockDir    = "/run/vigil"
 	shellsFile = "/etc/shells"
+	passwdFile = "/etc/passwd"
 )
 
 const usage = `Usage: vigil-rec-session [-l] [-i] [CMD_FILE [ARG...]]
@@ -136,14 +137,21 @@ func record(ids session.IDs, c conf.Rec, inv session.Invocation, shell string, a
 	if err != nil {
 		return fail(err)
 	}
-	bulk := inv.Command != nil && c.Transfer.Record == "metadata" && session.IsBulkTransfer(inv.Command[0])
+	cmd := &exec.Cmd{Path: shell, Args: argv, Env: os.Environ()}
+	// A transfer is recorded as sizes and digests only when it has no
+	// terminal and is exactly a transfer program, run here directly.
+	bulk := false
+	if inv.Command != nil && c.Transfer.Record == "metadata" && !term.IsTerminal(int(os.Stdin.Fd())) {
+		if path, targv, ok := session.BulkTransfer(inv.Command[0]); ok {
+			bulk, cmd.Path, cmd.Args = true, path, targv
+		}
+	}
 	if inv.Command == nil && term.IsTerminal(int(os.Stdin.Fd())) && c.Notice != "" {
 		fmt.Fprint(os.Stderr, c.Notice)
 	}
 	if err := session.SetShellExecContext(); err != nil {
 		return fail(err)
 	}
-	cmd := &exec.Cmd{Path: shell, Args: argv, Env: os.Environ()}
 	res, err := recorder.Run(cmd, recorder.Options{
 		Conf: c, Meta: meta, Sink: o.s, Key: o.key, Bulk: bulk,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
@@ -166,25 +174,22 @@ func loadConf(ids session.IDs) (settings, error) {
 		c, err := conf.LoadRec(conf.DefaultRecPath, os.Getenv, nil)
 		return settings{c, os.Getenv}, err
 	}
-	trusted := map[string]string{}
+	// Without policyd, the real shell is the one /etc/passwd names (never
+	// the environment's, and never the configured bash: nologin if none).
+	trusted := map[string]string{"VIGIL_REC_SHELL": session.Nologin, "TLOG_REC_SESSION_SHELL": ""}
 	if u, err := user.LookupId(fmt.Sprint(ids.UserUID)); err == nil {
 		if d, err := askPolicyd(u.Username, os.Getenv(envService)); err == nil {
-			trusted = map[string]string{"VIGIL_REC_CONF": d.Conf, "VIGIL_REC_SHELL": d.Shell}
-		} else if os.Getenv("VIGIL_REC_CONF")+os.Getenv("TLOG_REC_SESSION_CONF_TEXT") != "" {
-			fmt.Fprintf(os.Stderr, "vigil-rec-session: %v: recording with %s only\n", err, conf.DefaultRecPath)
+			trusted["VIGIL_REC_CONF"], trusted["VIGIL_REC_SHELL"] = d.Conf, d.Shell
+		} else {
+			if sh := session.FilesShell(passwdFile, u.Username); sh != "" {
+				trusted["VIGIL_REC_SHELL"] = sh
+			}
+			if os.Getenv("VIGIL_REC_CONF")+os.Getenv("TLOG_REC_SESSION_CONF_TEXT") != "" {
+				fmt.Fprintf(os.Stderr, "vigil-rec-session: %v: recording with %s only\n", err, conf.DefaultRecPath)
+			}
 		}
 	}
-	getenv := func(k string) string {
-		if v, ok := trusted[k]; ok {
-			return v
-		}
-		if k == "VIGIL_REC_SHELL" || k == "TLOG_REC_SESSION_SHELL" {
-			// Without policyd, the shell PAM named, checked against
-			// /etc/shells by RealShell, is the best there is.
-			return os.Getenv(k)
-		}
-		return ""
-	}
+	getenv := func(k string) string { return trusted[k] }
 	c, err := conf.LoadRec(conf.DefaultRecPath, getenv, nil)
 	return settings{c, getenv}, err
 }
