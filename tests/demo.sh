@@ -29,7 +29,7 @@ alice:x:64501:64501:Alice (recorded):/home/alice:/bin/bash
 bob:x:64502:64502:Bob (not recorded):/home/bob:/bin/bash
 EOF
 printf 'vigil:x:64500:\nalice:x:64501:\nbob:x:64502:\nvigil-recorded:x:64510:alice\n' >> "$w/etc/group"
-sed -i 's/^passwd:.*/passwd: vigil files systemd/' "$w/etc/nsswitch.conf"
+sed -i 's/^passwd:.*/passwd: vigil [TRYAGAIN=return] files systemd/' "$w/etc/nsswitch.conf"
 mkdir -p "$w/lib"
 cp "$BIN/libnss_vigil.so.2" "$w/lib/"
 cp "$BIN/pam_vigil.so" "$w/"

@@ -114,7 +114,7 @@ func newLoginHost(t *testing.T, policy, pamArgs string) *loginHost {
 	var lines []string
 	for _, l := range strings.Split(string(nss), "\n") {
 		if strings.HasPrefix(l, "passwd:") {
-			l = "passwd: vigil files systemd"
+			l = "passwd: vigil [TRYAGAIN=return] files systemd"
 		}
 		lines = append(lines, l)
 	}

@@ -156,7 +156,7 @@ func TestPackageDeb(t *testing.T) {
 	// enable, with its real checks.
 	t.Logf("vigilctl enable:\n%s", c.run("vigilctl", "enable"))
 	enabled := readConfigs(t, root)
-	if nss := enabled["/etc/nsswitch.conf"]; !regexp.MustCompile(`(?m)^passwd:\s+vigil files`).MatchString(nss) {
+	if nss := enabled["/etc/nsswitch.conf"]; !regexp.MustCompile(`(?m)^passwd:\s+vigil \[TRYAGAIN=return\] files`).MatchString(nss) {
 		t.Errorf("nsswitch.conf:\n%s", nss)
 	}
 	if s := enabled["/etc/pam.d/common-session"]; !regexp.MustCompile(`pam_unix\.so\s*\n[^\n]*required\s+pam_vigil\.so\s*\n[^\n]*pam_systemd\.so`).MatchString(s) {

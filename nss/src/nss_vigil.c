@@ -231,6 +231,10 @@ static enum nss_status lookup(const char *name, uint32_t uid, struct passwd *pw,
 	case VSOCK_NOT_RECORDED:
 		*errnop = ENOENT;
 		return NSS_STATUS_NOTFOUND;
+	case VSOCK_BUSY:
+		/* Not ERANGE: glibc would retry with a bigger buffer. */
+		*errnop = EAGAIN;
+		return NSS_STATUS_TRYAGAIN;
 	default:
 		*errnop = ENOENT;
 		return NSS_STATUS_UNAVAIL;

@@ -155,8 +155,15 @@ enum vsock_result vsock_lookup(const char *path, unsigned op, const void *key, s
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return VSOCK_UNAVAIL;
-	if (connect_by(fd, path, deadline) != 0 || !peer_is_root(fd) ||
-	    send_all(fd, req, 8 + key_len, deadline) != 0 || recv_all(fd, hdr, sizeof hdr, deadline) != 0)
+	if (connect_by(fd, path, deadline) != 0 || !peer_is_root(fd))
+		goto out;
+	/*
+	 * policyd is up: from here on a failure is not "no daemon" but "no
+	 * answer yet", which must not let the next source hand out the real
+	 * shell of a user policyd may record (nsswitch: vigil [TRYAGAIN=return]).
+	 */
+	res = VSOCK_BUSY;
+	if (send_all(fd, req, 8 + key_len, deadline) != 0 || recv_all(fd, hdr, sizeof hdr, deadline) != 0)
 		goto out;
 	len = (size_t)hdr[6] | (size_t)hdr[7] << 8;
 	if (memcmp(hdr, "VGN1", 4) != 0 || hdr[5] != 0 || len > VSOCK_MAX_PAYLOAD)

@@ -13,7 +13,8 @@
 #define VSOCK_BUDGET_MS 250
 
 enum vsock_result {
-	VSOCK_UNAVAIL = -1,	/* down, not root, late, or a bad answer */
+	VSOCK_BUSY = -2,	/* root's daemon is up but late, busy or broken */
+	VSOCK_UNAVAIL = -1,	/* down, or not root */
 	VSOCK_NOT_RECORDED = 0,
 	VSOCK_RECORDED = 1,
 };

@@ -48,9 +48,14 @@ const (
 	pamAuthUpdate  = "/usr/sbin/pam-auth-update"
 	profileName    = "vigil"
 	nssSource      = "vigil"
-	pamModule      = "pam_vigil.so"
-	nssModule      = "libnss_vigil.so.2"
-	account        = "vigil"
+	// nssAction stops the lookup when policyd is up but has not answered
+	// in time (libnss_vigil's TRYAGAIN): the next source would hand out the
+	// real shell of a user the policy may record. A dead policyd is
+	// UNAVAIL, which continues as usual.
+	nssAction = "[TRYAGAIN=return]"
+	pamModule = "pam_vigil.so"
+	nssModule = "libnss_vigil.so.2"
+	account   = "vigil"
 
 	// pamMarker precedes the session line enable adds to a service file;
 	// disable removes the marker and the line after it.
@@ -701,7 +706,7 @@ func nssEnable(data []byte, name string) (out []byte, warns []string, err error)
 		if i := indexSource(list); i > 0 {
 			warns = append(warns, fmt.Sprintf("%s:%d: %s comes after %s, whose entries win: move it first", name, n+1, nssSource, list[i-1].name))
 		} else if i < 0 {
-			lines[n] = l[:at] + nssSource + " " + l[at:]
+			lines[n] = l[:at] + nssSource + " " + nssAction + " " + l[at:]
 		}
 	}
 	if !found {

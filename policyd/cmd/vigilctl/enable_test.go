@@ -15,19 +15,19 @@ func TestEnableNsswitch(t *testing.T) {
 		warn           string // substring of a warning
 	}{
 		{"debian", "passwd:         files systemd\ngroup:          files systemd\n",
-			"passwd:         vigil files systemd\ngroup:          files systemd\n", ""},
+			"passwd:         vigil [TRYAGAIN=return] files systemd\ngroup:          files systemd\n", ""},
 		{"already present", "passwd: vigil files systemd\n", "passwd: vigil files systemd\n", ""},
 		{"present but not first", "passwd: files vigil\n", "passwd: files vigil\n", "vigil comes after files"},
-		{"no space", "passwd:files\n", "passwd:vigil files\n", ""},
-		{"space before colon, tabs", "passwd :\tfiles\n", "passwd :\tvigil files\n", ""},
-		{"compat", "passwd: compat\n", "passwd: vigil compat\n", ""},
-		{"sss", "passwd: files sss\n", "passwd: vigil files sss\n", ""},
-		{"sss first", "passwd: sss files\n", "passwd: vigil sss files\n", ""},
-		{"actions", "passwd: files [NOTFOUND=return] nis\n", "passwd: vigil files [NOTFOUND=return] nis\n", ""},
+		{"no space", "passwd:files\n", "passwd:vigil [TRYAGAIN=return] files\n", ""},
+		{"space before colon, tabs", "passwd :\tfiles\n", "passwd :\tvigil [TRYAGAIN=return] files\n", ""},
+		{"compat", "passwd: compat\n", "passwd: vigil [TRYAGAIN=return] compat\n", ""},
+		{"sss", "passwd: files sss\n", "passwd: vigil [TRYAGAIN=return] files sss\n", ""},
+		{"sss first", "passwd: sss files\n", "passwd: vigil [TRYAGAIN=return] sss files\n", ""},
+		{"actions", "passwd: files [NOTFOUND=return] nis\n", "passwd: vigil [TRYAGAIN=return] files [NOTFOUND=return] nis\n", ""},
 		{"comments", "# passwd: compat\n#passwd: files\npasswd: files systemd # local users first\nshadow: files\n",
-			"# passwd: compat\n#passwd: files\npasswd: vigil files systemd # local users first\nshadow: files\n", ""},
-		{"other databases untouched", "passwdx: files\npasswd: files\n", "passwdx: files\npasswd: vigil files\n", ""},
-		{"no final newline", "hosts: files dns\npasswd: files", "hosts: files dns\npasswd: vigil files", ""},
+			"# passwd: compat\n#passwd: files\npasswd: vigil [TRYAGAIN=return] files systemd # local users first\nshadow: files\n", ""},
+		{"other databases untouched", "passwdx: files\npasswd: files\n", "passwdx: files\npasswd: vigil [TRYAGAIN=return] files\n", ""},
+		{"no final newline", "hosts: files dns\npasswd: files", "hosts: files dns\npasswd: vigil [TRYAGAIN=return] files", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out, warns, err := nssEnable([]byte(c.in), "nsswitch.conf")
@@ -317,7 +317,7 @@ func TestEnableDisableRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"-passwd:         files systemd", "+passwd:         vigil files systemd",
+	for _, want := range []string{"-passwd:         files systemd", "+passwd:         vigil [TRYAGAIN=return] files systemd",
 		"+" + pamMarker, "+" + pamLine, "would create " + root + nsswitchBackup, "would run: pam-auth-update --enable vigil"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run does not show %q:\n%s", want, out)
@@ -342,7 +342,7 @@ func TestEnableDisableRoot(t *testing.T) {
 		t.Fatalf("enable: %v\n%s", err, out)
 	}
 	enabled := readAll(t, root)
-	if !strings.Contains(enabled["/etc/nsswitch.conf"], "\npasswd:         vigil files systemd\n") ||
+	if !strings.Contains(enabled["/etc/nsswitch.conf"], "\npasswd:         vigil [TRYAGAIN=return] files systemd\n") ||
 		enabled["/etc/nsswitch.conf.vigil-bak"] != before["/etc/nsswitch.conf"] ||
 		!strings.Contains(enabled["/etc/pam.d/sshd"], pamMarker+"\n"+pamLine+"\n") ||
 		!strings.Contains(enabled["/etc/pam.d/common-session"], "pam_vigil.so") ||
