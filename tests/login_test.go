@@ -261,6 +261,7 @@ func TestLoginSSHInteractive(t *testing.T) {
 	before := recordings(t)
 	term := startTerminalCmd(t, 100, 30, ssh("alice", "-tt", "HOST"))
 	term.waitFor("ATTENTION! Your session is being recorded!", 20*time.Second)
+	term.waitFor("alice@", 20*time.Second) // the prompt: typeahead could be lost while the shell starts
 	term.typeText("echo shell=$0 rec=${VIGIL_REC_SHELL}; echo hello-$((6*7))\r")
 	term.waitFor("hello-42", 10*time.Second)
 	term.typeText("exit\r")
@@ -446,6 +447,8 @@ func TestLoginSuSudoLogin(t *testing.T) {
 		before := recordings(t)
 		term := startTerminal(t, 100, 30, c.argv[0], c.argv[1:]...)
 		term.waitFor("ATTENTION! Your session is being recorded!", 20*time.Second)
+		term.waitFor("alice@", 20*time.Second)
+	term.waitFor("alice@", 20*time.Second) // the prompt: typeahead could be lost while the shell starts
 		marker := "via-" + c.name
 		term.typeText("echo " + marker + "-$((40+2)) user=$(id -un)\r")
 		term.waitFor(marker+"-42 user=alice", 10*time.Second)
@@ -535,6 +538,7 @@ func TestLoginEscapes(t *testing.T) {
 		before := recordings(t)
 		term := startTerminalCmd(t, 100, 30, ssh("alice", "-tt", "HOST"))
 		term.waitFor("recorded", 20*time.Second)
+		term.waitFor("alice@", 20*time.Second)
 		term.typeText("kill -9 $PPID; kill -STOP $PPID; echo kill-status=$?\r")
 		term.waitFor("kill-status=1", 10*time.Second)
 		term.typeText("exec /bin/sh\r")
@@ -673,6 +677,7 @@ func TestLoginTlogRecorder(t *testing.T) {
 	})
 	term := startTerminalCmd(t, 100, 30, ssh("alice", "-tt", "HOST"))
 	term.waitFor("ATTENTION! Your session is being recorded!", 20*time.Second)
+	term.waitFor("alice@", 20*time.Second) // the prompt: typeahead could be lost while the shell starts
 	term.typeText("echo tlog-$((5*5)) $TLOG_REC_SESSION_SHELL\r")
 	term.waitFor("tlog-25 /bin/bash", 10*time.Second)
 	term.typeText("exit\r")
