@@ -268,38 +268,30 @@ func asciinemaCat(t *testing.T, asciinema, path string) string {
 // BenchmarkRaw exports the raw output of 16 MB recordings; throughput is
 // recording bytes read per second, out-MB/s the output bytes written.
 // "terminal" is escape-heavy terminal text with some UTF-8 and binary
-// (about six JSON escapes per 75 bytes), "text" plain log lines.
+// (about six JSON escapes per 75 bytes), "text" plain log lines; decoded in
+// turn, and on two goroutines as the export command does.
 func BenchmarkRaw(b *testing.B) {
 	rnd := rand.New(rand.NewPCG(5, 6))
-	var term, text []byte
-	for len(term) < 16<<20 {
-		switch rnd.IntN(10) {
-		case 0:
-			term = append(term, "déjà vu 日本語 😀\r\n"...)
-		case 1:
-			term = append(term, byte(rnd.UintN(256)), byte(rnd.UintN(256)))
-		default:
-			term = append(term, "\x1b[32mdrwxr-xr-x\x1b[0m  2 root root  4096 Nov 22 21:53 \"file name\"\r\n"...)
-		}
-	}
-	for len(text) < 16<<20 {
-		text = fmt.Appendf(text, "Nov 22 21:53:%02d vm sshd[%d]: Accepted publickey for root from 10.0.0.%d port 52144 ssh2\r\n",
-			rnd.IntN(60), rnd.IntN(99999), rnd.IntN(256))
-	}
+	term, text := recgen.Terminal(nil, rnd, 16<<20), recgen.Text(nil, rnd, 16<<20)
 	for _, c := range []struct {
 		name string
 		data []byte
 	}{{"terminal", term}, {"text", text}} {
 		rec := recgen.Record("bench", recgen.Split(c.data))
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(rec)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := Write(io.Discard, reader.New(bytes.NewReader(rec), "bench", reader.Options{}), Options{Format: Raw}); err != nil {
-					b.Fatal(err)
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/workers=%d", c.name, workers), func(b *testing.B) {
+				b.SetBytes(int64(len(rec)))
+				b.ReportAllocs()
+				for b.Loop() {
+					r := reader.New(bytes.NewReader(rec), "bench", reader.Options{Workers: workers})
+					err := Write(io.Discard, r, Options{Format: Raw})
+					r.Close()
+					if err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			b.ReportMetric(float64(len(c.data))*float64(b.N)/b.Elapsed().Seconds()/1e6, "out-MB/s")
-		})
+				b.ReportMetric(float64(len(c.data))*float64(b.N)/b.Elapsed().Seconds()/1e6, "out-MB/s")
+			})
+		}
 	}
 }

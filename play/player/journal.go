@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 )
@@ -24,16 +25,32 @@ type Journal struct {
 	pending []byte
 	entries int
 	err     error // sticky: returned by every Read once set
+
+	// Following, a goroutine reads the entries into lines, sets err and
+	// closes lines when journalctl ends; closing done stops it.
+	lines chan []byte
+	done  chan struct{}
+	proc  *os.Process // journalctl, which the goroutine reaps
 }
 
 // OpenJournal starts journalctl to read the messages of recording rec.
-func OpenJournal(rec string) (*Journal, error) {
+func OpenJournal(rec string) (*Journal, error) { return openJournal(rec, false) }
+
+// FollowJournal starts journalctl to read the messages of recording rec
+// and those added later. Like Tail, its Read returns io.EOF, without
+// blocking, whenever no message is there yet: read again later.
+func FollowJournal(rec string) (*Journal, error) { return openJournal(rec, true) }
+
+func openJournal(rec string, follow bool) (*Journal, error) {
 	if rec == "" || strings.ContainsAny(rec, "\n") {
 		return nil, fmt.Errorf("bad recording id %q for the journal", rec)
 	}
 	// -a: without it journalctl shows fields over 4096 bytes as null.
-	cmd := exec.Command("journalctl", "--no-pager", "-a", "-o", "json",
-		"--output-fields=MESSAGE,TLOG_REC,TLOG_ID", "TLOG_REC="+rec)
+	args := []string{"--no-pager", "-a", "-o", "json", "--output-fields=MESSAGE,TLOG_REC,TLOG_ID", "TLOG_REC=" + rec}
+	if follow {
+		args = append(args, "--follow", "--lines=all")
+	}
+	cmd := exec.Command("journalctl", args...)
 	j := &Journal{rec: rec, cmd: cmd}
 	cmd.Stderr = &j.stderr
 	var err error
@@ -44,7 +61,40 @@ func OpenJournal(rec string) (*Journal, error) {
 		return nil, fmt.Errorf("run journalctl: %w", err)
 	}
 	j.dec = json.NewDecoder(bufio.NewReaderSize(j.stdout, 256<<10))
+	if follow {
+		j.lines, j.done, j.proc = make(chan []byte, 64), make(chan struct{}), cmd.Process
+		go j.follow()
+	}
 	return j, nil
+}
+
+func (j *Journal) follow() {
+	defer close(j.lines)
+	for {
+		line, err := j.entry()
+		if err != nil {
+			j.err = err
+			return
+		}
+		select {
+		case j.lines <- line:
+		case <-j.done:
+			return
+		}
+	}
+}
+
+// JournalRecordings returns the ids of the recordings in the journal: the
+// values of TLOG_REC.
+func JournalRecordings() ([]string, error) {
+	var stderr bytes.Buffer
+	cmd := exec.Command("journalctl", "--no-pager", "-F", "TLOG_REC")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("journalctl: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.Fields(string(out)), nil
 }
 
 // Name names the input in errors.
@@ -53,40 +103,51 @@ func (j *Journal) Name() string { return "journal:TLOG_REC=" + j.rec }
 // Read implements io.Reader.
 func (j *Journal) Read(p []byte) (int, error) {
 	for len(j.pending) == 0 {
+		if j.lines != nil {
+			select {
+			case line, ok := <-j.lines:
+				if !ok {
+					return 0, j.err // set before lines was closed
+				}
+				j.pending = line
+				continue
+			default:
+				return 0, io.EOF
+			}
+		}
 		if j.err != nil {
 			return 0, j.err
 		}
-		j.err = j.entry()
+		j.pending, j.err = j.entry()
 	}
 	n := copy(p, j.pending)
 	j.pending = j.pending[n:]
 	return n, nil
 }
 
-// entry reads the next entry's MESSAGE into pending.
-func (j *Journal) entry() error {
+// entry reads the next entry's MESSAGE, as a line.
+func (j *Journal) entry() ([]byte, error) {
 	var ent struct {
 		Message json.RawMessage `json:"MESSAGE"`
 	}
 	if err := j.dec.Decode(&ent); err != nil {
 		if err != io.EOF {
-			return fmt.Errorf("journalctl output: %w", err)
+			return nil, fmt.Errorf("journalctl output: %w", err)
 		}
 		if err := j.wait(); err != nil {
-			return err
+			return nil, err
 		}
 		if j.entries == 0 {
-			return fmt.Errorf("no journal entries with TLOG_REC=%s", j.rec)
+			return nil, fmt.Errorf("no journal entries with TLOG_REC=%s", j.rec)
 		}
-		return io.EOF
+		return nil, io.EOF
 	}
 	j.entries++
 	msg, err := journalField(ent.Message)
 	if err != nil {
-		return fmt.Errorf("journal entry %d of TLOG_REC=%s: MESSAGE: %w", j.entries, j.rec, err)
+		return nil, fmt.Errorf("journal entry %d of TLOG_REC=%s: MESSAGE: %w", j.entries, j.rec, err)
 	}
-	j.pending = append(append(j.pending[:0], msg...), '\n')
-	return nil
+	return append(msg, '\n'), nil
 }
 
 // journalField decodes a field of journalctl's JSON: a string when it is
@@ -129,6 +190,15 @@ func (j *Journal) wait() error {
 
 // Close stops journalctl if it is still running.
 func (j *Journal) Close() {
+	if j.done != nil {
+		close(j.done)
+		j.done = nil
+		// Killed under the goroutine reading it, which then ends.
+		_ = j.proc.Kill()
+		for range j.lines {
+		}
+		return
+	}
 	if j.cmd == nil {
 		return
 	}

@@ -18,11 +18,16 @@ const (
 	actSlower                       // {: halve the speed
 	actNormal                       // backspace: speed 1
 	actGoto                         // G, after digits and colons or alone (end)
+	actSeek                         // ← or →: go back or forward by delta
 )
+
+// SeekStep is how far ← and → go.
+const SeekStep = 5 * time.Second
 
 type action struct {
 	kind   actionKind
-	target Target // actGoto
+	target Target        // actGoto
+	delta  time.Duration // actSeek
 }
 
 // maxTyped bounds the digits typed before G: no valid time is longer.
@@ -84,11 +89,15 @@ func (k *keyParser) byte(c byte) (action, bool) {
 			if c == 'M' && k.csiLen == 1 {
 				k.state, k.mouse = ksMouse, 3
 			}
+			if k.csiLen == 1 {
+				return arrow(c)
+			}
 		}
 		return action{}, false
 	case ksSS3:
+		// Arrow keys send ESC O C and ESC O D in application cursor mode.
 		k.state = ksNormal
-		return action{}, false
+		return arrow(c)
 	case ksString:
 		switch c {
 		case 0x07:
@@ -139,6 +148,18 @@ func (k *keyParser) byte(c byte) (action, bool) {
 		if t, err := ParseTime(string(typed)); err == nil {
 			return action{kind: actGoto, target: Target{T: t}}, true
 		}
+	}
+	return action{}, false
+}
+
+// arrow is the action of the final byte of an arrow key's sequence
+// (ESC [ C, or ESC O C): → and ← seek; other keys and replies do nothing.
+func arrow(c byte) (action, bool) {
+	switch c {
+	case 'C':
+		return action{kind: actSeek, delta: SeekStep}, true
+	case 'D':
+		return action{kind: actSeek, delta: -SeekStep}, true
 	}
 	return action{}, false
 }

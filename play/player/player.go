@@ -1,9 +1,9 @@
 // Package player plays a recording's output with its recorded timing, as
-// tlog-play does: speed changes, pausing, stepping, going forward to a time,
-// compressing long pauses and following a recording that is still being
-// written, all driven by keys. Time and input come through the Waiter
-// interface and events through Source, so that the logic runs in tests
-// without real time or a terminal.
+// tlog-play does: speed changes, pausing, stepping, going to a time
+// (backwards too, in a file: seek.go), compressing long pauses and
+// following a recording that is still being written, all driven by keys.
+// Time and input come through the Waiter interface and events through
+// Source, so that the logic runs in tests without real time or a terminal.
 package player
 
 import (
@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/vigil-rec/vigil/rec/tlog"
@@ -97,10 +98,12 @@ type Player struct {
 	// and its compressed time.
 	lastT, lastEff time.Duration
 
-	next    *pending
-	seek    *Target // forward goto in progress
-	step    bool    // write the next event now
-	noticed bool
+	next         *pending
+	seek         *Target // goto in progress: writing everything before it
+	step         bool    // write the next event now
+	noticed      bool
+	shown        bool // the terminal shows the output up to lastT
+	cantSeekBack bool // told the viewer that going back needs an index
 }
 
 // New makes a Player that writes src's output events to out.
@@ -108,13 +111,8 @@ func New(src Source, w Waiter, out io.Writer, opt Options) *Player {
 	if opt.Speed <= 0 {
 		opt.Speed = 1
 	}
-	p := &Player{src: src, w: w, out: bufio.NewWriterSize(out, 64<<10), opt: opt,
+	return &Player{src: src, w: w, out: bufio.NewWriterSize(out, 64<<10), opt: opt,
 		speed: opt.Speed, paused: opt.Paused}
-	if opt.Goto.End || opt.Goto.T > 0 {
-		g := opt.Goto
-		p.seek = &g
-	}
-	return p
 }
 
 // Speed is the current playback speed.
@@ -125,7 +123,13 @@ func (p *Player) Speed() float64 { return p.speed }
 // nil at the end of the recording.
 func (p *Player) Run(ctx context.Context) error {
 	p.wallRef = p.w.Now()
-	err := p.run(ctx)
+	var err error
+	if p.opt.Goto.End || p.opt.Goto.T > 0 {
+		err = p.goTo(ctx, p.opt.Goto)
+	}
+	if err == nil {
+		err = p.run(ctx)
+	}
 	if ferr := p.out.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("write output: %w", ferr)
 	}
@@ -247,7 +251,7 @@ func (p *Player) window(cols, rows int) {
 // buffer: otherwise it is due now, and reading the next event may block.
 func (p *Player) write() error {
 	_, err := p.out.Write(p.next.data)
-	p.lastT, p.lastEff = p.next.t, p.next.eff
+	p.lastT, p.lastEff, p.shown = p.next.t, p.next.eff, true
 	p.next = nil
 	if err == nil && p.seek == nil {
 		err = p.out.Flush()
@@ -293,7 +297,7 @@ func (p *Player) wait(ctx context.Context, d time.Duration) error {
 		return err
 	}
 	for _, a := range p.keys.feed(typed) {
-		if err := p.act(a); err != nil {
+		if err := p.act(ctx, a); err != nil {
 			return err
 		}
 	}
@@ -301,7 +305,7 @@ func (p *Player) wait(ctx context.Context, d time.Duration) error {
 }
 
 // act carries out one key's action.
-func (p *Player) act(a action) error {
+func (p *Player) act(ctx context.Context, a action) error {
 	now := p.w.Now()
 	switch a.kind {
 	case actQuit:
@@ -330,11 +334,67 @@ func (p *Player) act(a action) error {
 		}
 		p.anchor(now, pos)
 	case actGoto:
-		// Like tlog-play, a target before the current position is ignored.
-		if a.target.End || (a.target.T > p.lastT && p.effective(a.target.T) > p.position(now)) {
-			t := a.target
-			p.seek = &t
+		return p.goTo(ctx, a.target)
+	case actSeek:
+		return p.goTo(ctx, Target{T: max(p.recordingTime(now)+a.delta, 0)})
+	}
+	return nil
+}
+
+// recordingTime is the recording's time now: that of the last output
+// written plus the time played since, up to the next output.
+func (p *Player) recordingTime(now time.Time) time.Duration {
+	if p.seek != nil && !p.seek.End {
+		return p.seek.T // keys typed together: the first went there
+	}
+	t := p.lastT + max(p.position(now)-p.lastEff, 0)
+	if p.next != nil {
+		t = min(t, p.next.t)
+	}
+	return t
+}
+
+// resetTerminal brings the viewer's terminal to a known state before a
+// keyframe's repaint, whatever the output before left it in: main screen,
+// soft reset (DECSTR: modes, scroll region, attributes, character sets),
+// no mouse reporting, cursor shown, screen cleared (the start's repaint
+// is empty).
+const resetTerminal = "\x1b[?1049l\x1b[!p\x1b[?9l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1006l\x1b[?25h\x1b[H\x1b[2J"
+
+// goTo goes to a target. Output already written at or after it means going
+// back, which needs a Seeker; going forward uses a keyframe when there is
+// one past what was written, and otherwise writes the output up to the
+// target at once.
+func (p *Player) goTo(ctx context.Context, t Target) error {
+	back := !t.End && t.T <= p.lastT && p.shown
+	sk, ok := p.src.(Seeker)
+	if back && !ok {
+		if !p.cantSeekBack && p.opt.Notice != nil {
+			p.cantSeekBack = true
+			p.opt.Notice("going back needs a recording file (not standard input or the journal, nor --follow)")
+		}
+		return nil
+	}
+	if ok {
+		to, from := t.T, p.lastT
+		if t.End {
+			to = math.MaxInt64
+		}
+		if back {
+			from = math.MinInt64
+		}
+		at, repaint, jumped, err := sk.SeekBefore(ctx, to, from)
+		if err != nil {
+			return err
+		}
+		if jumped {
+			p.out.WriteString(resetTerminal)
+			p.out.Write(repaint)
+			p.next, p.shown = nil, at >= 0
+			p.lastT = max(at, 0)
+			p.lastEff = p.lastT
 		}
 	}
+	p.seek = &t
 	return nil
 }

@@ -95,13 +95,13 @@ const (
 var jtypeNames = [...]string{"none", "string", "int", "double", "boolean", "null", "array", "object"}
 
 // span locates one member's value in the line. For strings, start and end
-// exclude the quotes and plain reports that the bytes are the value as they
-// stand (no escapes, valid UTF-8).
+// exclude the quotes; when the value is not the bytes as they stand
+// (escapes, invalid UTF-8), it was decoded to text[dstart:dend].
 type span struct {
-	start, end int
-	typ        jtype
-	plain      bool
-	ascii      bool
+	start, end   int
+	typ          jtype
+	decoded      bool
+	dstart, dend int
 }
 
 // syntaxError is a JSON syntax error at a byte offset of the line.
@@ -188,15 +188,17 @@ func (d *decoder) object() error {
 			if i >= len(d.b) || d.b[i] != '"' {
 				return d.unexpected(i, "a member name")
 			}
-			kEnd, plain, _, err := d.str(i)
+			n := len(d.text)
+			kEnd, decoded, err := d.str(i, true)
 			if err != nil {
 				return err
 			}
-			var name []byte
-			if plain {
-				name = d.b[i+1 : kEnd-1]
+			f := -1
+			if decoded {
+				f = fieldIndex(d.text[n:])
+				d.text = d.text[:n]
 			} else {
-				name = unescape(nil, d.b[i+1:kEnd-1], false)
+				f = fieldIndex(d.b[i+1 : kEnd-1])
 			}
 			i = d.ws(kEnd)
 			if i >= len(d.b) || d.b[i] != ':' {
@@ -205,8 +207,11 @@ func (d *decoder) object() error {
 			i = d.ws(i + 1)
 			var sp span
 			if i < len(d.b) && d.b[i] == '"' {
-				sp.end, sp.plain, sp.ascii, err = d.str(i)
-				sp.start, sp.typ = i+1, jString
+				// Known members are decoded as they are validated: one
+				// pass over the bulk of the line, the recorded text.
+				sp.dstart = len(d.text)
+				sp.end, sp.decoded, err = d.str(i, f >= 0)
+				sp.start, sp.typ, sp.dend = i+1, jString, len(d.text)
 			} else {
 				sp.start = i
 				sp.end, sp.typ, err = d.value(i, 1)
@@ -218,7 +223,7 @@ func (d *decoder) object() error {
 			if sp.typ == jString {
 				sp.end--
 			}
-			if f := fieldIndex(name); f >= 0 {
+			if f >= 0 {
 				d.spans[f] = sp
 			}
 			i = d.ws(end)
@@ -246,7 +251,7 @@ func (d *decoder) value(i, depth int) (int, jtype, error) {
 	}
 	switch c := d.b[i]; {
 	case c == '"':
-		end, _, _, err := d.str(i)
+		end, _, err := d.str(i, false)
 		return end, jString, err
 	case c == '{' || c == '[':
 		if depth+1 > maxDepth {
@@ -292,7 +297,7 @@ func (d *decoder) container(i, depth int) (int, error) {
 			if i >= len(d.b) || d.b[i] != '"' {
 				return i, d.unexpected(i, "a member name")
 			}
-			end, _, _, err := d.str(i)
+			end, _, err := d.str(i, false)
 			if err != nil {
 				return end, err
 			}
@@ -375,23 +380,26 @@ func special(x uint64) bool {
 // hasZero has a high bit set in some lane if a byte of v is zero.
 func hasZero(v uint64) uint64 { return (v - lanes01) & ^v & lanes80 }
 
-// str validates the string starting with the quote at i. It returns the
-// offset after the closing quote, whether the content can be used as it
-// stands (no escapes, valid UTF-8) and whether it is all ASCII.
-func (d *decoder) str(i int) (end int, plain, ascii bool, err error) {
+// str validates the string starting with the quote at i and returns the
+// offset after its closing quote. With dec, a string that is not its bytes
+// as they stand (escapes, invalid UTF-8) is decoded as encoding/json does,
+// appended to d.text, and decoded is true; invalid UTF-8 bytes and unpaired
+// surrogates become U+FFFD.
+func (d *decoder) str(i int, dec bool) (end int, decoded bool, err error) {
 	b := d.b
-	start := i + 1
-	plain = true
-	var high uint64 // non-zero when a byte >= 0x80 was seen
-	for i = start; i < len(b); i++ {
-		// Skip eight ordinary bytes at a time: terminal text is mostly
-		// long runs without escapes.
+	run := i + 1 // the bytes from here on are not in d.text yet
+	flush := func(to int) {
+		decoded = true
+		d.text = append(d.text, b[run:to]...)
+	}
+	for i++; i < len(b); {
+		// Skip eight plain ASCII bytes at a time: terminal text is mostly
+		// long runs of them.
 		for i+8 <= len(b) {
 			x := binary.LittleEndian.Uint64(b[i:])
-			if special(x) {
+			if special(x) || x&lanes80 != 0 {
 				break
 			}
-			high |= x
 			i += 8
 		}
 		if i >= len(b) {
@@ -399,34 +407,70 @@ func (d *decoder) str(i int) (end int, plain, ascii bool, err error) {
 		}
 		switch c := b[i]; {
 		case c == '"':
-			ascii = high&lanes80 == 0
-			if plain && !ascii && !utf8.Valid(b[start:i]) {
-				plain = false
+			if decoded {
+				flush(i)
 			}
-			return i + 1, plain, ascii, nil
+			return i + 1, decoded, nil
 		case c == '\\':
-			plain = false
-			i++
-			if i >= len(b) {
-				return i, false, false, d.errAt(i, "unterminated string")
+			if i+1 >= len(b) {
+				return i + 1, false, d.errAt(i+1, "unterminated string")
 			}
-			switch b[i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			e := b[i+1]
+			var r rune
+			n := 2
+			switch e {
+			case '"', '\\', '/':
+				r = rune(e)
+			case 'b':
+				r = '\b'
+			case 'f':
+				r = '\f'
+			case 'n':
+				r = '\n'
+			case 'r':
+				r = '\r'
+			case 't':
+				r = '\t'
 			case 'u':
-				if len(b)-i < 5 || !isHex4(b[i+1:i+5]) {
-					return i, false, false, d.errAt(i, `invalid \u escape`)
+				if len(b)-i < 6 || !isHex4(b[i+2:i+6]) {
+					return i + 1, false, d.errAt(i+1, `invalid \u escape`)
 				}
-				i += 4
+				r, n = hex4(b[i+2:]), 6
+				if utf16.IsSurrogate(r) {
+					// A pair makes one character; anything else is U+FFFD
+					// (a following escape is read on its own).
+					j := i + 6
+					r = utf8.RuneError
+					if len(b)-j >= 6 && b[j] == '\\' && b[j+1] == 'u' && isHex4(b[j+2:j+6]) {
+						if pair := utf16.DecodeRune(hex4(b[i+2:]), hex4(b[j+2:])); pair != utf8.RuneError {
+							r, n = pair, 12
+						}
+					}
+				}
 			default:
-				return i, false, false, d.errAt(i, "invalid escape %q", b[i])
+				return i + 1, false, d.errAt(i+1, "invalid escape %q", e)
 			}
+			if dec {
+				flush(i)
+				d.text = utf8.AppendRune(d.text, r)
+			}
+			i += n
+			run = i
 		case c < 0x20:
-			return i, false, false, d.errAt(i, "control character %#02x in string", c)
-		case c >= 0x80:
-			high |= lanes80
+			return i, false, d.errAt(i, "control character %#02x in string", c)
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 && dec {
+				flush(i)
+				d.text = utf8.AppendRune(d.text, utf8.RuneError)
+				run = i + 1
+			}
+			i += size
 		}
 	}
-	return i, false, false, d.errAt(i, "unterminated string")
+	return i, false, d.errAt(i, "unterminated string")
 }
 
 func isHex4(b []byte) bool {
@@ -454,74 +498,6 @@ func hex4(b []byte) rune {
 	return r
 }
 
-// unescape appends the decoded content of a validated string (without
-// quotes) to dst the way encoding/json does: invalid UTF-8 bytes and
-// unpaired surrogates become U+FFFD.
-func unescape(dst, s []byte, ascii bool) []byte {
-	for i := 0; i < len(s); {
-		// Copy the run up to the next escape in one piece when it is
-		// valid UTF-8 (the common case).
-		j := i
-		for j+8 <= len(s) && hasZero(binary.LittleEndian.Uint64(s[j:])^(lanes01*'\\')) == 0 {
-			j += 8
-		}
-		for j < len(s) && s[j] != '\\' {
-			j++
-		}
-		if run := s[i:j]; len(run) > 0 && (ascii || utf8.Valid(run)) {
-			dst = append(dst, run...)
-			i += len(run)
-			continue
-		}
-		c := s[i]
-		switch {
-		case c == '\\':
-			e := s[i+1]
-			i += 2
-			switch e {
-			case 'b':
-				dst = append(dst, '\b')
-			case 'f':
-				dst = append(dst, '\f')
-			case 'n':
-				dst = append(dst, '\n')
-			case 'r':
-				dst = append(dst, '\r')
-			case 't':
-				dst = append(dst, '\t')
-			case 'u':
-				r := hex4(s[i:])
-				i += 4
-				if utf16.IsSurrogate(r) {
-					if len(s)-i >= 6 && s[i] == '\\' && s[i+1] == 'u' && isHex4(s[i+2:]) {
-						if dec := utf16.DecodeRune(r, hex4(s[i+2:])); dec != utf8.RuneError {
-							dst = utf8.AppendRune(dst, dec)
-							i += 6
-							break
-						}
-					}
-					r = utf8.RuneError
-				}
-				dst = utf8.AppendRune(dst, r)
-			default: // '"', '\\', '/'
-				dst = append(dst, e)
-			}
-		case c < utf8.RuneSelf:
-			dst = append(dst, c)
-			i++
-		default:
-			r, size := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = utf8.AppendRune(dst, utf8.RuneError)
-			} else {
-				dst = append(dst, s[i:i+size]...)
-			}
-			i += size
-		}
-	}
-	return dst
-}
-
 // get returns field f's span, checking presence and type.
 func (d *decoder) get(f int, required bool, types ...jtype) (span, bool, error) {
 	sp := d.spans[f]
@@ -541,12 +517,10 @@ func (d *decoder) get(f int, required bool, types ...jtype) (span, bool, error) 
 
 // strBytes returns a string field's decoded bytes.
 func (d *decoder) strBytes(sp span) []byte {
-	if sp.plain {
-		return d.b[sp.start:sp.end]
+	if sp.decoded {
+		return d.text[sp.dstart:sp.dend:sp.dend]
 	}
-	n := len(d.text)
-	d.text = unescape(d.text, d.b[sp.start:sp.end], sp.ascii)
-	return d.text[n:len(d.text):len(d.text)]
+	return d.b[sp.start:sp.end]
 }
 
 // strField decodes a string field into *dst, keeping *dst when it already

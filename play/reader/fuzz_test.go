@@ -3,9 +3,13 @@ package reader
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"github.com/vigil-rec/vigil/play/internal/recgen"
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
@@ -134,5 +138,72 @@ func drain(t *testing.T, r *Reader) drained {
 		}
 		lastLine = m.Line
 		d.n++
+	}
+}
+
+// trace is everything a Reader yields, for comparing two of them.
+func trace(r *Reader) string {
+	defer r.Close()
+	var b strings.Builder
+	for {
+		m, err := r.Next()
+		if err != nil {
+			fmt.Fprintf(&b, "end: %v; skipped %d\n", err, r.Skipped())
+			return b.String()
+		}
+		fmt.Fprintf(&b, "line %d size %d id %d rec %q pos %+v\n", m.Line, m.Size, m.ID, m.Rec, r.Position())
+		for _, ev := range m.Events {
+			fmt.Fprintf(&b, "  %v %v %dx%d %q\n", ev.Kind, ev.T, ev.Cols, ev.Rows, ev.Data)
+		}
+	}
+}
+
+// Decoding on several goroutines yields what decoding in turn does.
+func FuzzParallelMatches(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s + "\n" + s + "\n\n" + s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, o := range []Options{{MaxLine: 4096}, {Lax: true, MaxLine: 4096}, {Lax: true, Rec: "r"}} {
+			want := trace(New(bytes.NewReader(b), "f", o))
+			o.Workers = 2
+			if got := trace(New(bytes.NewReader(b), "f", o)); got != want {
+				t.Fatalf("options %+v: parallel\n%s\nwant\n%s", o, got, want)
+			}
+		}
+	})
+}
+
+// The same over many batches of lines, with blank, too long and broken
+// lines among them.
+func TestParallelMatches(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 3))
+	lines := bytes.SplitAfter(recgen.Record("r", recgen.Split(recgen.Terminal(nil, rnd, 8<<20))), []byte("\n"))
+	var in []byte
+	for i, l := range lines {
+		switch {
+		case i%997 == 5:
+			in = append(in, "\n  \n"...)
+		case i > len(lines)*2/3 && i%499 == 7:
+			// Strict reading ends here, after several batches.
+			in = append(in, bytes.Repeat([]byte("x"), 5000)...)
+			in = append(in, '\n')
+		case i == len(lines)*3/4:
+			in = append(in, l[:len(l)/2]...)
+			in = append(in, '\n')
+			continue
+		}
+		in = append(in, l...)
+	}
+	if len(lines) < 3*batchLines && len(in) < 3*batchBytes {
+		t.Fatalf("only %d lines, %d bytes: one batch", len(lines), len(in))
+	}
+	for _, o := range []Options{{MaxLine: 4096}, {Lax: true, MaxLine: 4096}} {
+		want := trace(New(bytes.NewReader(in), "f", o))
+		o.Workers = 2
+		if got := trace(New(bytes.NewReader(in), "f", o)); got != want {
+			t.Fatalf("options %+v: parallel differs", o)
+		}
+
 	}
 }

@@ -72,19 +72,29 @@ type Options struct {
 	OnSkip func(*Error)
 	// MaxLine bounds a line's length; 0 means DefaultMaxLine.
 	MaxLine int
+	// Workers above 1 decode lines on that many goroutines, reading
+	// ahead of the messages returned: decoding is most of the work of
+	// reading. Close must then be called. Not for inputs read again after
+	// io.EOF (a file that grows).
+	Workers int
 }
 
 // Reader reads messages from a recording. It is not safe for concurrent use.
 type Reader struct {
 	name   string
-	br     *bufio.Reader
 	closer io.Closer
 	opt    Options
 
-	dec  decoder
-	msg  Message
-	long []byte // a line longer than br's buffer, assembled
-	line int    // number of the last line read
+	lines *lineReader // reads and decodes lines here, or
+	pipe  *pipeline   // on other goroutines (Options.Workers)
+	dec   decoder
+	it    item
+	msg   Message
+	cur   *Message // the message returned last
+
+	line int   // number of the last line read
+	off  int64 // input bytes consumed
+	pos  Position
 
 	started bool // a message passed the checks
 	lastID  uint64
@@ -118,14 +128,32 @@ func Open(path string, opt Options) (*Reader, error) {
 
 // New reads from src; name is used in errors.
 func New(src io.Reader, name string, opt Options) *Reader {
+	return Resume(src, name, opt, Position{})
+}
+
+// Resume reads src, which holds the input from pos.Offset on, as the Reader
+// that returned pos would read on. Options must be the same.
+func Resume(src io.Reader, name string, opt Options, pos Position) *Reader {
 	if opt.MaxLine <= 0 {
 		opt.MaxLine = DefaultMaxLine
 	}
-	return &Reader{name: name, br: bufio.NewReaderSize(src, 256<<10), opt: opt}
+	r := &Reader{name: name, opt: opt, off: pos.Offset, line: pos.Line, pos: pos,
+		started: pos.Started, lastID: pos.ID, lastRec: pos.Rec, lastT: pos.T}
+	lr := &lineReader{br: bufio.NewReaderSize(src, 256<<10), max: opt.MaxLine, off: pos.Offset, line: pos.Line}
+	if opt.Workers > 1 {
+		r.pipe = startPipeline(lr, opt.Workers)
+	} else {
+		r.lines = lr
+	}
+	return r
 }
 
-// Close closes the file opened by Open (not standard input).
+// Close stops the decoding goroutines (Options.Workers) and closes the
+// file opened by Open (not standard input).
 func (r *Reader) Close() error {
+	if r.pipe != nil {
+		r.pipe.stop()
+	}
 	if r.closer == nil {
 		return nil
 	}
@@ -137,6 +165,21 @@ func (r *Reader) Name() string { return r.name }
 
 // Skipped is the number of lines skipped in lax mode so far.
 func (r *Reader) Skipped() int { return r.skipped }
+
+// Position is a place between two messages of the input, with the state
+// the ordering rules carry over: a Reader resumed there (Resume) reads on as
+// if it had read everything before.
+type Position struct {
+	Offset  int64  // input bytes before it
+	Line    int    // lines before it
+	Started bool   // a message came before it
+	ID      uint64 // id of the message before it
+	Rec     string // rec of the message before it
+	T       time.Duration
+}
+
+// Position is where the message last read (by Next or Peek) ends.
+func (r *Reader) Position() Position { return r.pos }
 
 // Peek returns the next message without consuming it.
 func (r *Reader) Peek() (*Message, error) {
@@ -151,7 +194,7 @@ func (r *Reader) Peek() (*Message, error) {
 	if r.peekErr != nil {
 		return nil, r.peekErr
 	}
-	return &r.msg, nil
+	return r.cur, nil
 }
 
 // Next returns the next message. At the end of the input it returns io.EOF;
@@ -162,7 +205,7 @@ func (r *Reader) Next() (*Message, error) {
 		if r.peekErr != nil {
 			return nil, r.peekErr
 		}
-		return &r.msg, nil
+		return r.cur, nil
 	}
 	return r.next()
 }
@@ -215,34 +258,35 @@ func (r *Reader) fail(err error) (stop bool) {
 
 func (r *Reader) next() (*Message, error) {
 	for r.err == nil {
-		line, terminated, err := r.readLine()
+		it, err := r.nextItem()
 		if err == io.EOF {
 			return nil, io.EOF
 		}
-		if err != nil {
+		r.line, r.off = it.line, it.off
+		if it.err != nil {
 			var tl *tooLong
-			if errors.As(err, &tl) {
-				if r.fail(err) {
+			if errors.As(it.err, &tl) {
+				if r.fail(it.err) {
 					break
 				}
 				continue
 			}
-			r.err = &Error{File: r.name, Line: r.line, Err: fmt.Errorf("read: %w", err)}
+			r.err = &Error{File: r.name, Line: r.line, Err: fmt.Errorf("read: %w", it.err)}
 			break
 		}
-		if isBlank(line) {
+		if it.blank {
 			continue
 		}
-		m := &r.msg
-		if derr := r.dec.decode(line, m); derr != nil {
+		m := it.msg
+		if derr := it.derr; derr != nil {
 			if r.opt.Rec != "" {
 				// A broken line of another recording in a shared file
 				// does not concern the selected one.
-				if rec, ok := guessRec(line); ok && rec != r.opt.Rec {
+				if rec, ok := GuessRec(it.text); ok && rec != r.opt.Rec {
 					continue
 				}
 			}
-			if !terminated {
+			if !it.terminated {
 				derr = fmt.Errorf("incomplete last line (no newline at the end of the file): %w", derr)
 			}
 			if r.fail(derr) {
@@ -259,10 +303,27 @@ func (r *Reader) next() (*Message, error) {
 			}
 			continue
 		}
-		m.Line, m.Size = r.line, len(line)
+		m.Line, m.Size = r.line, len(it.text)
+		r.pos = Position{Offset: r.off, Line: r.line, Started: true, ID: m.ID, Rec: m.Rec, T: r.lastT}
+		r.cur = m
 		return m, nil
 	}
 	return nil, r.err
+}
+
+// nextItem reads the next line and decodes it, or takes it from the
+// pipeline. At the end of the input it returns io.EOF.
+func (r *Reader) nextItem() (*item, error) {
+	if r.pipe != nil {
+		return r.pipe.next()
+	}
+	it := &r.it
+	*it = item{msg: &r.msg}
+	if !r.lines.read(it) {
+		return nil, io.EOF
+	}
+	it.decode(&r.dec)
+	return it, nil
 }
 
 // checkOrder applies tlog-play's ordering rules and advances the state.
@@ -296,42 +357,86 @@ type tooLong struct{ max int }
 
 func (e *tooLong) Error() string { return fmt.Sprintf("line longer than %d bytes", e.max) }
 
-// readLine returns the next line and whether it ended with '\n'. A line
-// longer than MaxLine is consumed to its end without being kept.
-func (r *Reader) readLine() (line []byte, terminated bool, err error) {
-	chunk, err := r.br.ReadSlice('\n')
+// item is one line of the input and what decoding it gave.
+type item struct {
+	text       []byte
+	terminated bool  // text ends with '\n'
+	line       int   // its number
+	off        int64 // input bytes up to its end
+	err        error // reading failed: *tooLong (skipped), or the input's error
+	blank      bool
+	msg        *Message
+	derr       error // decoding failed
+}
+
+// decode decodes the line into it.msg.
+func (it *item) decode(d *decoder) {
+	if it.err != nil {
+		return
+	}
+	if it.blank = isBlank(it.text); !it.blank {
+		it.derr = d.decode(it.text, it.msg)
+	}
+}
+
+// lineReader splits the input into lines, counting them and their bytes.
+type lineReader struct {
+	br   *bufio.Reader
+	max  int
+	long []byte // a line longer than br's buffer, assembled
+	line int    // lines read
+	off  int64  // bytes read
+}
+
+// read reads the next line into it (text valid until the next read); false
+// at the end of the input. A line longer than max is consumed to its end
+// without being kept, and it.err says so.
+func (l *lineReader) read(it *item) bool {
+	it.text, it.terminated, it.err = l.readLine()
+	if it.err == io.EOF {
+		return false
+	}
+	it.line, it.off = l.line, l.off
+	return true
+}
+
+func (l *lineReader) readLine() (line []byte, terminated bool, err error) {
+	chunk, err := l.br.ReadSlice('\n')
+	l.off += int64(len(chunk))
 	if err == nil || (err == io.EOF && len(chunk) > 0) {
-		r.line++
+		l.line++
 		return chunk, err == nil, nil
 	}
 	if err == io.EOF {
 		return nil, false, err
 	}
-	r.line++
+	l.line++
 	if err != bufio.ErrBufferFull {
 		return nil, false, err
 	}
-	r.long = append(r.long[:0], chunk...)
+	l.long = append(l.long[:0], chunk...)
 	for {
-		chunk, err = r.br.ReadSlice('\n')
-		if len(r.long)+len(chunk) > r.opt.MaxLine {
-			r.long = r.long[:0]
+		chunk, err = l.br.ReadSlice('\n')
+		l.off += int64(len(chunk))
+		if len(l.long)+len(chunk) > l.max {
+			l.long = l.long[:0]
 			for err == bufio.ErrBufferFull {
-				_, err = r.br.ReadSlice('\n')
+				chunk, err = l.br.ReadSlice('\n')
+				l.off += int64(len(chunk))
 			}
 			if err != nil && err != io.EOF {
 				return nil, false, err
 			}
-			return nil, false, &tooLong{r.opt.MaxLine}
+			return nil, false, &tooLong{l.max}
 		}
-		r.long = append(r.long, chunk...)
+		l.long = append(l.long, chunk...)
 		switch err {
 		case bufio.ErrBufferFull:
 			continue
 		case nil:
-			return r.long, true, nil
+			return l.long, true, nil
 		case io.EOF:
-			return r.long, false, nil
+			return l.long, false, nil
 		default:
 			return nil, false, err
 		}
@@ -347,8 +452,9 @@ func isBlank(line []byte) bool {
 	return true
 }
 
-// guessRec finds the "rec" member of a line that does not decode.
-func guessRec(line []byte) (string, bool) {
+// GuessRec finds the "rec" member of a line without decoding it (the line
+// may not decode at all).
+func GuessRec(line []byte) (string, bool) {
 	const key = `"rec":"`
 	i := bytes.Index(line, []byte(key))
 	if i < 0 {

@@ -261,3 +261,35 @@ func TestOpen(t *testing.T) {
 		t.Fatal("opened a missing file")
 	}
 }
+
+// A reader resumed at the Position after any message reads on as the
+// reader that got there, decoding in turn or on goroutines.
+func TestResume(t *testing.T) {
+	rec := recgen.Record("r", recgen.Split(recgen.Terminal(nil, rand.New(rand.NewPCG(1, 1)), 64<<10)))
+	rec = append(rec, "{broken\n"...)
+	for _, o := range []Options{{}, {Lax: true, Workers: 2}} {
+		r := New(bytes.NewReader(rec), "f", o)
+		var positions []Position
+		for {
+			if _, err := r.Next(); err != nil {
+				break
+			}
+			positions = append(positions, r.Position())
+		}
+		r.Close()
+		if len(positions) < 10 {
+			t.Fatalf("%d messages", len(positions))
+		}
+		for _, pos := range positions {
+			whole := New(bytes.NewReader(rec), "f", o)
+			for whole.Position() != pos {
+				if _, err := whole.Next(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, want := trace(Resume(bytes.NewReader(rec[pos.Offset:]), "f", o, pos)), trace(whole); got != want {
+				t.Fatalf("resumed at %+v:\n%s\nwant\n%s", pos, got, want)
+			}
+		}
+	}
+}

@@ -56,6 +56,16 @@ func (s *Screen) Write(p []byte) {
 		p = append(s.partial, p...)
 		s.partial = nil
 	}
+	if s.OnScroll == nil && s.OnClear == nil {
+		// Nothing to watch for: the emulator takes all the complete
+		// characters at once, which is cheaper than one by one.
+		n := len(p) - partialTail(p)
+		_, _ = s.vt.Write(p[:n])
+		if n < len(p) {
+			s.partial = append([]byte(nil), p[n:]...)
+		}
+		return
+	}
 	for len(p) > 0 {
 		if !utf8.FullRune(p) {
 			s.partial = append([]byte(nil), p...)
@@ -66,6 +76,28 @@ func (s *Screen) Write(p []byte) {
 		p = p[size:]
 	}
 }
+
+// partialTail is the length of the incomplete UTF-8 character at the end
+// of p (0 if there is none), which the emulator would drop.
+func partialTail(p []byte) int {
+	for i := max(len(p)-3, 0); i < len(p); i++ {
+		if p[i] >= 0xc0 && !utf8.FullRune(p[i:]) {
+			return len(p) - i
+		}
+	}
+	return 0
+}
+
+// Ground tells whether the output so far ends between characters and
+// escape sequences: output written after Repaint's then reads the same.
+func (s *Screen) Ground() bool { return len(s.partial) == 0 && inGround(s.vt) }
+
+// Repaint returns the escape sequences that bring a terminal of the
+// screen's size, freshly reset, to what the screen shows and to its state:
+// both screens when the alternate one is shown, cursor, attributes,
+// character set, scroll region, tab stops, saved cursor, modes and title.
+// Written to a new Screen, it gives the same state.
+func (s *Screen) Repaint() []byte { return capture(s.vt).repaint() }
 
 // put applies one character (or one invalid byte), watching for the ways
 // lines leave the screen: a line feed, index, next line, scroll up or wrap

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/spf13/cobra"
 
@@ -53,7 +54,7 @@ Exit status: 0 exported, 1 the input is malformed or could not be read or writte
 				return &exitError{exitUsageErr, fmt.Errorf("--reader must be file or journal, not %q", source)}
 			}
 			return runExport(cmd, args[0], source, output, export.Options{Format: f, Input: input},
-				reader.Options{Rec: rec, Lax: lax})
+				reader.Options{Rec: rec, Lax: lax, Workers: runtime.GOMAXPROCS(0)})
 		},
 	}
 	fl := cmd.Flags()

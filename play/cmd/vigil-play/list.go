@@ -4,17 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/reader"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/verify"
@@ -63,20 +67,28 @@ func listCmd() *cobra.Command {
 	var (
 		f            listFilter
 		since, until string
-		asJSON       bool
+		o            listOptions
 		keyPaths     []string
 	)
 	cmd := &cobra.Command{
-		Use:   "list [DIR|FILE...] [--user U] [--host H] [--since T] [--until T] [--rec R] [--json]",
+		Use:   "list [DIR|FILE...|--reader journal] [--user U] [--host H] [--since T] [--until T] [--rec R] [--json]",
 		Short: "List recordings with their time, user, host and integrity state",
 		Long: `List the recordings in each DIR (its *.jsonl files; default ` + defaultRecDir + `) or FILE,
 one line per recording, oldest first: start (local time), duration, user, host,
 terminal, size, integrity state (as "verify" reports it), recording id and file.
 A file holding several recordings (tlog's single-file layout) gives one line each.
+With --reader journal, the recordings in the systemd journal are listed instead
+(each TLOG_REC value; FILE is then journal:TLOG_REC=ID).
 
 --since and --until select the recordings that overlap the time range; T is
 "2006-01-02", "2006-01-02 15:04[:05]", RFC 3339, or @UNIXSECONDS. Recordings
 without wall-clock times (format 2.2) never match a time filter.
+
+Every file is read and verified once: what list found is cached (in
+$XDG_CACHE_HOME/vigil-play/list.cache, or ~/.cache) for as long as the file
+stays the same (path, inode, size, modification and change times) and the
+trusted keys too. A first run over many files shows its progress on standard
+error when that is a terminal.
 
 Exit status: 0 listed (whatever the recordings' states), 2 usage error or a
 directory, file or key could not be read.`,
@@ -92,10 +104,15 @@ directory, file or key could not be read.`,
 			if err != nil {
 				return &exitError{exitUsageErr, err}
 			}
-			if len(args) == 0 {
+			switch {
+			case o.source != "file" && o.source != "journal":
+				return &exitError{exitUsageErr, fmt.Errorf("--reader must be file or journal, not %q", o.source)}
+			case o.source == "journal" && len(args) > 0:
+				return &exitError{exitUsageErr, errors.New("--reader journal lists the journal: no DIR or FILE")}
+			case len(args) == 0:
 				args = []string{defaultRecDir}
 			}
-			return runList(cmd, args, f, trusted, asJSON)
+			return runList(cmd, args, f, trusted, o)
 		},
 	}
 	fl := cmd.Flags()
@@ -104,7 +121,9 @@ directory, file or key could not be read.`,
 	fl.StringVar(&f.rec, "rec", "", "only the recording with id `R`")
 	fl.StringVar(&since, "since", "", "only recordings active at or after `T`")
 	fl.StringVar(&until, "until", "", "only recordings active at or before `T`")
-	fl.BoolVar(&asJSON, "json", false, "print one JSON object per recording and line")
+	fl.BoolVar(&o.asJSON, "json", false, "print one JSON object per recording and line")
+	fl.BoolVar(&o.noCache, "no-cache", false, "read and verify every file again, ignoring what list found before")
+	fl.StringVarP(&o.source, "reader", "r", "file", "read from `READER`: file, or journal (the recordings in the systemd journal)")
 	addKeyFlag(cmd, &keyPaths)
 	return cmd
 }
@@ -132,27 +151,28 @@ func parseWhen(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q: want 2006-01-02, 2006-01-02 15:04[:05], RFC 3339 or @UNIXSECONDS", s)
 }
 
-func runList(cmd *cobra.Command, args []string, f listFilter, trusted keys.Set, asJSON bool) error {
+// listOptions are list's flags other than the filters.
+type listOptions struct {
+	asJSON, noCache bool
+	source          string // "file" or "journal"
+}
+
+func runList(cmd *cobra.Command, args []string, f listFilter, trusted keys.Set, o listOptions) error {
 	stderr := cmd.ErrOrStderr()
-	status := exitOK
-	files, missing, err := recordingFiles(args, stderr)
+	results, status, err := listSources(stderr, args, trusted, o)
 	if err != nil {
 		return &exitError{exitUsageErr, err}
 	}
-	if missing {
-		status = exitUsageErr
-	}
 	var all []listing
-	for _, path := range files {
-		ls, err := listFile(path, trusted)
-		if err != nil {
-			fmt.Fprintf(stderr, "vigil-play: %v\n", err)
+	for _, r := range results {
+		if r.err != nil {
+			fmt.Fprintf(stderr, "vigil-play: %v\n", r.err)
 			status = exitUsageErr
 			continue
 		}
-		for i := range ls {
-			if f.match(&ls[i]) {
-				all = append(all, ls[i])
+		for i := range r.listings {
+			if f.match(&r.listings[i]) {
+				all = append(all, r.listings[i])
 			}
 		}
 	}
@@ -162,13 +182,39 @@ func runList(cmd *cobra.Command, args []string, f listFilter, trusted keys.Set, 
 		}
 		return all[i].File < all[j].File
 	})
-	if err := printListing(cmd.OutOrStdout(), all, asJSON); err != nil {
+	if err := printListing(cmd.OutOrStdout(), all, o.asJSON); err != nil {
 		return &exitError{exitUsageErr, err}
 	}
 	if status != exitOK {
 		return &exitError{code: status}
 	}
 	return nil
+}
+
+// listSources describes the recordings of the files and directories in
+// args, or of the journal. Arguments that cannot be read make the status
+// exitUsageErr.
+func listSources(stderr io.Writer, args []string, trusted keys.Set, o listOptions) ([]fileListings, int, error) {
+	bar := newProgressBar(stderr, "verifying recordings")
+	if o.source == "journal" {
+		results, err := summarizeJournal(trusted, bar)
+		return results, exitOK, err
+	}
+	status := exitOK
+	files, missing, err := recordingFiles(args, stderr)
+	if err != nil {
+		return nil, status, err
+	}
+	if missing {
+		status = exitUsageErr
+	}
+	cache := openListCache(trusted)
+	cache.reread = o.noCache
+	results := summarize(files, cache, trusted, bar)
+	if err := cache.save(); err != nil {
+		fmt.Fprintf(stderr, "vigil-play: cannot cache the list: %v\n", err)
+	}
+	return results, status, nil
 }
 
 func printListing(w io.Writer, all []listing, asJSON bool) error {
@@ -226,9 +272,7 @@ func formatSize(n int64) string {
 	return fmt.Sprintf("%.1f%s", v, suffix)
 }
 
-// listFile describes the recordings in one file. The integrity state needs
-// the whole file (verify); the metadata comes from the first and last
-// message, except in files holding several recordings, which are scanned.
+// listFile describes the recordings in one file.
 func listFile(path string, trusted keys.Set) ([]listing, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -239,21 +283,35 @@ func listFile(path string, trusted keys.Set) ([]listing, error) {
 	if err != nil {
 		return nil, err
 	}
+	return describe(path, f, fi.Size(), trusted)
+}
+
+// recordingData is a file, or a recording's messages in memory.
+type recordingData interface {
+	io.ReadSeeker
+	io.ReaderAt
+}
+
+// describe describes the recordings in f, of size bytes, named path. The
+// integrity state needs all of it (verify); the metadata comes from the
+// first and last message, except where several recordings share f, which
+// is scanned.
+func describe(path string, f recordingData, size int64, trusted keys.Set) ([]listing, error) {
 	reports, err := verify.Recordings(f, trusted)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(reports) == 0 {
-		return []listing{{File: path, State: "EMPTY", Size: fi.Size(), Detail: "no messages"}}, nil
+		return []listing{{File: path, State: "EMPTY", Size: size, Detail: "no messages"}}, nil
 	}
 	if len(reports) == 1 {
-		l := listing{File: path, Size: fi.Size()}
+		l := listing{File: path, Size: size}
 		setState(&l, reports[0])
 		first, err := firstMessage(f, path)
 		if err != nil {
 			return nil, err
 		}
-		last, err := lastMessage(f, fi.Size())
+		last, err := lastMessage(f, size)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -263,6 +321,95 @@ func listFile(path string, trusted keys.Set) ([]listing, error) {
 		return []listing{l}, nil
 	}
 	return scanFile(f, path, reports)
+}
+
+// summarizeJournal lists the recordings in the journal, read one by one.
+func summarizeJournal(trusted keys.Set, bar *progressBar) ([]fileListings, error) {
+	recs, err := player.JournalRecordings()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fileListings, len(recs))
+	for i, rec := range recs {
+		out[i].listings, out[i].err = listJournal(rec, trusted)
+		bar.update(int64(i+1), int64(len(recs)))
+	}
+	bar.clear()
+	return out, nil
+}
+
+// listJournal describes recording rec of the journal.
+func listJournal(rec string, trusted keys.Set) ([]listing, error) {
+	j, err := player.OpenJournal(rec)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	data, err := io.ReadAll(j)
+	if err != nil {
+		return nil, err
+	}
+	return describe(j.Name(), bytes.NewReader(data), int64(len(data)), trusted)
+}
+
+// fileListings is what list found in one file.
+type fileListings struct {
+	listings []listing
+	err      error
+}
+
+// summarize lists every file: from the cache when the file did not change,
+// else by reading and verifying it, several files at once. The progress
+// bar counts the bytes of the files read.
+func summarize(files []string, cache *listCache, trusted keys.Set, bar *progressBar) []fileListings {
+	out := make([]fileListings, len(files))
+	type job struct {
+		i  int
+		fi os.FileInfo
+	}
+	var jobs []job
+	var total int64
+	for i, path := range files {
+		fi, err := os.Stat(path)
+		if err != nil {
+			out[i].err = err
+			continue
+		}
+		if ls, ok := cache.get(path, fi); ok {
+			out[i].listings = ls
+			continue
+		}
+		jobs = append(jobs, job{i, fi})
+		total += fi.Size()
+	}
+	ch := make(chan job)
+	var mu sync.Mutex
+	var done int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Go(func() {
+			for j := range ch {
+				ls, err := listFile(files[j.i], trusted)
+				mu.Lock()
+				out[j.i] = fileListings{ls, err}
+				if err == nil {
+					// The size and times from before reading: if the
+					// file changed meanwhile, the next run reads it again.
+					cache.put(files[j.i], j.fi, ls)
+				}
+				done += j.fi.Size()
+				bar.update(done, total)
+				mu.Unlock()
+			}
+		})
+	}
+	for _, j := range jobs {
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+	bar.clear()
+	return out
 }
 
 func setState(l *listing, r verify.Report) {
@@ -300,7 +447,7 @@ func endOf(m *reader.Message) time.Duration {
 }
 
 // firstMessage returns the first message that decodes, nil if none does.
-func firstMessage(f *os.File, path string) (*reader.Message, error) {
+func firstMessage(f io.ReadSeeker, path string) (*reader.Message, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
@@ -314,7 +461,7 @@ func firstMessage(f *os.File, path string) (*reader.Message, error) {
 
 // lastMessage returns the last message that decodes, searching backwards
 // from the end in growing blocks (a truncated last line is passed over).
-func lastMessage(f *os.File, size int64) (*reader.Message, error) {
+func lastMessage(f io.ReaderAt, size int64) (*reader.Message, error) {
 	for block := int64(64 << 10); ; block *= 8 {
 		off := max(size-block, 0)
 		buf := make([]byte, size-off)
@@ -341,7 +488,7 @@ func lastMessage(f *os.File, size int64) (*reader.Message, error) {
 
 // scanFile reads a file holding several recordings, collecting each one's
 // first and last message and size.
-func scanFile(f *os.File, path string, reports []verify.Report) ([]listing, error) {
+func scanFile(f io.ReadSeeker, path string, reports []verify.Report) ([]listing, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}

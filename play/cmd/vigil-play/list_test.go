@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-rec/vigil/play/internal/recgen"
+	"github.com/vigil-rec/vigil/rec/keys"
 )
 
 func TestParseWhen(t *testing.T) {
@@ -74,4 +80,129 @@ func TestLastMessage(t *testing.T) {
 			t.Errorf("last message %+v, want id %d", m, c.id)
 		}
 	}
+}
+
+// listDir writes n recordings of a few screens each into dir.
+func listDir(t testing.TB, dir string, n int) {
+	t.Helper()
+	rnd := rand.New(rand.NewPCG(4, 2))
+	for i := range n {
+		m := recgen.Meta{Rec: fmt.Sprintf("rec-%05d", i), User: fmt.Sprintf("user%d", i%7), Host: "vm",
+			Start: recgen.Start.Add(time.Duration(i) * time.Minute)}
+		var b bytes.Buffer
+		chunks := func(yield func(recgen.Chunk) bool) {
+			for j := range 4 {
+				if !yield(recgen.Chunk{T: time.Duration(j) * time.Second, Data: recgen.Terminal(nil, rnd, 2000)}) {
+					return
+				}
+			}
+		}
+		if err := recgen.Write(&b, m, chunks); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, m.Rec+".jsonl"), b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// list's cache: used while a file is unchanged, not once it was edited in
+// place, even with its size and modification time put back.
+func TestListCache(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	listDir(t, dir, 3)
+	list := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI("", append([]string{"list", dir}, args...)...)
+		if code != 0 {
+			t.Fatalf("list: %d %s", code, errOut)
+		}
+		return out
+	}
+	if out := list(); strings.Count(out, " UNSIGNED ") != 3 {
+		t.Fatalf("first list:\n%s", out)
+	}
+	// What the cache says is shown while the files are unchanged.
+	cache := openListCache(keys.Set{})
+	for p, e := range cache.entries {
+		e.Listings[0].State = "CACHED"
+		cache.entries[p] = e
+	}
+	cache.changed = true
+	if err := cache.save(); err != nil {
+		t.Fatal(err)
+	}
+	if out := list(); strings.Count(out, " CACHED ") != 3 {
+		t.Fatalf("the cache was not used:\n%s", out)
+	}
+	if out := list("--no-cache"); strings.Count(out, " UNSIGNED ") != 3 {
+		t.Fatalf("--no-cache used the cache:\n%s", out)
+	}
+	// (--no-cache wrote the true states back.)
+	cache = openListCache(keys.Set{})
+	for p, e := range cache.entries {
+		e.Listings[0].State = "CACHED"
+		cache.entries[p] = e
+	}
+	cache.changed = true
+	if err := cache.save(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "rec-00001.jsonl")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	b[len(b)/2] ^= 1
+	time.Sleep(10 * time.Millisecond) // a later change time
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if out := list(); strings.Count(out, " CACHED ") != 2 || !strings.Contains(out, " MODIFIED ") {
+		t.Fatalf("an edited file was not verified again:\n%s", out)
+	}
+	// Another user's or a world-writable cache is not trusted.
+	if err := os.Chmod(cache.path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if out := list(); strings.Contains(out, " CACHED ") {
+		t.Fatalf("a world-writable cache was used:\n%s", out)
+	}
+}
+
+// BenchmarkList10k lists 10,000 recordings (of about 12 KB, made once
+// and kept in the temporary directory): "cold" reads and verifies them all,
+// "warm" has the cache of the run before.
+func BenchmarkList10k(b *testing.B) {
+	dir := filepath.Join(os.TempDir(), "vigil-play-bench", "list10k")
+	if _, err := os.Stat(filepath.Join(dir, "rec-09999.jsonl")); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		listDir(b, dir, 10000)
+	}
+	b.Setenv("XDG_CACHE_HOME", b.TempDir())
+	list := func(args ...string) {
+		var out, errOut bytes.Buffer
+		if code := run(append([]string{"list", dir}, args...), nil, &out, &errOut); code != 0 ||
+			strings.Count(out.String(), "\n") != 10001 {
+			b.Fatalf("list: %d %s", code, errOut.String())
+		}
+	}
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			list("--no-cache")
+		}
+	})
+	b.Run("warm", func(b *testing.B) {
+		list()
+		for b.Loop() {
+			list()
+		}
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-rec/vigil/play/index"
 	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/reader"
 )
@@ -79,12 +80,20 @@ Keys, when standard input is a terminal (and not the recording):
   .             write the next output now (steps while paused, skips a long pause)
   }  {          double / halve the speed (1/16x to 16x)
   backspace     speed 1x
+  ←  →          go back / forward 5 seconds
   G             go to the end (with --follow: catch up with the live session)
-  TIME G        go forward to TIME: digits and colons, e.g. 90G, 2:30G, 1::G
+  TIME G        go to TIME: digits and colons, e.g. 90G, 2:30G, 1::G
   q             quit (ignored with --persist)
-Going forward writes everything before the target at once; targets before the
-current position are ignored. Without a terminal on standard input there are no
-keys and the recording just plays.
+Without a terminal on standard input there are no keys and the recording just
+plays.
+
+Seeking in a FILE (--goto and the keys) uses an index of the terminal's state,
+built at the first seek (with a progress bar on a terminal; about a minute per
+GB) and cached as FILE.vpidx, or in $XDG_CACHE_HOME/vigil-play when FILE's
+directory is not writable: the terminal is reset and repainted as it was at
+the nearest point before the target, then the output up to the target is
+written at once. Standard input, the journal and --follow only go forward, by
+writing everything before the target at once.
 
 Exit status: 0 played to the end, quit or interrupted; 1 the input is malformed or
 could not be read or written; 2 usage error.`,
@@ -97,7 +106,7 @@ could not be read or written; 2 usage error.`,
 	fl.Float64VarP(&f.speed, "speed", "s", 1, "playback speed `FACTOR` (> 0; keys change it between 1/16 and 16)")
 	fl.StringVarP(&f.goTo, "goto", "g", "start", "start at `POS`: start, end or [[HH:]MM:]SS[.fff]")
 	fl.BoolVarP(&f.paused, "paused", "p", false, "start paused (needs a terminal on standard input)")
-	fl.BoolVarP(&f.follow, "follow", "f", false, "at the end, wait for messages appended to the file until interrupted")
+	fl.BoolVarP(&f.follow, "follow", "f", false, "at the end, wait for messages appended to the file (or the journal) until interrupted")
 	fl.BoolVar(&f.persist, "persist", false, "ignore q and keyboard signals (Ctrl-C, Ctrl-\\)")
 	fl.BoolVar(&f.lax, "lax", false, "accept message id gaps and skip malformed lines, reporting them")
 	fl.StringVarP(&f.rec, "rec", "m", "", "play only recording `REC` of a file holding several")
@@ -123,18 +132,16 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	if f.source != "file" && f.source != "journal" {
 		return usage("--reader must be file or journal, not %q", f.source)
 	}
-	if f.source == "journal" && f.follow {
-		return usage("--follow works with --reader file only")
-	}
 
 	stderr := cmd.ErrOrStderr()
 	ro := reader.Options{Rec: f.rec, Lax: f.lax}
 	ro.OnSkip = func(e *reader.Error) { fmt.Fprintf(stderr, "vigil-play: skipped %v\n", e) }
-	r, closeSrc, err := openSource(cmd, arg, f.source, f.follow, ro)
+	bar := newProgressBar(stderr, "indexing "+arg+" for seeking")
+	in, err := openPlayInput(cmd, arg, f, index.Options{Reader: ro, Progress: bar.update})
 	if err != nil {
 		return &exitError{exitFailed, err}
 	}
-	defer closeSrc()
+	defer in.close()
 
 	// Signals end the playback through ctx, so that the terminal is
 	// restored; they are caught before it is changed.
@@ -172,13 +179,17 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 		return usage("--paused needs a terminal on standard input to resume")
 	}
 	opt.Notice = func(s string) { fmt.Fprintf(stderr, "vigil-play: %s%s", s, eol) }
+	if in.file != nil {
+		in.file.Warn = func(err error) { opt.Notice(err.Error()) }
+	}
 	// On every way out once playing starts, whatever the recording left
 	// the attributes and cursor in.
 	defer func() { _, _ = io.WriteString(out, exitSequence) }()
 
-	err = player.New(player.NewReaderSource(r), player.NewClock(keys), out, opt).Run(ctx)
-	if n := r.Skipped(); n > 0 {
-		fmt.Fprintf(stderr, "vigil-play: %s: skipped %d malformed or out-of-order lines%s", r.Name(), n, eol)
+	err = player.New(in.src, player.NewClock(keys), out, opt).Run(ctx)
+	bar.clear() // an interrupted indexing leaves it
+	if n := in.skipped(); n > 0 {
+		fmt.Fprintf(stderr, "vigil-play: %s: skipped %d malformed or out-of-order lines%s", in.name, n, eol)
 	}
 	switch {
 	case err == nil, errors.Is(err, player.ErrQuit), errors.Is(err, context.Canceled):
@@ -188,21 +199,53 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	}
 }
 
+// playInput is what play reads.
+type playInput struct {
+	src     player.Source
+	file    *player.FileSource // src when it is a file that can seek
+	name    string
+	skipped func() int
+	close   func()
+}
+
+// openPlayInput opens the recording to play: a file seeks with its index;
+// standard input, the journal and a followed file only go forward.
+func openPlayInput(cmd *cobra.Command, arg string, f playFlags, o index.Options) (*playInput, error) {
+	if f.source == "file" && arg != "-" && !f.follow {
+		fs, err := player.OpenFile(arg, o)
+		if err != nil {
+			return nil, err
+		}
+		return &playInput{src: fs, file: fs, name: arg, skipped: fs.Skipped, close: func() { fs.Close() }}, nil
+	}
+	r, closeSrc, err := openSource(cmd, arg, f.source, f.follow, o.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return &playInput{src: player.NewReaderSource(r), name: r.Name(), skipped: r.Skipped, close: closeSrc}, nil
+}
+
 // openSource opens the recording as a reader, and returns what closes it.
 // source is "file" or "journal" (arg is then a recording id); follow keeps
 // reading a file as it grows.
 func openSource(cmd *cobra.Command, arg, source string, follow bool, ro reader.Options) (*reader.Reader, func(), error) {
 	switch {
 	case source == "journal":
-		j, err := player.OpenJournal(arg)
+		openJournal := player.OpenJournal
+		if follow {
+			openJournal = player.FollowJournal
+		}
+		j, err := openJournal(arg)
 		if err != nil {
 			return nil, nil, err
 		}
 		ro.Rec = arg
-		return reader.New(j, j.Name(), ro), j.Close, nil
+		r := reader.New(j, j.Name(), ro)
+		return r, func() { r.Close(); j.Close() }, nil
 	case arg == "-":
 		// A pipe needs no Tail: its reads wait for the writer.
-		return reader.New(cmd.InOrStdin(), "<stdin>", ro), func() {}, nil
+		r := reader.New(cmd.InOrStdin(), "<stdin>", ro)
+		return r, func() { r.Close() }, nil
 	case follow:
 		file, err := os.Open(arg)
 		if err != nil {

@@ -24,6 +24,9 @@ import (
 var bin string // directory of the freshly built vigil-rec and vigil-play
 
 func TestMain(m *testing.M) {
+	// The caches of list and of seeking indexes go to one directory of
+	// the tests', not the user's.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(os.TempDir(), "vigil-play-test-cache"))
 	svctest.RunWithBinaries(m, &bin, "../../../rec/cmd/vigil-rec", ".")
 }
 
@@ -229,6 +232,30 @@ func TestPlayKeys(t *testing.T) {
 	}
 }
 
+// ← goes back (here to the start, repainting the screen), with the index
+// built and cached beside the recording.
+func TestPlaySeekBack(t *testing.T) {
+	file := writeTemp(t, tlogLine(1, 0, "=80x24>6", "first\n")+tlogLine(2, 500, ">7", "second\n")+tlogLine(3, 60000, ">6", "third\n"))
+	p := startPlay(t, nil, file)
+	p.waitFor("second")
+	if _, err := p.ptmx.Write([]byte("\x1b[D")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("\x1b[2J")
+	if _, err := p.ptmx.Write([]byte("G")); err != nil {
+		t.Fatal(err)
+	}
+	// The start again, then the end (repainted from its keyframe).
+	got, took := p.wait()
+	if !strings.HasPrefix(got, "first\nsecond\n\x1b") || !strings.Contains(got, "\x1b[2Jfirst\n") ||
+		!strings.Contains(got, "third") || !strings.HasSuffix(got, exitSequence) || took > 10*time.Second {
+		t.Errorf("played %q in %v", got, took)
+	}
+	if _, err := os.Stat(file + ".vpidx"); err != nil {
+		t.Errorf("no index cached: %v", err)
+	}
+}
+
 func TestPlayGotoEnd(t *testing.T) {
 	got, took := startPlay(t, nil, "--goto", "end", longPause(t)).wait()
 	if got != "first\nsecond\n"+exitSequence || took > 5*time.Second {
@@ -352,6 +379,40 @@ func TestPlayJournal(t *testing.T) {
 	if code != 0 || exported != want {
 		t.Errorf("export -r journal: exit %d, stderr %q\nexported %q\nscreen   %q", code, errOut, exported, want)
 	}
+	code, listed, errOut := runCLI("", "list", "-r", "journal", "--json")
+	if code != 0 || strings.Count(listed, "\n") != 1 || !strings.Contains(listed, `"rec":"`+ent.TLOG_REC+`"`) ||
+		!strings.Contains(listed, `"file":"journal:TLOG_REC=`+ent.TLOG_REC+`"`) {
+		t.Errorf("list -r journal: exit %d, stderr %q\n%s", code, errOut, listed)
+	}
+	code, found, errOut := runCLI("", "search", "-r", "journal", "bold")
+	if want := "-r journal " + ent.TLOG_REC + "  +"; code != 0 || !strings.HasPrefix(found, want) || !strings.HasSuffix(found, "  bold\n") {
+		t.Errorf("search -r journal: exit %d, stderr %q\n%s", code, errOut, found)
+	}
+	// --follow: a message added to the journal while playing is played.
+	p := startPlay(t, nil, "-f", "-r", "journal", "--speed", "1000", ent.TLOG_REC)
+	p.waitFor("bold")
+	last, err := exec.Command("journalctl", "-o", "cat", "TLOG_REC="+ent.TLOG_REC).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(last)), "\n")
+	var lastMsg struct{ ID, Pos int }
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &lastMsg); err != nil {
+		t.Fatal(err)
+	}
+	added := fmt.Sprintf(`{"ver":"2.3","host":"h","rec":%q,"user":"u","term":"xterm","session":1,"id":%d,"pos":%d,`+
+		`"timing":">9","in_txt":"","in_bin":[],"out_txt":"appended\n","out_bin":[]}`, ent.TLOG_REC, lastMsg.ID+1, lastMsg.Pos+1)
+	logger := exec.Command("logger", "--journald")
+	logger.Stdin = strings.NewReader("MESSAGE=" + added + "\nTLOG_REC=" + ent.TLOG_REC + "\n")
+	if out, err := logger.CombinedOutput(); err != nil {
+		t.Fatalf("logger: %v %s", err, out)
+	}
+	p.waitFor("appended")
+	if _, err := p.ptmx.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	p.wait()
+
 	code, _, errOut = runCLI("", "-r", "journal", "no-such-rec")
 	if code != 1 || !strings.Contains(errOut, "no journal entries with TLOG_REC=no-such-rec") {
 		t.Errorf("unknown recording: exit %d, %q", code, errOut)

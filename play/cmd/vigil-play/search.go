@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/reader"
 	"github.com/vigil-rec/vigil/play/screen"
 	"github.com/vigil-rec/vigil/rec/tlog"
@@ -21,13 +25,15 @@ import (
 func searchCmd() *cobra.Command {
 	var (
 		useRegex, input, asJSON bool
-		user                    string
+		o                       searchOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "search PATTERN [DIR|FILE...] [--regex] [--input] [--user U] [--json]",
+		Use:   "search PATTERN [DIR|FILE...|--reader journal] [--regex] [--input] [--user U] [--rec R] [--json]",
 		Short: "Find the moments where a text was shown on screen or typed",
-		Long: `Search the recordings in each DIR (its *.jsonl files; default ` + defaultRecDir + `) or FILE
-for PATTERN, plain text or, with --regex, a Go regular expression (RE2 syntax).
+		Long: `Search the recordings in each DIR (its *.jsonl files; default ` + defaultRecDir + `) or FILE,
+or with --reader journal those in the systemd journal, for PATTERN: plain text
+or, with --regex, a Go regular expression (RE2 syntax). Each recording of a file
+holding several (tlog's single-file layout) is searched on its own.
 
 The recorded output is played into a terminal screen of the recorded size, and
 each screen line is matched as it changes: a line is reported once for as long
@@ -37,11 +43,13 @@ are matched too, with the time of the keystroke that completed the match.
 
 Each hit is printed as
 
-  FILE  +HH:MM:SS.mmm  LINE
+  RECORDING  +HH:MM:SS.mmm  LINE
 
-(typed lines start with "(typed) "), or with --json as one object per hit:
-{"file","offset","seconds","source":"screen"|"input","line"}. A hit is
-replayed with: vigil-play play FILE --goto HH:MM:SS.mmm
+where RECORDING is what play takes to open it: FILE, "FILE -m REC" in a file
+holding several recordings, or "-r journal REC" (typed lines start with
+"(typed) "); or with --json as one object per hit: {"file" ("" for the
+journal),"rec","offset","seconds","source":"screen"|"input","line"}. A hit is
+replayed with: vigil-play play RECORDING --goto HH:MM:SS.mmm
 
 Exit status: 0 found, 1 not found, 2 usage error or a recording could not be
 read (the other recordings are still searched).`,
@@ -51,17 +59,25 @@ read (the other recordings are still searched).`,
 			if err != nil {
 				return &exitError{exitUsageErr, err}
 			}
+			o.match, o.input = match, input
 			paths := args[1:]
-			if len(paths) == 0 {
+			switch {
+			case o.source != "file" && o.source != "journal":
+				return &exitError{exitUsageErr, fmt.Errorf("--reader must be file or journal, not %q", o.source)}
+			case o.source == "journal" && len(paths) > 0:
+				return &exitError{exitUsageErr, errors.New("--reader journal searches the journal: no DIR or FILE")}
+			case len(paths) == 0:
 				paths = []string{defaultRecDir}
 			}
-			return runSearch(cmd, paths, searchOptions{match: match, input: input, user: user}, asJSON)
+			return runSearch(cmd, paths, o, asJSON)
 		},
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&useRegex, "regex", false, "PATTERN is a Go regular expression")
 	fl.BoolVar(&input, "input", false, "search the typed input too, when it was recorded")
-	fl.StringVar(&user, "user", "", "only recordings of user `U`")
+	fl.StringVar(&o.user, "user", "", "only recordings of user `U`")
+	fl.StringVarP(&o.rec, "rec", "m", "", "only the recording with id `R`")
+	fl.StringVarP(&o.source, "reader", "r", "file", "read from `READER`: file, or journal (the recordings in the systemd journal)")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object per hit")
 	return cmd
 }
@@ -81,14 +97,17 @@ func compilePattern(pattern string, useRegex bool) (func(string) bool, error) {
 }
 
 type searchOptions struct {
-	match func(string) bool
-	input bool
-	user  string
+	match     func(string) bool
+	input     bool
+	user, rec string
+	source    string // "file" or "journal"
 }
 
 // hit is one moment where the pattern was found.
 type hit struct {
+	Name   string        `json:"-"` // the recording as play takes it
 	File   string        `json:"file"`
+	Rec    string        `json:"rec"`
 	Offset string        `json:"offset"`
 	T      time.Duration `json:"-"`
 	Sec    float64       `json:"seconds"`
@@ -99,16 +118,8 @@ type hit struct {
 func runSearch(cmd *cobra.Command, args []string, o searchOptions, asJSON bool) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	status := exitFailed
-	files, missing, err := recordingFiles(args, stderr)
-	if err != nil {
-		return &exitError{exitUsageErr, err}
-	}
-	if missing {
-		status = exitUsageErr
-	}
 	var first *hit
-	for _, path := range files {
-		hits, err := searchFile(path, o)
+	report := func(hits []hit, err error) error {
 		if err != nil {
 			fmt.Fprintf(stderr, "vigil-play: %v\n", err)
 			status = exitUsageErr
@@ -119,11 +130,39 @@ func runSearch(cmd *cobra.Command, args []string, o searchOptions, asJSON bool) 
 		if werr := printHits(stdout, hits, asJSON); werr != nil {
 			return &exitError{exitUsageErr, fmt.Errorf("write: %w", werr)}
 		}
+		return nil
+	}
+	if o.source == "journal" {
+		recs, err := player.JournalRecordings()
+		if err != nil {
+			return &exitError{exitUsageErr, err}
+		}
+		for _, rec := range recs {
+			if o.rec != "" && rec != o.rec {
+				continue
+			}
+			if err := report(searchJournal(rec, o)); err != nil {
+				return err
+			}
+		}
+	} else {
+		files, missing, err := recordingFiles(args, stderr)
+		if err != nil {
+			return &exitError{exitUsageErr, err}
+		}
+		if missing {
+			status = exitUsageErr
+		}
+		for _, path := range files {
+			if err := report(searchFile(path, o)); err != nil {
+				return err
+			}
+		}
 	}
 	if first != nil {
 		if !asJSON {
-			fmt.Fprintf(stderr, "vigil-play: to replay a hit: vigil-play play FILE --goto OFFSET, e.g. vigil-play play %s --goto %s\n",
-				first.File, first.Offset)
+			fmt.Fprintf(stderr, "vigil-play: to replay a hit: vigil-play play RECORDING --goto OFFSET, e.g. vigil-play play %s --goto %s\n",
+				first.Name, first.Offset)
 		}
 		if status != exitUsageErr {
 			status = exitOK
@@ -148,7 +187,7 @@ func printHits(w io.Writer, hits []hit, asJSON bool) error {
 			if h.Source == "input" {
 				line = "(typed) " + line
 			}
-			_, err = fmt.Fprintf(w, "%s  +%s  %s\n", h.File, h.Offset, line)
+			_, err = fmt.Fprintf(w, "%s  +%s  %s\n", h.Name, h.Offset, line)
 		}
 		if err != nil {
 			return err
@@ -163,28 +202,101 @@ func formatOffset(d time.Duration) string {
 	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3_600_000, ms/60_000%60, ms/1000%60, ms%1000)
 }
 
-// searchFile returns the hits in one recording, in time order, and the
-// read error that ended it early, if any (with the hits before it).
+// searchFile returns the hits in the recordings of one file, each in time
+// order, and the read error that ended one early, if any (with the hits
+// before it). A file holding several recordings is searched recording by
+// recording.
 func searchFile(path string, o searchOptions) ([]hit, error) {
-	r, err := reader.Open(path, reader.Options{})
+	recs, err := fileRecordings(path)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	if o.user != "" {
-		m, err := r.Peek()
-		if m == nil || m.User != o.user {
-			if err == io.EOF {
-				err = nil
-			}
+	if len(recs) <= 1 {
+		r, err := reader.Open(path, reader.Options{Workers: runtime.GOMAXPROCS(0)})
+		if err != nil {
 			return nil, err
 		}
+		defer r.Close()
+		return searchReader(r, hit{Name: path, File: path}, o)
 	}
+	var hits []hit
+	for _, rec := range recs {
+		if o.rec != "" && rec != o.rec {
+			continue
+		}
+		r, err := reader.Open(path, reader.Options{Rec: rec, Workers: runtime.GOMAXPROCS(0)})
+		if err != nil {
+			return hits, err
+		}
+		h, err := searchReader(r, hit{Name: path + " -m " + rec, File: path}, o)
+		r.Close()
+		hits = append(hits, h...)
+		if err != nil {
+			return hits, err
+		}
+	}
+	return hits, nil
+}
+
+// fileRecordings returns the recording ids in a file's lines in the order
+// they first come.
+func fileRecordings(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var recs []string
+	seen := map[string]bool{}
+	br := bufio.NewReaderSize(f, 256<<10)
+	for cont := false; ; {
+		line, err := br.ReadSlice('\n')
+		if rec, ok := reader.GuessRec(line); ok && !cont && !seen[rec] {
+			seen[rec] = true
+			recs = append(recs, rec)
+		}
+		cont = err == bufio.ErrBufferFull // the rest of a long line comes next
+		switch err {
+		case nil, bufio.ErrBufferFull:
+		case io.EOF:
+			return recs, nil
+		default:
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+}
+
+// searchJournal returns the hits in recording rec of the journal.
+func searchJournal(rec string, o searchOptions) ([]hit, error) {
+	j, err := player.OpenJournal(rec)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	r := reader.New(j, j.Name(), reader.Options{Rec: rec, Workers: runtime.GOMAXPROCS(0)})
+	defer r.Close()
+	return searchReader(r, hit{Name: "-r journal " + rec}, o)
+}
+
+// searchReader returns the hits in the recording r reads, in time order,
+// named as in proto, and the read error that ended it early, if any (with
+// the hits before it).
+func searchReader(r *reader.Reader, proto hit, o searchOptions) ([]hit, error) {
+	first, err := r.Peek()
+	if first == nil || (o.user != "" && first.User != o.user) || (o.rec != "" && first.Rec != o.rec) {
+		if err == io.EOF {
+			err = nil
+		}
+		return nil, err
+	}
+	proto.Rec = first.Rec
 	s := &screenSearch{match: o.match}
 	var typed inputSearch
 	var hits []hit
 	add := func(t time.Duration, source, line string) {
-		hits = append(hits, hit{File: path, Offset: formatOffset(t), T: t, Sec: t.Seconds(), Source: source, Line: line})
+		h := proto
+		h.Offset, h.T, h.Sec, h.Source, h.Line = formatOffset(t), t, t.Seconds(), source, line
+		hits = append(hits, h)
 	}
 	for ev, rerr := range r.Events() {
 		if rerr != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -80,6 +81,48 @@ func TestSearch(t *testing.T) {
 	if d, err := player.ParseTime(h.Offset); err != nil || d != 2*time.Second || h.Sec != 2 || h.Source != "screen" || h.File != a {
 		t.Errorf("--json: %+v (%v, %v)", h, d, err)
 	}
+}
+
+// In a file holding two recordings (tlog's single-file layout), each is
+// searched on its own and named so that play opens it; --rec picks one.
+func TestSearchSharedFile(t *testing.T) {
+	dir := searchDir(t)
+	a := bytes.SplitAfter(readTestFile(t, filepath.Join(dir, "a.jsonl")), []byte("\n"))
+	c := bytes.SplitAfter(recgen.Record("c", []recgen.Chunk{{T: time.Second, Data: []byte("needle in c")}}), []byte("\n"))
+	var shared []byte
+	for i := range max(len(a), len(c)) {
+		if i < len(c) {
+			shared = append(shared, c[i]...)
+		}
+		if i < len(a) {
+			shared = append(shared, a[i]...)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "shared.jsonl")
+	if err := os.WriteFile(path, shared, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("", "search", "needle", path)
+	if code != 0 || strings.Count(out, path+" -m a  +") != 3 || !strings.Contains(out, path+" -m c  +00:00:01.000  needle in c\n") {
+		t.Fatalf("exit %d, %q, %q", code, out, errOut)
+	}
+	code, out, _ = runCLI("", "search", "--rec", "c", "--json", "needle", path)
+	var h hit
+	if code != 0 || strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &h) != nil || h.Rec != "c" || h.File != path {
+		t.Fatalf("--rec c: exit %d, %q", code, out)
+	}
+	if code, out, _ = runCLI("", "search", "--rec", "a", "needle", filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")); code != 0 || strings.Count(out, "\n") != 3 {
+		t.Fatalf("--rec a over files: exit %d, %q", code, out)
+	}
+}
+
+func readTestFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestSearchExitStatus(t *testing.T) {
