@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/reader"
 	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/retention"
 	"github.com/vigil-rec/vigil/rec/verify"
 )
 
@@ -39,6 +41,8 @@ type listing struct {
 	Size     int64     `json:"size"` // bytes of the recording's messages
 	State    string    `json:"state"`
 	Detail   string    `json:"detail,omitempty"`
+	// Hold is the legal hold on the recording (vigilctl hold), if any.
+	Hold *retention.Hold `json:"hold,omitempty"`
 	// StartJSON is Start in RFC 3339, null when unknown (format 2.2 has no
 	// wall-clock time).
 	StartJSON *string `json:"start"`
@@ -47,11 +51,13 @@ type listing struct {
 type listFilter struct {
 	user, host, rec string
 	since, until    time.Time
+	held            bool
 }
 
 func (f listFilter) match(l *listing) bool {
 	switch {
-	case f.user != "" && l.User != f.user, f.host != "" && l.Host != f.host, f.rec != "" && l.Rec != f.rec:
+	case f.user != "" && l.User != f.user, f.host != "" && l.Host != f.host, f.rec != "" && l.Rec != f.rec,
+		f.held && l.Hold == nil:
 		return false
 	case (!f.since.IsZero() || !f.until.IsZero()) && l.Start.IsZero():
 		return false
@@ -75,7 +81,9 @@ func listCmd() *cobra.Command {
 		Short: "List recordings with their time, user, host and integrity state",
 		Long: `List the recordings in each DIR (its *.jsonl files; default ` + defaultRecDir + `) or FILE,
 one line per recording, oldest first: start (local time), duration, user, host,
-terminal, size, integrity state (as "verify" reports it), recording id and file.
+terminal, size, integrity state (as "verify" reports it), HELD when a legal hold
+(vigilctl hold, in the directory's holds/) keeps it from purging, recording id
+and file.
 A file holding several recordings (tlog's single-file layout) gives one line each.
 With --reader journal, the recordings in the systemd journal are listed instead
 (each TLOG_REC value; FILE is then journal:TLOG_REC=ID).
@@ -121,6 +129,7 @@ directory, file or key could not be read.`,
 	fl.StringVar(&f.rec, "rec", "", "only the recording with id `R`")
 	fl.StringVar(&since, "since", "", "only recordings active at or after `T`")
 	fl.StringVar(&until, "until", "", "only recordings active at or before `T`")
+	fl.BoolVar(&f.held, "held", false, "only recordings under a legal hold")
 	fl.BoolVar(&o.asJSON, "json", false, "print one JSON object per recording and line")
 	fl.BoolVar(&o.noCache, "no-cache", false, "read and verify every file again, ignoring what list found before")
 	fl.StringVarP(&o.source, "reader", "r", "file", "read from `READER`: file, or journal (the recordings in the systemd journal)")
@@ -164,6 +173,7 @@ func runList(cmd *cobra.Command, args []string, f listFilter, trusted keys.Set, 
 		return &exitError{exitUsageErr, err}
 	}
 	var all []listing
+	holds := holdsOf(stderr)
 	for _, r := range results {
 		if r.err != nil {
 			fmt.Fprintf(stderr, "vigil-play: %v\n", r.err)
@@ -171,8 +181,14 @@ func runList(cmd *cobra.Command, args []string, f listFilter, trusted keys.Set, 
 			continue
 		}
 		for i := range r.listings {
-			if f.match(&r.listings[i]) {
-				all = append(all, r.listings[i])
+			l := &r.listings[i]
+			if o.source == "file" {
+				if h, ok := holds(filepath.Dir(l.File)).Held(l.Rec); ok {
+					l.Hold = &h
+				}
+			}
+			if f.match(l) {
+				all = append(all, *l)
 			}
 		}
 	}
@@ -217,6 +233,25 @@ func listSources(stderr io.Writer, args []string, trusted keys.Set, o listOption
 	return results, status, nil
 }
 
+// holdsOf returns the holds on the recordings of a directory, reading each
+// directory's holds once; a hold file that cannot be read is reported and
+// the others still count.
+func holdsOf(stderr io.Writer) func(dir string) retention.Holds {
+	seen := map[string]retention.Holds{}
+	return func(dir string) retention.Holds {
+		h, ok := seen[dir]
+		if !ok {
+			var err error
+			h, err = retention.LoadHolds(retention.HoldsDir(dir))
+			if err != nil {
+				fmt.Fprintf(stderr, "vigil-play: %v\n", err)
+			}
+			seen[dir] = h
+		}
+		return h
+	}
+}
+
 func printListing(w io.Writer, all []listing, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -232,14 +267,18 @@ func printListing(w io.Writer, all []listing, asJSON bool) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "START\tDURATION\tUSER\tHOST\tTERM\tSIZE\tSTATE\tREC\tFILE")
+	fmt.Fprintln(tw, "START\tDURATION\tUSER\tHOST\tTERM\tSIZE\tSTATE\tHELD\tREC\tFILE")
 	for _, l := range all {
 		start := "-"
 		if !l.Start.IsZero() {
 			start = l.Start.Local().Format("2006-01-02 15:04:05")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", start, formatDuration(l.Duration),
-			dash(l.User), dash(l.Host), dash(l.Term), formatSize(l.Size), l.State, dash(l.Rec), l.File)
+		held := "-"
+		if l.Hold != nil {
+			held = "HELD"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", start, formatDuration(l.Duration),
+			dash(l.User), dash(l.Host), dash(l.Term), formatSize(l.Size), l.State, held, dash(l.Rec), l.File)
 	}
 	return tw.Flush()
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"github.com/vigil-rec/vigil/rec/retention"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -205,4 +207,33 @@ func BenchmarkList10k(b *testing.B) {
 			list()
 		}
 	})
+}
+
+// A recording under a legal hold (vigilctl hold) is marked HELD; --held
+// lists only those.
+func TestListHeld(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	listDir(t, dir, 3)
+	code, out, errOut := runCLI("", "list", "--json", dir)
+	if code != 0 {
+		t.Fatalf("list: %d %s", code, errOut)
+	}
+	var first listing
+	if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &first); err != nil || first.Rec == "" {
+		t.Fatalf("first listing %q: %v", out, err)
+	}
+	if err := retention.Place(dir, retention.Hold{Rec: first.Rec, Since: time.Now(), By: "auditor", Reason: "case 42"}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI("", "list", dir)
+	if code != 0 || strings.Count(out, " HELD  "+first.Rec) != 1 || strings.Count(out, " HELD ") != 2 { // the header and one row
+		t.Fatalf("list with a hold: %d %s\n%s", code, errOut, out)
+	}
+	code, out, _ = runCLI("", "list", "--held", "--json", dir)
+	var held listing
+	if code != 0 || strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &held) != nil ||
+		held.Rec != first.Rec || held.Hold == nil || held.Hold.Reason != "case 42" {
+		t.Fatalf("list --held: %d\n%s", code, out)
+	}
 }
