@@ -239,7 +239,7 @@ func TestVersion22(t *testing.T) {
 	r = play(t, nil, "list", "-k", newEnv(t).key+".pub", path)
 	r.want(t, 0)
 	lines := strings.Split(r.stdout, "\n")
-	want := []string{"-", "0:00:00", "bob", "old", "vt100", fmt.Sprintf("%dB", len(rec)), "UNSIGNED", "r22", path}
+	want := []string{"-", "0:00:00", "bob", "old", "vt100", fmt.Sprintf("%dB", len(rec)), "UNSIGNED", "-", "r22", path}
 	if len(lines) != 3 || fmt.Sprint(strings.Fields(lines[1])) != fmt.Sprint(want) {
 		t.Errorf("list:\n%s\nwant the line %v", r.stdout, want)
 	}
