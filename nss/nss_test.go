@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -602,19 +603,10 @@ func corruptSnapshots(t *testing.T, w *world, d *driver) {
 			}
 		}
 		if i%4 != 0 {
-			binary.LittleEndian.PutUint32(b[56:], fnv1a(b[64:]))
+			binary.LittleEndian.PutUint32(b[56:], checksum(b[64:]))
 		}
 		check(b)
 	}
-}
-
-func fnv1a(b []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range b {
-		h ^= uint32(c)
-		h *= 16777619
-	}
-	return h
 }
 
 // stress: threads look up while the snapshot is replaced under them and
@@ -802,4 +794,11 @@ func TestModuleExports(t *testing.T) {
 	if so, err := f.DynString(elf.DT_SONAME); err != nil || !slices.Equal(so, []string{"libnss_vigil.so.2"}) {
 		t.Errorf("soname %v, %v", so, err)
 	}
+}
+
+// checksum is the snapshot's FNV-1a 32 (policyd/spec/nss.md).
+func checksum(b []byte) uint32 {
+	h := fnv.New32a()
+	h.Write(b)
+	return h.Sum32()
 }

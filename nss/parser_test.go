@@ -111,7 +111,7 @@ func mutate(rng *rand.Rand, b []byte) []byte {
 			binary.LittleEndian.PutUint32(b[24:], uint32(len(b)))
 		}
 		if rng.IntN(4) != 0 {
-			binary.LittleEndian.PutUint32(b[56:], fnv1a(b[64:]))
+			binary.LittleEndian.PutUint32(b[56:], checksum(b[64:]))
 		}
 	}
 	return b

@@ -3,12 +3,10 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -186,34 +184,8 @@ func TestLDAPUnresponsive(t *testing.T) {
 		return
 	}
 	w := policyHost(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu   sync.Mutex
-		held []net.Conn // open, never read
-	)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	uri := "ldap://" + l.Addr().String() + "/"
+	addr, accepted := slapdtest.BlackHole(t)
+	uri := "ldap://" + addr + "/"
 	cache := filepath.Join(w, "ldap-rules.json")
 	fetched := time.Now().Add(-time.Hour).Round(time.Second)
 	if err := ldaprules.SaveCache(cache, &ldaprules.RuleSet{Server: uri, Fetched: fetched, Rules: []conf.Rule{{
@@ -241,11 +213,7 @@ cache = %q
 	startPolicyd(t, policy)
 	t.Logf("policyd answered %v after its start", time.Since(start).Round(time.Millisecond))
 
-	waitFor(t, "policyd to ask the directory", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(held) > 0
-	})
+	waitFor(t, "policyd to ask the directory", func() bool { return accepted() > 0 })
 	recordedBy(t, "the cached rule", "carol", true)
 	if e := explain(t, "alice", "--service", "sshd"); !e.Record || !strings.Contains(e.Rule, "scope=some users") {
 		t.Errorf("alice, recorded by the file policy: %+v", e)

@@ -3,12 +3,10 @@ package ldaprules
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -175,34 +173,7 @@ func TestFetchTLS(t *testing.T) {
 // answers must not hang any step past the timeout.
 func TestFetchBlackHole(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	var (
-		mu   sync.Mutex
-		held []net.Conn // kept open and referenced, never read
-	)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	addr := l.Addr().String()
+	addr, _ := slapdtest.BlackHole(t)
 	pw := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pw, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)

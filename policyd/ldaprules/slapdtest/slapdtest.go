@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -369,4 +370,43 @@ func (s *Server) writeCerts() (certFile, keyFile string) {
 		}
 	}
 	return certFile, keyFile
+}
+
+// BlackHole listens on 127.0.0.1 and accepts connections that it never
+// reads or answers: an LDAP server that hangs. It returns the address and
+// a count of the connections taken so far; all is closed when t ends.
+func BlackHole(t testing.TB) (addr string, accepted func() int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu   sync.Mutex
+		held []net.Conn // kept open and referenced, never read
+	)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	return l.Addr().String(), func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(held)
+	}
 }
