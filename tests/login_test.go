@@ -448,7 +448,7 @@ func TestLoginSuSudoLogin(t *testing.T) {
 		term := startTerminal(t, 100, 30, c.argv[0], c.argv[1:]...)
 		term.waitFor("ATTENTION! Your session is being recorded!", 20*time.Second)
 		term.waitFor("alice@", 20*time.Second)
-	term.waitFor("alice@", 20*time.Second) // the prompt: typeahead could be lost while the shell starts
+		term.waitFor("alice@", 20*time.Second) // the prompt: typeahead could be lost while the shell starts
 		marker := "via-" + c.name
 		term.typeText("echo " + marker + "-$((40+2)) user=$(id -un)\r")
 		term.waitFor(marker+"-42 user=alice", 10*time.Second)
