@@ -583,8 +583,8 @@ func TestLoginEscapes(t *testing.T) {
 			"env", `VIGIL_REC_CONF={"log":{"output":false}}`, `TLOG_REC_SESSION_CONF_TEXT={"log":{"output":false}}`,
 			"VIGIL_REC_SHELL=/bin/sh", "VIGIL_REC_SERVICE=sshd", h.recorder, "-c", "echo forged-$((7*6)) $0")
 		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "forged-42 bash") {
-			t.Errorf("recorder with a forged environment: %v\n%s", err, out)
+		if err != nil || !strings.Contains(string(out), "forged-42 bash") || strings.Contains(string(out), "recording with") {
+			t.Errorf("recorder with a forged environment (policyd must have answered): %v\n%s", err, out)
 		}
 		data, _ := os.ReadFile(waitRecording(t, before))
 		if !bytes.Contains(data, []byte("forged-42")) {
