@@ -797,3 +797,34 @@ exclude_groups = "ops"
 		}
 	}
 }
+
+// SSSD's scope=some with groups, through real logins: a group that is the
+// user's primary group (bob: ops) and one the user is a supplementary member
+// of (carol: wheel2) both record; alice, in neither, is not recorded.
+func TestLoginScopeSomeGroups(t *testing.T) {
+	if !svctest.InNamespace(t) {
+		return
+	}
+	newLoginHost(t, `
+recorder = "@RECORDER@"
+[session_recording]
+scope = "some"
+groups = "ops, wheel2"
+`, "")
+	for user, recorded := range map[string]bool{"alice": false, "bob": true, "carol": true} {
+		before := recordings(t)
+		out, err := ssh(user, "HOST", "echo in-as-$(id -un)").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "in-as-"+user) {
+			t.Errorf("%s: %v\n%s", user, err, out)
+			continue
+		}
+		if recorded {
+			waitRecording(t, before)
+			continue
+		}
+		time.Sleep(200 * time.Millisecond)
+		if recs := newRecordings(t, before); len(recs) != 0 {
+			t.Errorf("%s was recorded: %v", user, recs)
+		}
+	}
+}
