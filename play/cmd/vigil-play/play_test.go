@@ -121,7 +121,8 @@ func (p *ptyPlay) waitFor(want string) {
 			return
 		}
 	}
-	p.t.Fatalf("the screen never showed %q: %q", want, p.screen())
+	// stderr is still being written to: read only to explain a failure.
+	p.t.Fatalf("the screen never showed %q: %q\nstderr: %q", want, p.screen(), p.stderr.String())
 }
 
 // wait waits for vigil-play to exit with status 0 and returns all it
@@ -396,12 +397,14 @@ func TestPlayJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(last)), "\n")
+	// The appended message starts 10 s after the last one started: that
+	// one may span a few ms (more under load), and time must not go back.
 	var lastMsg struct{ ID, Pos int }
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &lastMsg); err != nil {
 		t.Fatal(err)
 	}
 	added := fmt.Sprintf(`{"ver":"2.3","host":"h","rec":%q,"user":"u","term":"xterm","session":1,"id":%d,"pos":%d,`+
-		`"timing":">9","in_txt":"","in_bin":[],"out_txt":"appended\n","out_bin":[]}`, ent.TLOG_REC, lastMsg.ID+1, lastMsg.Pos+1)
+		`"timing":">9","in_txt":"","in_bin":[],"out_txt":"appended\n","out_bin":[]}`, ent.TLOG_REC, lastMsg.ID+1, lastMsg.Pos+10000)
 	logger := exec.Command("logger", "--journald")
 	logger.Stdin = strings.NewReader("MESSAGE=" + added + "\nTLOG_REC=" + ent.TLOG_REC + "\n")
 	if out, err := logger.CombinedOutput(); err != nil {
