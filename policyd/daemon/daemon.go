@@ -398,26 +398,22 @@ func (r nssResolver) answer(u *decide.User, st *state) (nssdb.Entry, bool, error
 
 func (r nssResolver) ByName(name string) (nssdb.Entry, bool, error) {
 	st := r.d.state.Load()
-	if u, ok := st.users[name]; ok {
-		return r.answer(u, st)
-	}
-	var u *decide.User
-	err := r.d.lookup(func() (err error) { u, err = nsslookup.User(name); return err })
-	if errors.Is(err, nsslookup.ErrNoSuchUser) {
-		return nssdb.Entry{}, false, nil
-	} else if err != nil {
-		return nssdb.Entry{}, false, err
-	}
-	return r.answer(u, st)
+	return r.resolve(st, st.users[name], func() (*decide.User, error) { return nsslookup.User(name) })
 }
 
 func (r nssResolver) ByUID(uid uint32) (nssdb.Entry, bool, error) {
 	st := r.d.state.Load()
-	if u, ok := st.byUID[uid]; ok {
-		return r.answer(u, st)
+	return r.resolve(st, st.byUID[uid], func() (*decide.User, error) { return nsslookup.UserByID(uid) })
+}
+
+// resolve answers for known, the user from the state's table, or else for
+// the one find gets from NSS; no such user is "not recorded".
+func (r nssResolver) resolve(st *state, known *decide.User, find func() (*decide.User, error)) (nssdb.Entry, bool, error) {
+	if known != nil {
+		return r.answer(known, st)
 	}
 	var u *decide.User
-	err := r.d.lookup(func() (err error) { u, err = nsslookup.UserByID(uid); return err })
+	err := r.d.lookup(func() (err error) { u, err = find(); return err })
 	if errors.Is(err, nsslookup.ErrNoSuchUser) {
 		return nssdb.Entry{}, false, nil
 	} else if err != nil {
