@@ -301,3 +301,50 @@ func TestRecSignalEndsCleanly(t *testing.T) {
 		t.Errorf("final metadata %s", r.Meta)
 	}
 }
+
+// The file sink gathers lines into batches; whatever the session printed is
+// in the file within the recording's latency all the same, while the
+// session goes on.
+func TestRecWrittenWithinLatency(t *testing.T) {
+	e := newRecEnv(t)
+	const n = 300000
+	cmd := exec.Command(binPath("vigil-rec"), e.args("--latency=1", "--", "sh", "-c",
+		fmt.Sprintf(`head -c %d /dev/zero | tr '\0' x; echo; echo flood-done; exec sleep 60`, n))...)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	go func() {
+		br := bufio.NewReader(r)
+		for {
+			if _, err := br.ReadBytes('\n'); err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := 0
+		if m, _ := filepath.Glob(e.dir + "*.jsonl"); len(m) == 1 {
+			got = bytes.Count(outputOf(decode(t, m[0])), []byte("x"))
+		}
+		if got == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the recording holds %d of %d output bytes 10 s after the flood (latency 1 s)", got, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	e.verifyOK(t, e.only(t))
+}

@@ -52,3 +52,12 @@ type Sink interface {
 	Writer
 	Close() error
 }
+
+// Flusher is implemented by sinks that gather messages in memory and write
+// them in batches. The recorder flushes such a sink at the latest one
+// latency after a message, as it does with the encoder's pending output.
+type Flusher interface {
+	Flush() error
+	// Buffered reports whether the sink holds messages not yet written.
+	Buffered() bool
+}

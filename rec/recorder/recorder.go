@@ -58,6 +58,7 @@ type recording struct {
 	mu      sync.Mutex
 	enc     *tlog.Encoder
 	chain   *chain.Writer
+	sink    *retrySink
 	start   time.Time
 	latency time.Duration
 	timer   *time.Timer
@@ -77,7 +78,8 @@ func newRecording(o *Options, warn io.Writer) *recording {
 	if retryFor == 0 {
 		retryFor = 30 * time.Second
 	}
-	var w msg.Writer = &retrySink{sink: o.Sink, deadline: retryFor, warn: warn}
+	r.sink = &retrySink{sink: o.Sink, deadline: retryFor, warn: warn}
+	var w msg.Writer = r.sink
 	r.chain = chain.New(w, o.Key, r.latency, time.Now)
 	w = r.chain
 	if o.Conf.Limit.Action != "pass" {
@@ -119,12 +121,18 @@ func (r *recording) failLocked(err error) {
 	close(r.dead)
 }
 
+// armLocked keeps a timer armed while output waits in the encoder or in a
+// batching sink, so that it is written within latency.
 func (r *recording) armLocked() {
-	since, ok := r.enc.Pending()
-	if !ok || r.timer != nil {
+	if r.timer != nil {
 		return
 	}
-	wait := r.latency - (r.now() - since)
+	wait := r.latency
+	if since, ok := r.enc.Pending(); ok {
+		wait -= r.now() - since
+	} else if !r.sink.Buffered() {
+		return
+	}
 	r.timer = time.AfterFunc(max(wait, 0), r.flushLatency)
 }
 
@@ -135,7 +143,11 @@ func (r *recording) flushLatency() {
 	if r.failed != nil {
 		return
 	}
-	if err := r.enc.Flush(true); err != nil {
+	err := r.enc.Flush(true)
+	if err == nil {
+		err = r.sink.Flush()
+	}
+	if err != nil {
 		r.failLocked(err)
 	}
 }

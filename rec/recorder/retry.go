@@ -20,7 +20,26 @@ type retrySink struct {
 const retryInterval = 500 * time.Millisecond
 
 func (s *retrySink) WriteMessage(m *msg.Message) error {
-	err := s.sink.WriteMessage(m)
+	return s.retry(func() error { return s.sink.WriteMessage(m) })
+}
+
+// Flush writes what a batching sink holds, retrying like WriteMessage.
+func (s *retrySink) Flush() error {
+	f, ok := s.sink.(msg.Flusher)
+	if !ok {
+		return nil
+	}
+	return s.retry(f.Flush)
+}
+
+// Buffered reports whether a batching sink holds messages not yet written.
+func (s *retrySink) Buffered() bool {
+	f, ok := s.sink.(msg.Flusher)
+	return ok && f.Buffered()
+}
+
+func (s *retrySink) retry(write func() error) error {
+	err := write()
 	if err == nil {
 		return nil
 	}
@@ -28,7 +47,7 @@ func (s *retrySink) WriteMessage(m *msg.Message) error {
 	give := time.Now().Add(s.deadline)
 	for time.Now().Before(give) {
 		time.Sleep(retryInterval)
-		if err = s.sink.WriteMessage(m); err == nil {
+		if err = write(); err == nil {
 			fmt.Fprintf(s.warn, "vigil-rec: recording resumed\r\n")
 			return nil
 		}

@@ -66,6 +66,17 @@ func SanitizeName(s string) string {
 	return b.String()
 }
 
+// BatchSize is how many bytes of whole lines the file sink gathers before
+// it writes them with one write(2). A flooding terminal produces a message
+// every 2 KiB; a system call for each, through the file system, costs more
+// than encoding and hashing it. Messages the recorder flushes for latency
+// (Checkpoint) and the final one are written at once, and the recorder calls
+// Flush when nothing else would, so gathering never delays a line by more
+// than the recording's latency. It is also how far what the user saw may be
+// ahead of the file when the disk fills up (the bytes are kept and retried),
+// so it stays small.
+const BatchSize = 16 << 10
+
 // File is the file sink. It is safe for concurrent use.
 type File struct {
 	mu      sync.Mutex
@@ -73,8 +84,10 @@ type File struct {
 	path    string
 	created bool   // we created the file: its directory entry must be synced
 	pending []byte // accepted bytes not yet written, see WriteMessage
-	// The message whose write failed: when it is sent again (a retry), its
-	// bytes are already in pending and must not be queued twice.
+	// failed is set while a write of pending has failed. The message whose
+	// write failed may be sent again (a retry): its bytes are already in
+	// pending and must not be queued twice.
+	failed    bool
 	failedRec string
 	failedID  uint64
 	closed    bool
@@ -159,33 +172,50 @@ func (s *File) Path() string { return s.path }
 
 // WriteMessage appends m.Line. The sink takes the bytes over: when it
 // returns, they are either in the file or kept by the sink, which writes them
-// before anything else on the next WriteMessage or Close. An error (ENOSPC,
-// EIO, ...) therefore means "not all accepted bytes are in the file yet".
-// Sending the failed message again (msg.Sink's retry contract) only writes
-// what is still missing, so once the cause is gone the file has every
-// message exactly once and no half line.
+// once BatchSize bytes have gathered, with a Checkpoint or Final message, or
+// on Flush or Close. An error (ENOSPC, EIO, ...) therefore means "not all
+// accepted bytes are in the file yet". Sending the failed message again
+// (msg.Sink's retry contract) only writes what is still missing, so once the
+// cause is gone the file has every message exactly once and no half line.
 func (s *File) WriteMessage(m *msg.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return fmt.Errorf("file sink %s: write after close", s.path)
 	}
-	if len(s.pending) > 0 {
-		if m.Rec != s.failedRec || m.ID != s.failedID {
-			// Queue behind the unwritten tail so the file stays in order.
-			s.pending = append(s.pending, m.Line...)
-			s.failedRec, s.failedID = m.Rec, m.ID
-		}
-		return s.flushPending()
+	if !s.failed || m.Rec != s.failedRec || m.ID != s.failedID {
+		s.pending = append(s.pending, m.Line...)
 	}
-	n, err := writeFull(s.f, m.Line)
-	if err != nil {
-		s.pending = append(s.pending, m.Line[n:]...)
-		s.failedRec, s.failedID = m.Rec, m.ID
-		return fmt.Errorf("file sink %s: message %d: wrote %d of %d bytes, %d kept for retry: %w",
-			s.path, m.ID, n, len(m.Line), len(s.pending), err)
+	if !s.failed && !m.Final && !m.Checkpoint && len(s.pending) < BatchSize {
+		return nil
+	}
+	s.failedRec, s.failedID = m.Rec, m.ID
+	if err := s.flushPending(); err != nil {
+		return fmt.Errorf("file sink %s: message %d: %w", s.path, m.ID, err)
 	}
 	return nil
+}
+
+// Flush writes the lines the sink holds.
+func (s *File) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.pending) == 0 {
+		return nil
+	}
+	// A retry after a failed Flush is a Flush, not a message.
+	s.failedRec, s.failedID = "", 0
+	if err := s.flushPending(); err != nil {
+		return fmt.Errorf("file sink %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Buffered reports whether the sink holds lines not yet written.
+func (s *File) Buffered() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) > 0
 }
 
 func (s *File) flushPending() error {
@@ -193,8 +223,9 @@ func (s *File) flushPending() error {
 	// Shift rather than reslice so the buffer does not keep growing at the
 	// front while the disk stays full.
 	s.pending = s.pending[:copy(s.pending, s.pending[n:])]
+	s.failed = err != nil
 	if err != nil {
-		return fmt.Errorf("file sink %s: %d bytes still unwritten: %w", s.path, len(s.pending), err)
+		return fmt.Errorf("wrote %d bytes, %d kept for retry: %w", n, len(s.pending), err)
 	}
 	return nil
 }
@@ -225,7 +256,9 @@ func (s *File) Close() error {
 	s.closed = true
 	var errs []error
 	if len(s.pending) > 0 {
-		errs = append(errs, s.flushPending())
+		if err := s.flushPending(); err != nil {
+			errs = append(errs, fmt.Errorf("file sink %s: %w", s.path, err))
+		}
 	}
 	if err := s.f.Sync(); err != nil {
 		errs = append(errs, fmt.Errorf("file sink %s: fsync: %w", s.path, err))
