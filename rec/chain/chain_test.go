@@ -39,13 +39,13 @@ func tlogMsg(id uint64, text string) *msg.Message {
 
 func testKey() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)) }
 
-// TestLayout checks one line byte for byte against an independent
-// computation of hash and signature.
+// TestLayout checks an anchor, a plain message and a final anchor byte for
+// byte against an independent computation of hashes and signatures.
 func TestLayout(t *testing.T) {
 	s := &sink{}
 	clk := &fakeClock{t: time.Unix(1000, 0)}
 	priv := testKey()
-	w := New(s, priv, time.Second, clk.now)
+	w := New(s, priv, time.Hour, clk.now)
 	m1 := tlogMsg(1, "abc")
 	orig := string(m1.Line)
 	if err := w.WriteMessage(m1); err != nil {
@@ -54,43 +54,58 @@ func TestLayout(t *testing.T) {
 	if string(m1.Line) != orig {
 		t.Fatalf("caller's line not restored: %q", m1.Line)
 	}
+	plain := string(tlogMsg(2, "plain").Line)
+	if err := w.WriteMessage(tlogMsg(2, "plain")); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.SetMeta(json.RawMessage(`{ "cmd" : "ls -l",
 		"exit": 0 }`)); err != nil {
 		t.Fatal(err)
 	}
-	m2 := tlogMsg(3, "d\"e")
-	m2.Dropped = msg.Drop{Messages: 1, Bytes: 300}
-	m2.Final = true
-	if err := w.WriteMessage(m2); err != nil {
+	m3 := tlogMsg(4, "d\"e")
+	m3.Dropped = msg.Drop{Messages: 1, Bytes: 300}
+	m3.Final = true
+	if err := w.WriteMessage(m3); err != nil {
 		t.Fatal(err)
 	}
+	keyID := keys.ID(priv.Public().(ed25519.PublicKey))
+	signed := func(pre string, sum []byte) string {
+		h := hex.EncodeToString(sum)
+		sig := ed25519.Sign(priv, []byte("vigil-chain-v2\nr1\n"+h))
+		return pre + `"hash":"` + h + `","key":"` + keyID + `","sig":"` + hex.EncodeToString(sig) + `"}}` + "\n"
+	}
 
-	want1pre := strings.TrimSuffix(orig, "}\n") + `,"vigil":{"v":1,"seq":1,"prev":"` + ZeroHash + `",`
-	sum1 := sha256.Sum256([]byte(want1pre))
-	h1 := hex.EncodeToString(sum1[:])
-	if want := want1pre + `"hash":"` + h1 + `"}}` + "\n"; s.lines[0] != want {
+	pre1 := strings.TrimSuffix(orig, "}\n") + `,"vigil":{"v":2,"seq":1,`
+	h := sha256.New()
+	h.Write(make([]byte, 32))
+	h.Write([]byte(pre1))
+	sum1 := h.Sum(nil)
+	if want := signed(pre1, sum1); s.lines[0] != want {
 		t.Fatalf("line 1\n got %s\nwant %s", s.lines[0], want)
 	}
-
-	want2pre := strings.TrimSuffix(string(tlogMsg(3, "d\"e").Line), "}\n") +
-		`,"vigil":{"v":1,"seq":2,"prev":"` + h1 + `","drop":{"messages":1,"bytes":300},"meta":{"cmd":"ls -l","exit":0},"end":true,`
-	sum2 := sha256.Sum256([]byte(want2pre))
-	h2 := hex.EncodeToString(sum2[:])
-	sig := ed25519.Sign(priv, []byte("vigil-chain-v1\nr1\n"+h2))
-	keyID := keys.ID(priv.Public().(ed25519.PublicKey))
-	want := want2pre + `"hash":"` + h2 + `","key":"` + keyID + `","sig":"` + hex.EncodeToString(sig) + `"}}` + "\n"
-	if s.lines[1] != want {
-		t.Fatalf("line 2\n got %s\nwant %s", s.lines[1], want)
+	if s.lines[1] != plain {
+		t.Fatalf("line 2 was changed:\n got %s\nwant %s", s.lines[1], plain)
 	}
-	if !json.Valid([]byte(s.lines[1])) {
-		t.Fatal("line 2 is not valid JSON")
+	pre3 := strings.TrimSuffix(string(tlogMsg(4, "d\"e").Line), "}\n") +
+		`,"vigil":{"v":2,"seq":3,"drop":{"messages":1,"bytes":300},"meta":{"cmd":"ls -l","exit":0},"end":true,`
+	h.Reset()
+	h.Write(sum1)
+	h.Write([]byte(plain))
+	h.Write([]byte(pre3))
+	if want := signed(pre3, h.Sum(nil)); s.lines[2] != want {
+		t.Fatalf("line 3\n got %s\nwant %s", s.lines[2], want)
 	}
-	if err := w.WriteMessage(tlogMsg(4, "x")); err == nil {
+	for i, l := range s.lines {
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("line %d is not valid JSON", i+1)
+		}
+	}
+	if err := w.WriteMessage(tlogMsg(5, "x")); err == nil {
 		t.Fatal("write after the final message succeeded")
 	}
 }
 
-// TestSignPolicy checks which messages carry a signature.
+// TestSignPolicy checks which messages are anchors with a signature.
 func TestSignPolicy(t *testing.T) {
 	s := &sink{}
 	clk := &fakeClock{t: time.Unix(1000, 0)}
@@ -104,8 +119,8 @@ func TestSignPolicy(t *testing.T) {
 		signed     bool
 	}
 	steps := []step{
-		{advance: time.Second},               // 1 s since New
-		{advance: 8 * time.Second},           // 9 s
+		{advance: time.Second, signed: true}, // the first message
+		{advance: 9 * time.Second},           // 9 s since the last signature
 		{advance: time.Second, signed: true}, // 10 s: interval reached
 		{advance: time.Second},               // 1 s since the last signature
 		{checkpoint: true, signed: true},     // latency flush
@@ -133,22 +148,35 @@ func TestSignPolicy(t *testing.T) {
 		if got := strings.Contains(s.lines[i], `"sig":"`); got != st.signed {
 			t.Errorf("message %d: signed=%v, want %v: %s", i+1, got, st.signed, s.lines[i])
 		}
+		if anchor := strings.Contains(s.lines[i], Marker); anchor != st.signed {
+			t.Errorf("message %d: anchor=%v, want %v: %s", i+1, anchor, st.signed, s.lines[i])
+		}
 	}
 }
 
-func TestUnsignedChain(t *testing.T) {
+// TestAnchorEvery: without a key, anchors come first, every AnchorEvery
+// messages and at the end; the others pass unchanged.
+func TestAnchorEvery(t *testing.T) {
 	s := &sink{}
 	w := New(s, nil, 0, nil)
-	for i := uint64(1); i <= 3; i++ {
+	const n = 3*AnchorEvery + 10
+	for i := uint64(1); i <= n; i++ {
 		m := tlogMsg(i, "x")
-		m.Final = i == 3
+		m.Final = i == n
 		if err := w.WriteMessage(m); err != nil {
 			t.Fatal(err)
 		}
 	}
+	anchors := map[int]bool{1: true, 1 + AnchorEvery: true, 1 + 2*AnchorEvery: true, 1 + 3*AnchorEvery: true, n: true}
 	for i, l := range s.lines {
-		if strings.Contains(l, `"sig"`) || !strings.Contains(l, fmt.Sprintf(`"seq":%d,`, i+1)) {
-			t.Errorf("line %d: %s", i+1, l)
+		seq := i + 1
+		switch {
+		case strings.Contains(l, `"sig"`):
+			t.Errorf("line %d signed without a key: %s", seq, l)
+		case anchors[seq] && !strings.Contains(l, fmt.Sprintf(`%s,"seq":%d,`, Marker, seq)):
+			t.Errorf("line %d is not an anchor: %s", seq, l)
+		case !anchors[seq] && l != string(tlogMsg(uint64(seq), "x").Line):
+			t.Errorf("line %d was changed: %s", seq, l)
 		}
 	}
 }

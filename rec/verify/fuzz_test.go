@@ -13,7 +13,7 @@ func seedLines(f *testing.F) [][]byte {
 	s := &sink{}
 	r := newRecorder(f, s, "r1", fixedKey(1))
 	r.write("hello\r\n", false, msg.Drop{})
-	if err := r.w.SetMeta(json.RawMessage(`{"cmd":"ls","vigil":{"v":1}}`)); err != nil {
+	if err := r.w.SetMeta(json.RawMessage(`{"cmd":"ls","vigil":{"v":2}}`)); err != nil {
 		f.Fatal(err)
 	}
 	r.write("\x1b[0m\"x\"", true, msg.Drop{Messages: 1, Bytes: 2})

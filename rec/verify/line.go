@@ -18,11 +18,11 @@ type entry struct {
 	id    uint64
 	plain bool // a tlog line without the vigil object
 
+	// An anchor's fields (plain is false).
 	seq     uint64
-	prev    [sha256.Size]byte
+	hashed  int               // bytes of the line its hash covers
 	hash    [sha256.Size]byte // as stored in the line
 	hashHex []byte            // stored hash text, part of the signature input
-	hashOK  bool              // stored hash equals the hash of the content
 	drop    msg.Drop
 	meta    json.RawMessage
 	end     bool
@@ -39,7 +39,7 @@ type tlogPart struct {
 
 // parseLine checks that line (including its '\n') is a canonical tlog line,
 // with or without the vigil object, and extracts its fields. It does not
-// check signatures or linkage. The entry may alias line.
+// check hashes, signatures or order. The entry may alias line.
 func parseLine(line []byte) (entry, error) {
 	body, nl := bytes.CutSuffix(line, []byte("\n"))
 	e, err := parseBody(body)
@@ -161,14 +161,6 @@ func (p *parser) vigil(e *entry) error {
 	if e.seq == 0 {
 		return errors.New("seq must start at 1")
 	}
-	if err = p.lit(`,"prev":`); err != nil {
-		return err
-	}
-	h, err := p.hex(2 * sha256.Size)
-	if err != nil {
-		return err
-	}
-	decodeHex(e.prev[:], h)
 	if p.opt(`,"drop":{"messages":`) {
 		if e.drop.Messages, err = p.uint(); err != nil {
 			return err
@@ -195,7 +187,7 @@ func (p *parser) vigil(e *entry) error {
 	if err = p.lit(`,`); err != nil {
 		return err
 	}
-	sum := sha256.Sum256(p.b[:p.i])
+	e.hashed = p.i
 	if err = p.lit(`"hash":`); err != nil {
 		return err
 	}
@@ -203,7 +195,6 @@ func (p *parser) vigil(e *entry) error {
 		return err
 	}
 	decodeHex(e.hash[:], e.hashHex)
-	e.hashOK = sum == e.hash
 	if p.opt(`,"key":`) {
 		k, err := p.hex(16)
 		if err != nil {

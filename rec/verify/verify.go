@@ -1,5 +1,6 @@
-// Package verify checks Vigil recordings: the SHA-256 hash chain, ed25519
-// signatures and completeness, per recording (rec id) in a tlog JSON file.
+// Package verify checks Vigil recordings: the SHA-256 hash chain carried by
+// anchor messages, ed25519 signatures, the order of the tlog ids and
+// completeness, per recording (rec id) in a tlog JSON file.
 package verify
 
 import (
@@ -8,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"regexp"
 	"sort"
@@ -28,9 +30,9 @@ const (
 	Unsigned         // no vigil fields at all, or a chain without any signature
 	UnknownKey       // signed by a key not in the trusted set
 	Truncated        // no end message
-	Missing          // messages deleted: a predecessor is nowhere in the recording
-	Reordered        // linkage broken but the predecessor is elsewhere in the recording
-	Modified         // content does not match its hash, bad signature, invalid line
+	Missing          // messages deleted: an id is nowhere in the recording
+	Reordered        // ids out of order, or an id skipped here is elsewhere in the recording
+	Modified         // content does not match its anchor's hash, bad signature, invalid line
 )
 
 var stateNames = [...]string{"OK", "UNSIGNED", "UNKNOWN_KEY", "TRUNCATED", "MISSING", "REORDERED", "MODIFIED"}
@@ -47,14 +49,15 @@ type Report struct {
 	State State
 	Rec   string // recording id ("" for lines without rec)
 	// Where the reported problem was found: 1-based line number in the
-	// input, the tlog message id and the chain seq (0 when unknown).
+	// input, the tlog message id and the message's seq, its 1-based number
+	// among the recording's lines (0 when unknown).
 	Line   int
 	ID     uint64
 	Seq    uint64
 	Detail string
 
 	Messages      int    // lines of this recording
-	LastSignedSeq uint64 // highest seq with a valid signature by a trusted key
+	LastSignedSeq uint64 // highest anchor seq with a valid signature by a trusted key
 	KeyIDs        []string
 	Dropped       msg.Drop // totals of the rate limiter's drop records
 	Meta          []json.RawMessage
@@ -120,7 +123,7 @@ func Recordings(r io.Reader, trusted keys.Set) ([]Report, error) {
 			groups[e.rec] = g
 			order = append(order, g)
 		}
-		g.add(n, &e, perr, trusted)
+		g.add(n, line, &e, perr, trusted)
 		prevRec = e.rec
 		if err == io.EOF {
 			break
@@ -168,35 +171,41 @@ type problem struct {
 	detail string
 }
 
-// link is a prev reference that did not point at the line before it; it is
-// classified when the whole recording has been read.
-type link struct {
+// gap is a run of ids skipped at a line; it is classified when the whole
+// recording has been read: moved elsewhere or missing.
+type gap struct {
 	problem
-	prev [sha256.Size]byte
+	from, to uint64
 }
 
 type group struct {
 	rep      Report
 	problems [len(stateNames)]*problem
-	chained  int
-	first    int      // line of the first chained message
-	plain    *problem // first line without vigil object
+	lines    int
+	anchors  int
 	signed   bool
 	ended    bool
-	maxSeq   uint64
-	// The last well-formed chained line, for linkage.
-	hasLast  bool
-	lastHash [sha256.Size]byte
-	lastSeq  uint64
-	lastEnd  bool
-	hashes   map[[sha256.Size]byte]struct{}
-	links    []link
-	keys     map[string]struct{}
-	unsigned []problem // end/drop/meta lines without a signature
+	endID    uint64
+	// The segment: the lines since the last anchor. h holds that anchor's
+	// stored hash (zeros before the first) and every byte since.
+	h         hash.Hash
+	segLine   int  // input line of the segment's first line
+	segSeq    int  // seq of the segment's first line
+	segBroken bool // ids in the segment are out of order or skip: the hash cannot match
+	// The last anchor's stored seq and its place among the lines read.
+	anchorSeq, anchorLines uint64
+	hasID                  bool
+	lastID                 uint64
+	ids                    map[uint64]struct{}
+	gaps                   []gap
+	keys                   map[string]struct{}
+	unsigned               []problem // first, end, drop and meta anchors without a signature
 }
 
 func newGroup(rec string) *group {
-	return &group{rep: Report{Rec: rec}, hashes: map[[sha256.Size]byte]struct{}{}, keys: map[string]struct{}{}}
+	g := &group{rep: Report{Rec: rec}, h: sha256.New(), ids: map[uint64]struct{}{}, keys: map[string]struct{}{}}
+	g.h.Write(make([]byte, sha256.Size))
+	return g
 }
 
 // note records p as the state's problem unless one at an earlier line is
@@ -207,49 +216,54 @@ func (g *group) note(s State, p problem) {
 	}
 }
 
-// noteLine records a problem found at line n in e.
-func (g *group) noteLine(s State, n int, e *entry, format string, args ...any) {
-	g.note(s, problem{line: n, id: e.id, seq: e.seq, detail: fmt.Sprintf(format, args...)})
+// noteLine records a problem found at line n in e, the recording's seq'th line.
+func (g *group) noteLine(s State, n int, e *entry, seq int, format string, args ...any) {
+	g.note(s, problem{line: n, id: e.id, seq: uint64(seq), detail: fmt.Sprintf(format, args...)})
 }
 
-func (g *group) add(n int, e *entry, perr error, trusted keys.Set) {
+func (g *group) add(n int, line []byte, e *entry, perr error, trusted keys.Set) {
 	g.rep.Messages++
+	g.lines++
+	seq := g.lines
+	if g.segLine == 0 {
+		g.segLine, g.segSeq = n, seq
+	}
 	if perr != nil {
-		g.noteLine(Modified, n, e, "%v", perr)
+		g.h.Write(line)
+		g.noteLine(Modified, n, e, seq, "%v", perr)
 		return
 	}
+	if g.ended && e.id > g.endID {
+		// Earlier ids after the end are out of order, which checkID tells.
+		g.noteLine(Modified, n, e, seq, "message after the end of the recording")
+	}
+	g.checkID(n, e, seq)
 	if e.plain {
-		if g.plain == nil {
-			g.plain = &problem{line: n, id: e.id, detail: "line without integrity fields in a chained recording"}
-		}
+		g.h.Write(line)
 		return
 	}
-	if g.chained == 0 {
-		g.first = n
-	}
-	g.chained++
-	if !e.hashOK {
-		g.noteLine(Modified, n, e, "hash does not match the message content")
-	}
-	if e.seq > g.maxSeq {
-		g.maxSeq = e.seq
-	}
-	g.hashes[e.hash] = struct{}{}
+	g.anchors++
+	g.h.Write(line[:e.hashed])
+	var sum [sha256.Size]byte
+	hashOK := [sha256.Size]byte(g.h.Sum(sum[:0])) == e.hash
 	switch {
-	case !g.hasLast && e.prev == [sha256.Size]byte{}:
-		if e.seq != 1 {
-			g.noteLine(Modified, n, e, "first message has seq %d", e.seq)
-		}
-	case g.hasLast && e.prev == g.lastHash:
-		if g.lastEnd {
-			g.noteLine(Modified, n, e, "message after the end of the recording")
-		} else if e.seq != g.lastSeq+1 {
-			g.noteLine(Modified, n, e, "seq %d follows seq %d", e.seq, g.lastSeq)
-		}
-	default:
-		g.links = append(g.links, link{problem{line: n, id: e.id, seq: e.seq}, e.prev})
+	case g.segBroken:
+		// Reported as reordered or missing; the content cannot be judged.
+	case !hashOK:
+		g.noteLine(Modified, g.segLine, e, g.segSeq, "messages %d to %d (lines %d to %d) do not match the hash of their anchor", g.segSeq, seq, g.segLine, n)
+	case e.seq-g.anchorSeq != uint64(seq)-g.anchorLines:
+		// Relative to the anchor before: lines missing further back are
+		// reported where they are missing.
+		g.noteLine(Modified, n, e, seq, "anchor seq %d follows seq %d after %d messages", e.seq, g.anchorSeq, uint64(seq)-g.anchorLines)
 	}
-	g.ended = g.ended || e.end
+	g.h.Reset()
+	g.h.Write(e.hash[:])
+	g.segLine, g.segBroken = 0, false
+	g.anchorSeq, g.anchorLines = e.seq, uint64(seq)
+
+	if e.end && !g.ended {
+		g.ended, g.endID = true, e.id
+	}
 	g.rep.Dropped.Messages += e.drop.Messages
 	g.rep.Dropped.Bytes += e.drop.Bytes
 	if e.meta != nil {
@@ -258,54 +272,92 @@ func (g *group) add(n int, e *entry, perr error, trusted keys.Set) {
 	if e.key != "" {
 		g.signed = true
 		g.keys[e.key] = struct{}{}
-		g.checkSig(n, e, trusted)
-	} else if e.end || e.meta != nil || e.drop != (msg.Drop{}) {
-		g.unsigned = append(g.unsigned, problem{line: n, id: e.id, seq: e.seq})
+		g.checkSig(n, e, seq, hashOK, trusted)
+	} else if e.seq == 1 || e.end || e.meta != nil || e.drop != (msg.Drop{}) {
+		g.unsigned = append(g.unsigned, problem{line: n, id: e.id, seq: uint64(seq)})
 	}
-	g.hasLast, g.lastHash, g.lastSeq, g.lastEnd = true, e.hash, e.seq, e.end
 }
 
-func (g *group) checkSig(n int, e *entry, trusted keys.Set) {
+// checkID checks that tlog ids rise by one from line to line; an anchor
+// with a drop record accounts for the ids the rate limiter dropped before it.
+func (g *group) checkID(n int, e *entry, seq int) {
+	next := uint64(1)
+	if g.hasID {
+		next = g.lastID + 1
+	}
+	if !e.plain {
+		next += e.drop.Messages
+	}
+	switch {
+	case g.hasID && e.id <= g.lastID:
+		g.segBroken = true
+		g.noteLine(Reordered, n, e, seq, "id %d comes after id %d: messages are out of order or repeated", e.id, g.lastID)
+	case e.id != next:
+		g.segBroken = true
+		from := next
+		if !e.plain {
+			from -= e.drop.Messages
+		}
+		g.gaps = append(g.gaps, gap{problem{line: n, id: e.id, seq: uint64(seq)}, from, e.id - 1})
+	}
+	g.hasID, g.lastID = true, e.id
+	g.ids[e.id] = struct{}{}
+}
+
+func (g *group) checkSig(n int, e *entry, seq int, hashOK bool, trusted keys.Set) {
 	pub, ok := trusted[e.key]
 	if !ok {
-		g.noteLine(UnknownKey, n, e, "signed by key %s, which is not trusted", e.key)
+		g.noteLine(UnknownKey, n, e, seq, "signed by key %s, which is not trusted", e.key)
 		return
 	}
 	if !ed25519.Verify(pub, chain.SigInput(nil, e.rec, e.hashHex), e.sig) {
-		g.noteLine(Modified, n, e, "signature by key %s does not verify", e.key)
+		g.noteLine(Modified, n, e, seq, "signature by key %s does not verify", e.key)
 		return
 	}
-	if e.hashOK && e.seq > g.rep.LastSignedSeq {
+	if hashOK && e.seq > g.rep.LastSignedSeq {
 		g.rep.LastSignedSeq = e.seq
 	}
 }
 
+// present reports whether every id in [from, to] is in the recording.
+func (g *group) present(from, to uint64) bool {
+	if to-from >= uint64(len(g.ids)) {
+		return false
+	}
+	for id := from; id <= to; id++ {
+		if _, ok := g.ids[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 func (g *group) finish() Report {
-	for _, l := range g.links {
-		_, found := g.hashes[l.prev]
-		if found || l.prev == [sha256.Size]byte{} {
-			g.note(Reordered, withDetail(l.problem, fmt.Sprintf("seq %d is out of order: its predecessor is elsewhere in the recording", l.seq)))
-		} else if l.line == g.first {
-			g.note(Missing, withDetail(l.problem, fmt.Sprintf("recording starts at seq %d: the messages before it are missing", l.seq)))
-		} else {
-			g.note(Missing, withDetail(l.problem, fmt.Sprintf("the message before seq %d is missing", l.seq)))
+	for _, gp := range g.gaps {
+		switch {
+		case g.present(gp.from, gp.to):
+			g.note(Reordered, withDetail(gp.problem, fmt.Sprintf("ids %d to %d belong before id %d but are elsewhere in the recording", gp.from, gp.to, gp.id)))
+		case gp.from == 1:
+			g.note(Missing, withDetail(gp.problem, fmt.Sprintf("recording starts at id %d: the messages before it are missing", gp.id)))
+		default:
+			g.note(Missing, withDetail(gp.problem, fmt.Sprintf("messages with ids %d to %d before id %d are missing", gp.from, gp.to, gp.id)))
 		}
 	}
 	if g.signed {
 		for _, u := range g.unsigned {
-			g.note(Modified, withDetail(u, "end, drop or meta message of a signed recording is not signed"))
+			g.note(Modified, withDetail(u, "first, end, drop or meta message of a signed recording is not signed"))
 		}
 	}
-	if g.chained > 0 && !g.ended {
-		g.note(Truncated, problem{detail: fmt.Sprintf("no end message: the recording stops after seq %d, messages after seq %d are not covered by a trusted signature", g.maxSeq, g.rep.LastSignedSeq)})
+	if g.anchors > 0 && !g.ended {
+		tail := ""
+		if g.segLine != 0 {
+			tail = fmt.Sprintf("; the last %d messages are not covered by any hash", g.lines-g.segSeq+1)
+		}
+		g.note(Truncated, problem{detail: fmt.Sprintf("no end message: the recording stops after seq %d, messages after seq %d are not covered by a trusted signature%s", g.lines, g.rep.LastSignedSeq, tail)})
 	}
-	switch {
-	case g.chained == 0:
+	if g.anchors == 0 {
 		g.note(Unsigned, problem{detail: "no integrity fields (plain tlog recording)"})
-	case g.plain != nil:
-		g.note(Modified, *g.plain)
-	}
-	if g.chained > 0 && !g.signed {
+	} else if !g.signed {
 		g.note(Unsigned, problem{detail: "hash chain without any signature"})
 	}
 	g.rep.KeyIDs = make([]string, 0, len(g.keys))

@@ -233,10 +233,10 @@ func TestMeta(t *testing.T) {
 	s := &sink{}
 	r := newRecorder(t, s, "r1", priv)
 	// A member named "vigil" inside meta must not confuse the verifier.
-	if err := r.w.SetMeta(json.RawMessage(`{"x":1,"vigil":{"v":1,"seq":9}}`)); err != nil {
+	if err := r.w.SetMeta(json.RawMessage(`{"x":1,"vigil":{"v":2,"seq":9}}`)); err != nil {
 		t.Fatal(err)
 	}
-	r.write(`fake ,"vigil":{"v":1,"seq":1} in text`, false, msg.Drop{})
+	r.write(`fake ,"vigil":{"v":2,"seq":1} in text`, false, msg.Drop{})
 	if err := r.w.SetMeta(json.RawMessage(`{"exit":0}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -288,26 +288,26 @@ func TestStrippedSignatures(t *testing.T) {
 	}
 }
 
+// Messages after the signed end: a plain line (unauthenticated until an
+// anchor) and an anchor of a forged continuation.
 func TestAppendAfterEnd(t *testing.T) {
 	priv := fixedKey(1)
 	s := &sink{}
 	r := newRecorder(t, s, "r1", priv)
 	r.write("a", true, msg.Drop{})
-	// Forge a linked continuation: a chain with the same history that
-	// does not end (hashes are public, only signatures need the key).
+	end := s.buf.Bytes()
 	s2 := &sink{}
 	r2 := newRecorder(t, s2, "r1", nil)
 	r2.write("a", false, msg.Drop{})
-	r2.write("b", false, msg.Drop{})
-	end := s.buf.Bytes()
-	forged := splitLines(s2.buf.Bytes())[1]
-	// Relink the forged line to the real end message's hash.
-	endHash := end[bytes.LastIndex(end, []byte(`"hash":"`))+8:][:64]
-	fh := bytes.Index(forged, []byte(`"prev":"`)) + 8
-	copy(forged[fh:], endHash)
-	rep := verifyOne(t, append(bytes.Clone(end), forged...), trust(priv))
-	if rep.State != Modified || rep.Line != 2 {
-		t.Fatalf("%v", rep)
+	r2.write("b", true, msg.Drop{})
+	for name, extra := range map[string][]byte{
+		"plain":  plainLine("r1", 2, "b"),
+		"anchor": splitLines(s2.buf.Bytes())[1],
+	} {
+		rep := verifyOne(t, append(bytes.Clone(end), extra...), trust(priv))
+		if rep.State != Modified || rep.Line != 2 {
+			t.Errorf("%s: %v", name, rep)
+		}
 	}
 }
 
@@ -375,5 +375,61 @@ func TestStateString(t *testing.T) {
 		if s.String() != want {
 			t.Errorf("%d: %s", int(s), s)
 		}
+	}
+}
+
+// TestLongSegments: with a signature only at the start and the end, most
+// messages are plain lines between anchors; damage to them is still found
+// and located.
+func TestLongSegments(t *testing.T) {
+	priv := fixedKey(1)
+	s := &sink{}
+	r := newRecorder(t, s, "r1", priv)
+	r.w = chain.New(s, priv, time.Hour, func() time.Time { return r.clk })
+	const a = chain.AnchorEvery
+	const n = 2*a + 22
+	for i := 1; i <= n; i++ {
+		r.write(fmt.Sprintf("line %d\r\n", i), i == n, msg.Drop{})
+	}
+	lines := splitLines(s.buf.Bytes())
+	anchors := 0
+	for _, l := range lines {
+		if bytes.Contains(l, []byte(chain.Marker)) {
+			anchors++
+		}
+	}
+	if anchors != 4 { // 1, 1+a, 1+2a and the end
+		t.Fatalf("%d anchors in %d lines", anchors, n)
+	}
+	if rep := verifyOne(t, s.buf.Bytes(), trust(priv)); rep.State != OK || rep.Messages != n || rep.LastSignedSeq != n {
+		t.Fatalf("%v", rep)
+	}
+	edit := func(k int, f func(l []byte) []byte) []byte {
+		c := append([][]byte{}, lines...)
+		c[k-1] = f(bytes.Clone(c[k-1]))
+		return bytes.Join(c, nil)
+	}
+	rep := verifyOne(t, edit(30, func(l []byte) []byte { return bytes.Replace(l, []byte("line 30"), []byte("line 31"), 1) }), trust(priv))
+	if rep.State != Modified || rep.Line != 2 || !strings.Contains(rep.Detail, fmt.Sprintf("messages 2 to %d", a+1)) {
+		t.Fatalf("edit in line 30: %v", rep)
+	}
+	sw := append([][]byte{}, lines...)
+	sw[9], sw[19] = sw[19], sw[9]
+	if rep := verifyOne(t, bytes.Join(sw, nil), trust(priv)); rep.State != Reordered || rep.Line != 10 {
+		t.Fatalf("swap of lines 10 and 20: %v", rep)
+	}
+	del := bytes.Join(append(append([][]byte{}, lines[:99]...), lines[100:]...), nil)
+	if rep := verifyOne(t, del, trust(priv)); rep.State != Missing || rep.Line != 100 {
+		t.Fatalf("line 100 deleted: %v", rep)
+	}
+	// Stripping the vigil object from an anchor breaks the next segment.
+	strip := edit(1+a, func(l []byte) []byte { return append(l[:bytes.Index(l, []byte(chain.Marker))], "}\n"...) })
+	if rep := verifyOne(t, strip, trust(priv)); rep.State != Modified {
+		t.Fatalf("anchor at line %d stripped: %v", 1+a, rep)
+	}
+	// A cut inside a segment: the tail after the last anchor is reported.
+	cut := bytes.Join(lines[:1+a+35], nil)
+	if rep := verifyOne(t, cut, trust(priv)); rep.State != Truncated || !strings.Contains(rep.Detail, "the last 35 messages are not covered") {
+		t.Fatalf("cut after line %d: %v", 1+a+35, rep)
 	}
 }
