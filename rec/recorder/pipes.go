@@ -145,3 +145,17 @@ func relay(src io.Reader, dst io.Writer, rec func([]byte) error) error {
 		}
 	}
 }
+
+// pipe makes a pipe of raw descriptors and returns the end for the child as
+// a blocking os.File (not registered with the netpoller, see ptyfd.Open).
+// childReads tells which end the child gets.
+func pipe(childReads bool) (ours int, theirs *os.File, err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return -1, nil, fmt.Errorf("pipe: %w", err)
+	}
+	if childReads {
+		return p[1], os.NewFile(uintptr(p[0]), "|0"), nil
+	}
+	return p[0], os.NewFile(uintptr(p[1]), "|1"), nil
+}

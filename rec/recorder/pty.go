@@ -5,11 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
+
+	"github.com/vigil-rec/vigil/rec/ptyfd"
 )
 
 // bufSize is the relay read size. Larger than tlog's 4 KiB: fewer encoder
@@ -22,7 +25,7 @@ func isTerminal(f *os.File) bool { return f != nil && term.IsTerminal(int(f.Fd()
 // copied from the recorder's terminal, which is put in raw mode for the
 // session and restored on every way out.
 func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
-	ptmxFD, tty, err := openPTY()
+	ptmxFD, tty, err := ptyfd.Open()
 	if err != nil {
 		return Result{Status: 1}, err
 	}
@@ -110,7 +113,13 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 	defer unix.Close(pidfd)
 	loop := &ptyLoop{in: inFd, ptmx: ptmxFD, out: int(o.Stdout.Fd()), child: pidfd, stop: stopRelays, rec: rec}
 	outDone := make(chan error, 1)
-	go func() { outDone <- loop.run() }()
+	go func() {
+		// One thread for the whole session: a loop that hops threads at
+		// every reschedule loses the scheduler's sense of where to wake
+		// it, and each keystroke then crosses CPUs more often.
+		runtime.LockOSThread()
+		outDone <- loop.run()
+	}()
 
 	var relayErr error
 	select {

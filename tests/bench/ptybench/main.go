@@ -9,19 +9,24 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"syscall"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
+
+	"github.com/vigil-rec/vigil/rec/ptyfd"
 )
 
 func main() {
+	// One P: the measuring loop is one goroutine in blocking system calls,
+	// and a second P only brings spinning runtime threads that compete with
+	// the measured processes for the CPUs.
+	runtime.GOMAXPROCS(1)
 	mode := flag.String("mode", "throughput", "throughput | echo")
 	n := flag.Int("n", 2000, "echo: number of keystrokes")
 	gap = flag.Duration("gap", 2*time.Millisecond, "echo: pause between keystrokes (a fast typist, not a flood)")
@@ -47,10 +52,27 @@ func main() {
 
 var gap *time.Duration
 
-func start(args []string) (*exec.Cmd, *os.File, error) {
+// start runs the command on a new pty whose master is a raw descriptor:
+// an os.File master would sit in Go's netpoller and wake an idle runtime
+// thread of ours for every byte, which would show in every figure.
+func start(args []string) (*exec.Cmd, int, error) {
+	master, slave, err := ptyfd.Open()
+	if err != nil {
+		return nil, -1, err
+	}
+	defer slave.Close()
+	if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, &unix.Winsize{Col: 120, Row: 40}); err != nil {
+		unix.Close(master)
+		return nil, -1, err
+	}
 	cmd := exec.Command(args[0], args[1:]...)
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 120, Rows: 40})
-	return cmd, ptmx, err
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		unix.Close(master)
+		return nil, -1, err
+	}
+	return cmd, master, nil
 }
 
 // usage reports the child's CPU time and peak RSS from wait4.
@@ -65,11 +87,25 @@ func usage(cmd *exec.Cmd) (cpu time.Duration, maxRSSKiB int64) {
 
 func throughput(args []string) error {
 	t0 := time.Now()
-	cmd, ptmx, err := start(args)
+	cmd, fd, err := start(args)
 	if err != nil {
 		return err
 	}
-	n, _ := io.Copy(io.Discard, ptmx) // ends with EIO when the pty closes
+	var n int64
+	buf := make([]byte, 64<<10)
+	for { // ends with EIO when the pty closes
+		m, err := unix.Read(fd, buf)
+		if m > 0 {
+			n += int64(m)
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || m == 0 {
+			break
+		}
+	}
+	unix.Close(fd)
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("%s: %w", args[0], err)
 	}
@@ -82,13 +118,10 @@ func throughput(args []string) error {
 // echo types one byte at a time into an interactive `cat` (possibly behind a
 // recorder) and times until the byte comes back.
 func echo(args []string, n int) error {
-	cmd, ptmx, err := start(args)
+	cmd, fd, err := start(args)
 	if err != nil {
 		return err
 	}
-	// Raw descriptor I/O with poll(2), so the measurement has no goroutine
-	// hand-offs of its own.
-	fd := int(ptmx.Fd())
 	// Raw mode on our side of the terminal: bytes go through unchanged and
 	// come back once, from cat (no line discipline echo).
 	if _, err := term.MakeRaw(fd); err != nil {
@@ -121,7 +154,7 @@ func echo(args []string, n int) error {
 	// Hang up the terminal as a closing window would; some programs
 	// (script) ignore a plain SIGHUP to themselves.
 	// The command leads its own session: signal the whole process group.
-	ptmx.Close()
+	unix.Close(fd)
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGHUP)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -138,7 +171,10 @@ func echo(args []string, n int) error {
 	}
 	slices.Sort(lat)
 	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) }
-	fmt.Printf("echo_p50_us=%.0f echo_p99_us=%.0f n=%d\n", p(0.50), p(0.99), len(lat))
+	// CPU per keystroke of the command and what it waited for (the
+	// recorder and cat), from wait4 after the hangup.
+	cpu, _ := usage(cmd)
+	fmt.Printf("echo_p50_us=%.0f echo_p99_us=%.0f n=%d cpu_us_per_key=%.1f\n", p(0.50), p(0.99), len(lat), float64(cpu.Microseconds())/float64(len(lat)))
 	return nil
 }
 
