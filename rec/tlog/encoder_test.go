@@ -540,3 +540,22 @@ func TestOutputOff(t *testing.T) {
 		t.Fatalf("%q", l)
 	}
 }
+
+// TestPlainRun checks the eight-bytes-at-a-time scan against escLen for
+// every byte value at every position of a word and its tail.
+func TestPlainRun(t *testing.T) {
+	for b := 0; b < 256; b++ {
+		plain := b < 0x80 && escLen[b] == 1
+		for i := 0; i < 19; i++ {
+			p := bytes.Repeat([]byte{'a'}, 19)
+			p[i] = byte(b)
+			want := i
+			if plain {
+				want = len(p)
+			}
+			if got := plainRun(p); got != want {
+				t.Fatalf("byte %#x at %d: plainRun = %d, want %d", b, i, got, want)
+			}
+		}
+	}
+}

@@ -55,12 +55,18 @@ var gap *time.Duration
 // start runs the command on a new pty whose master is a raw descriptor:
 // an os.File master would sit in Go's netpoller and wake an idle runtime
 // thread of ours for every byte, which would show in every figure.
-func start(args []string) (*exec.Cmd, int, error) {
+func start(args []string, raw bool) (*exec.Cmd, int, error) {
 	master, slave, err := ptyfd.Open()
 	if err != nil {
 		return nil, -1, err
 	}
 	defer slave.Close()
+	if raw {
+		if _, err := term.MakeRaw(master); err != nil {
+			unix.Close(master)
+			return nil, -1, fmt.Errorf("raw: %w", err)
+		}
+	}
 	if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, &unix.Winsize{Col: 120, Row: 40}); err != nil {
 		unix.Close(master)
 		return nil, -1, err
@@ -87,7 +93,7 @@ func usage(cmd *exec.Cmd) (cpu time.Duration, maxRSSKiB int64) {
 
 func throughput(args []string) error {
 	t0 := time.Now()
-	cmd, fd, err := start(args)
+	cmd, fd, err := start(args, false)
 	if err != nil {
 		return err
 	}
@@ -118,14 +124,15 @@ func throughput(args []string) error {
 // echo types one byte at a time into an interactive `cat` (possibly behind a
 // recorder) and times until the byte comes back.
 func echo(args []string, n int) error {
-	cmd, fd, err := start(args)
+	// The terminal is raw before the command starts: bytes go through
+	// unchanged and come back once, from cat. A recorder copies the
+	// terminal's modes to its own pty when it starts; had it copied cooked
+	// modes, that pty's line discipline would echo each key itself, before
+	// cat, and the figure would not include cat's round trip (script(1)
+	// measured 60 instead of 105 us that way).
+	cmd, fd, err := start(args, true)
 	if err != nil {
 		return err
-	}
-	// Raw mode on our side of the terminal: bytes go through unchanged and
-	// come back once, from cat (no line discipline echo).
-	if _, err := term.MakeRaw(fd); err != nil {
-		return fmt.Errorf("raw: %w", err)
 	}
 	// Let the recorder and cat start, then discard anything printed so far.
 	time.Sleep(500 * time.Millisecond)
