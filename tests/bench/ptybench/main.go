@@ -23,10 +23,10 @@ import (
 )
 
 func main() {
-	// One P: the measuring loop is one goroutine in blocking system calls,
-	// and a second P only brings spinning runtime threads that compete with
-	// the measured processes for the CPUs.
-	runtime.GOMAXPROCS(1)
+	// The measuring loop keeps one thread: a goroutine that hops threads
+	// around its blocking system calls adds wake-ups of ours to every
+	// figure.
+	runtime.LockOSThread()
 	mode := flag.String("mode", "throughput", "throughput | echo")
 	n := flag.Int("n", 2000, "echo: number of keystrokes")
 	gap = flag.Duration("gap", 2*time.Millisecond, "echo: pause between keystrokes (a fast typist, not a flood)")
