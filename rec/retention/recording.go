@@ -39,8 +39,8 @@ type Recording struct {
 	Modified time.Time `json:"modified,omitzero"` // the file's mtime
 	Size     int64     `json:"size"`
 	// Read in full only when the recording is due: the SHA-256 of the
-	// file, the chain hash of its last message (if chained) and its
-	// integrity state as vigil-play verify reports it.
+	// file, the chain hash of its last message (if that is an anchor) and
+	// its integrity state as vigil-play verify reports it.
 	SHA256   string `json:"sha256,omitempty"`
 	LastHash string `json:"last_hash,omitempty"`
 	State    string `json:"state,omitempty"`
