@@ -8,11 +8,13 @@ import (
 	"github.com/vigil-rec/vigil/rec/msg"
 )
 
-// seedLines is a signed recording with drop and meta, plus a plain line.
+// seedLines is a signed recording with a plain message between anchors, drop
+// and meta, plus a plain tlog line of another recording.
 func seedLines(f *testing.F) [][]byte {
 	s := &sink{}
 	r := newRecorder(f, s, "r1", fixedKey(1))
 	r.write("hello\r\n", false, msg.Drop{})
+	r.write("between anchors\r\n", false, msg.Drop{})
 	if err := r.w.SetMeta(json.RawMessage(`{"cmd":"ls","vigil":{"v":2}}`)); err != nil {
 		f.Fatal(err)
 	}
@@ -37,11 +39,19 @@ func FuzzParseLine(f *testing.F) {
 }
 
 func FuzzRecordings(f *testing.F) {
-	f.Add(bytes.Join(seedLines(f), nil))
+	seed := seedLines(f)
+	f.Add(bytes.Join(seed, nil))
+	// The only input that can verify OK: the signed recording as written
+	// (the fuzzer cannot sign).
+	signed := bytes.Join(seed[:len(seed)-1], nil)
+	f.Add(signed)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		reps, err := Recordings(bytes.NewReader(data), trust(fixedKey(1)))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(reps) > 0 && allOK(reps) && !bytes.Equal(data, signed) {
+			t.Fatalf("%q verified OK: %v", data, reps)
 		}
 		n := 0
 		for _, r := range reps {

@@ -64,6 +64,10 @@ func parseBody(body []byte) (entry, error) {
 			return e, fmt.Errorf("not valid JSON: %w", err)
 		}
 		e.rec, e.id, e.plain = t.Rec, t.ID, true
+		if t.Vigil != nil {
+			// An anchor in another layout would escape its hash check.
+			return e, errors.New(`"vigil" object not in the canonical layout`)
+		}
 		return e, nil
 	}
 	var t tlogPart

@@ -354,6 +354,8 @@ func TestCanonical(t *testing.T) {
 		"upper-case hash":  append(append(bytes.Clone(data[:hashAt]), bytes.ToUpper(data[hashAt:hashAt+64])...), data[hashAt+64:]...),
 		"space after }":    bytes.Replace(data, []byte("}}\n"), []byte("}} \n"), 1),
 		"CRLF":             bytes.Replace(data, []byte("}}\n"), []byte("}}\r\n"), 1),
+		"anchor respaced":  bytes.Replace(data, []byte(`,"vigil":{"v":2`), []byte(`,"vigil": {"v":2`), 1),
+		"last respaced":    append(bytes.Clone(data[:bytes.LastIndex(data, []byte(`,"vigil":{"v":2`))]), append([]byte(`,"vigil": {"v":2`), data[bytes.LastIndex(data, []byte(`,"vigil":{"v":2`))+15:]...)...),
 	}
 	for name, d := range cases {
 		if rep := verifyOne(t, d, trust(priv)); rep.State != Modified {
