@@ -70,10 +70,14 @@ type RecJournal struct {
 	Augment  bool   `json:"augment" toml:"augment"` // add TLOG_* fields
 }
 
-// RecSign configures recording signatures (a Vigil extension).
+// RecSign configures the integrity chain and its signatures (a Vigil
+// extension, rec/spec/integrity.md).
 type RecSign struct {
 	// Key is the PEM (PKCS#8) ed25519 private key that signs checkpoints.
 	Key string `json:"key" toml:"key"`
+	// AnchorEvery bounds the messages from one chain anchor to the next;
+	// 1 puts the chain fields on every message.
+	AnchorEvery int `json:"anchor_every" toml:"anchor_every"`
 }
 
 // RecTransfer decides how non-interactive bulk transfers (scp, sftp-server,
@@ -97,7 +101,7 @@ func DefaultRec() Rec {
 		Journal:  RecJournal{Priority: "info", Augment: true},
 		Notice:   DefaultNotice,
 		Shell:    "/bin/bash",
-		Sign:     RecSign{Key: "/etc/vigil/keys/signing.key"},
+		Sign:     RecSign{Key: "/etc/vigil/keys/signing.key", AnchorEvery: 256},
 		Transfer: RecTransfer{Record: "metadata"},
 	}
 }

@@ -91,7 +91,7 @@ type field struct {
 
 // numRecKeys sizes Rec's origin array; recFields must fill it exactly
 // (TestFieldsComplete checks).
-const numRecKeys = 18
+const numRecKeys = 19
 
 var (
 	// Names tlog accepts (spec 2.2).
@@ -140,6 +140,8 @@ var recFields = [numRecKeys]field{
 		flag: "shell", usage: "Spawn `SHELL` (absolute path) when no command is given"},
 	{key: "sign.key", kind: kindString, path: true, ptr: func(r *Rec) any { return &r.Sign.Key },
 		flag: "sign-key", usage: "Sign recordings with the ed25519 PEM private key in `FILE`"},
+	{key: "sign.anchor_every", kind: kindInt, min: 1, max: 1 << 20, ptr: func(r *Rec) any { return &r.Sign.AnchorEvery },
+		flag: "anchor-every", usage: "Put the chain's fields on at least every `N`th message (1: on every message)"},
 	{key: "transfer.record", kind: kindString, oneOf: []string{"metadata", "full"}, ptr: func(r *Rec) any { return &r.Transfer.Record },
 		flag: "transfer-record", usage: "Record bulk transfers as `MODE`: metadata (sizes and SHA-256) or full"},
 }

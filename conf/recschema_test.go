@@ -42,6 +42,7 @@ var keyRows = []struct {
 	{"notice", `"Recorded <&>"`, func(r *Rec) { r.Notice = "Recorded <&>" }},
 	{"shell", `"/bin/zsh"`, func(r *Rec) { r.Shell = "/bin/zsh" }},
 	{"sign.key", `"/k.pem"`, func(r *Rec) { r.Sign.Key = "/k.pem" }},
+	{"sign.anchor_every", "1", func(r *Rec) { r.Sign.AnchorEvery = 1 }},
 	{"transfer.record", `"full"`, func(r *Rec) { r.Transfer.Record = "full" }},
 }
 

@@ -348,3 +348,30 @@ func TestRecWrittenWithinLatency(t *testing.T) {
 	_ = cmd.Wait()
 	e.verifyOK(t, e.only(t))
 }
+
+// sign.anchor_every = 1 puts the chain's fields on every message; by default
+// most messages are plain tlog lines between anchors. Both verify.
+func TestRecAnchorEvery(t *testing.T) {
+	for _, tc := range []struct {
+		every string
+		all   bool
+	}{{"1", true}, {"256", false}} {
+		e := newRecEnv(t)
+		cmd := exec.Command(binPath("vigil-rec"), e.args("--payload=64", "--anchor-every="+tc.every, "--",
+			"sh", "-c", `i=0; while [ $i -lt 100 ]; do echo "line $i of the output"; i=$((i+1)); done`)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("vigil-rec: %v: %s", err, out)
+		}
+		path := e.only(t)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+		anchors := bytes.Count(data, []byte(`,"vigil":{"v":2,`))
+		if len(lines) < 20 || (anchors == len(lines)) != tc.all {
+			t.Errorf("anchor_every %s: %d anchors in %d lines", tc.every, anchors, len(lines))
+		}
+		e.verifyOK(t, path)
+	}
+}

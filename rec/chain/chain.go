@@ -31,10 +31,11 @@ const (
 	Marker = `,"vigil":{"v":2`
 	// SigDomain prefixes every signed message ("vigil-chain-v2\n" rec "\n" hash).
 	SigDomain = "vigil-chain-v2\n"
-	// AnchorEvery bounds the messages from one anchor to the next, so that
-	// damage is located to at most that many lines (~512 KiB of output at
-	// the default payload) even between signatures. An unsigned anchor
-	// carries ~100 bytes, 0.02% of the log at this spacing.
+	// AnchorEvery is the default bound on the messages from one anchor to
+	// the next (SetAnchorEvery), so that damage is located to at most that
+	// many lines (~512 KiB of output at the default payload) even between
+	// signatures. An unsigned anchor carries ~100 bytes, 0.02% of the log
+	// at this spacing.
 	AnchorEvery = 256
 )
 
@@ -54,6 +55,7 @@ type Writer struct {
 	rec      string
 	seq      uint64    // messages written
 	anchored uint64    // seq of the last anchor
+	every    uint64    // at most this many messages from one anchor to the next
 	h        hash.Hash // previous anchor's hash, then every byte since
 	lastSig  time.Time
 	meta     []byte // compacted JSON object for the next message
@@ -71,7 +73,7 @@ func New(next msg.Writer, priv ed25519.PrivateKey, interval time.Duration, clock
 	if clock == nil {
 		clock = time.Now
 	}
-	w := &Writer{next: next, interval: interval, clock: clock, lastSig: clock(), h: sha256.New()}
+	w := &Writer{next: next, interval: interval, clock: clock, lastSig: clock(), h: sha256.New(), every: AnchorEvery}
 	w.h.Write(make([]byte, sha256.Size)) // the first anchor's predecessor: zeros
 	switch len(priv) {
 	case 0:
@@ -82,6 +84,14 @@ func New(next msg.Writer, priv ed25519.PrivateKey, interval time.Duration, clock
 		w.err = fmt.Errorf("chain: signing key has %d bytes, want %d", len(priv), ed25519.PrivateKeySize)
 	}
 	return w
+}
+
+// SetAnchorEvery makes at least every nth message an anchor; 1 makes every
+// message one. n < 1 counts as 1.
+func (w *Writer) SetAnchorEvery(n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.every = uint64(max(n, 1))
 }
 
 // SetMeta attaches a JSON object of recorder metadata (command line, exit
@@ -146,7 +156,7 @@ func (w *Writer) WriteMessage(m *msg.Message) error {
 	// recording.
 	anchor := seq == 1 || m.Final || m.Checkpoint || drop || w.meta != nil
 	sign := w.priv != nil && (anchor || now.Sub(w.lastSig) >= w.interval)
-	if !sign && !anchor && seq-w.anchored < AnchorEvery {
+	if !sign && !anchor && seq-w.anchored < w.every {
 		w.h.Write(line)
 		if err := w.next.WriteMessage(m); err != nil {
 			return w.fail(seq, m, err)

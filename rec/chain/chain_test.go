@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-rec/vigil/conf"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/msg"
 )
@@ -151,6 +152,26 @@ func TestSignPolicy(t *testing.T) {
 		if anchor := strings.Contains(s.lines[i], Marker); anchor != st.signed {
 			t.Errorf("message %d: anchor=%v, want %v: %s", i+1, anchor, st.signed, s.lines[i])
 		}
+	}
+}
+
+// TestEveryMessage: with SetAnchorEvery(1) every message carries the chain.
+func TestEveryMessage(t *testing.T) {
+	s := &sink{}
+	w := New(s, nil, 0, nil)
+	w.SetAnchorEvery(1)
+	for i := uint64(1); i <= 5; i++ {
+		if err := w.WriteMessage(tlogMsg(i, "x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, l := range s.lines {
+		if !strings.Contains(l, fmt.Sprintf(`%s,"seq":%d,`, Marker, i+1)) {
+			t.Errorf("line %d is not an anchor: %s", i+1, l)
+		}
+	}
+	if conf.DefaultRec().Sign.AnchorEvery != AnchorEvery {
+		t.Errorf("sign.anchor_every defaults to %d, the chain to %d", conf.DefaultRec().Sign.AnchorEvery, AnchorEvery)
 	}
 }
 

@@ -81,6 +81,7 @@ func newRecording(o *Options, warn io.Writer) *recording {
 	r.sink = &retrySink{sink: o.Sink, deadline: retryFor, warn: warn}
 	var w msg.Writer = r.sink
 	r.chain = chain.New(w, o.Key, r.latency, time.Now)
+	r.chain.SetAnchorEvery(o.Conf.Sign.AnchorEvery)
 	w = r.chain
 	if o.Conf.Limit.Action != "pass" {
 		w = limit.New(w, o.Conf.Limit.Action, o.Conf.Limit.Rate, o.Conf.Limit.Burst, time.Now, time.Sleep)
