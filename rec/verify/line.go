@@ -30,11 +30,38 @@ type entry struct {
 	sig     []byte
 }
 
-// tlogPart is what the verifier needs from the tlog fields.
+// tlogPart is what the verifier needs from the tlog fields. Member names
+// are matched exactly, the last of duplicates winning, as tlog.ParseMessage
+// and vigil-play's reader do (encoding/json's struct decoding would also
+// take "Rec" or "ID" for them).
 type tlogPart struct {
-	Rec   string          `json:"rec"`
-	ID    uint64          `json:"id"`
-	Vigil json.RawMessage `json:"vigil"`
+	Rec     string
+	ID      uint64
+	Vigil   json.RawMessage
+	members int
+}
+
+func decodeTlog(b []byte, t *tlogPart) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return err
+	}
+	if obj == nil {
+		return errors.New("not a JSON object")
+	}
+	t.members = len(obj)
+	if v, ok := obj["rec"]; ok {
+		if err := json.Unmarshal(v, &t.Rec); err != nil {
+			return fmt.Errorf("rec: %w", err)
+		}
+	}
+	if v, ok := obj["id"]; ok {
+		if err := json.Unmarshal(v, &t.ID); err != nil {
+			return fmt.Errorf("id: %w", err)
+		}
+	}
+	t.Vigil = obj["vigil"]
+	return nil
 }
 
 // parseLine checks that line (including its '\n') is a canonical tlog line,
@@ -60,7 +87,7 @@ func parseBody(body []byte) (entry, error) {
 	idx := bytes.Index(body, []byte(chain.Marker))
 	if idx < 0 {
 		var t tlogPart
-		if err := json.Unmarshal(body, &t); err != nil {
+		if err := decodeTlog(body, &t); err != nil {
 			return e, fmt.Errorf("not valid JSON: %w", err)
 		}
 		e.rec, e.id, e.plain = t.Rec, t.ID, true
@@ -71,8 +98,11 @@ func parseBody(body []byte) (entry, error) {
 		return e, nil
 	}
 	var t tlogPart
-	if err := json.Unmarshal(append(body[:idx:idx], '}'), &t); err != nil {
+	if err := decodeTlog(append(body[:idx:idx], '}'), &t); err != nil {
 		return e, fmt.Errorf("tlog fields are not a valid JSON object: %w", err)
+	}
+	if t.members == 0 {
+		return e, errors.New("no tlog fields before the vigil object")
 	}
 	e.rec, e.id = t.Rec, t.ID
 	if t.Vigil != nil {

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -93,6 +95,11 @@ func (r Report) recName() string {
 // MaxLine bounds one input line; tlog lines are a few KiB.
 const MaxLine = 64 << 20
 
+// MaxRecordings bounds the recordings one input may interleave: each costs
+// about 2 KiB of state until the end, and a hostile input can open one per
+// line. Files of the file writer hold one recording each.
+const MaxRecordings = 100000
+
 // Recordings verifies every recording in r against the trusted keys and
 // returns one report per rec id, in order of first appearance. The error
 // is only for failures to read r.
@@ -119,6 +126,9 @@ func Recordings(r io.Reader, trusted keys.Set) ([]Report, error) {
 		}
 		g := groups[e.rec]
 		if g == nil {
+			if len(order) == MaxRecordings {
+				return nil, fmt.Errorf("verify: line %d: more than %d recordings in one input; verify them in parts", n, MaxRecordings)
+			}
 			g = newGroup(e.rec)
 			groups[e.rec] = g
 			order = append(order, g)
@@ -189,9 +199,10 @@ type group struct {
 	// The segment: the lines since the last anchor. h holds that anchor's
 	// stored hash (zeros before the first) and every byte since.
 	h         hash.Hash
-	segLine   int  // input line of the segment's first line
-	segSeq    int  // seq of the segment's first line
-	segBroken bool // ids in the segment are out of order or skip: the hash cannot match
+	segLine   int    // input line of the segment's first line
+	segSeq    int    // seq of the segment's first line
+	segBroken bool   // ids in the segment are out of order or skip: the hash cannot match
+	unchecked uint64 // messages in such segments: edits in them go unseen
 	// The last anchor's stored seq and its place among the lines read.
 	anchorSeq, anchorLines uint64
 	hasID                  bool
@@ -203,7 +214,9 @@ type group struct {
 }
 
 func newGroup(rec string) *group {
-	g := &group{rep: Report{Rec: rec}, h: sha256.New(), ids: map[uint64]struct{}{}, keys: map[string]struct{}{}}
+	// The maps are made when first needed: a hostile input can open a
+	// recording per line.
+	g := &group{rep: Report{Rec: rec}, h: sha256.New()}
 	g.h.Write(make([]byte, sha256.Size))
 	return g
 }
@@ -249,6 +262,7 @@ func (g *group) add(n int, line []byte, e *entry, perr error, trusted keys.Set) 
 	switch {
 	case g.segBroken:
 		// Reported as reordered or missing; the content cannot be judged.
+		g.unchecked += uint64(seq) - uint64(g.segSeq) + 1
 	case !hashOK:
 		g.noteLine(Modified, g.segLine, e, g.segSeq, "messages %d to %d (lines %d to %d) do not match the hash of their anchor", g.segSeq, seq, g.segLine, n)
 	case e.seq-g.anchorSeq != uint64(seq)-g.anchorLines:
@@ -271,6 +285,9 @@ func (g *group) add(n int, line []byte, e *entry, perr error, trusted keys.Set) 
 	}
 	if e.key != "" {
 		g.signed = true
+		if g.keys == nil {
+			g.keys = map[string]struct{}{}
+		}
 		g.keys[e.key] = struct{}{}
 		g.checkSig(n, e, seq, hashOK, trusted)
 	} else if e.seq == 1 || e.end || e.meta != nil || e.drop != (msg.Drop{}) {
@@ -301,6 +318,9 @@ func (g *group) checkID(n int, e *entry, seq int) {
 		g.gaps = append(g.gaps, gap{problem{line: n, id: e.id, seq: uint64(seq)}, from, e.id - 1})
 	}
 	g.hasID, g.lastID = true, e.id
+	if g.ids == nil {
+		g.ids = map[uint64]struct{}{}
+	}
 	g.ids[e.id] = struct{}{}
 }
 
@@ -319,23 +339,25 @@ func (g *group) checkSig(n int, e *entry, seq int, hashOK bool, trusted keys.Set
 	}
 }
 
-// present reports whether every id in [from, to] is in the recording.
-func (g *group) present(from, to uint64) bool {
-	if to-from >= uint64(len(g.ids)) {
+// present reports whether every id in [from, to] is in the recording,
+// sorted holding the recording's distinct ids in ascending order.
+func present(sorted []uint64, from, to uint64) bool {
+	if to < from || to-from >= uint64(len(sorted)) {
 		return false
 	}
-	for id := from; id <= to; id++ {
-		if _, ok := g.ids[id]; !ok {
-			return false
-		}
-	}
-	return true
+	i, _ := slices.BinarySearch(sorted, from)
+	j, found := slices.BinarySearch(sorted, to)
+	return found && uint64(j-i) == to-from
 }
 
 func (g *group) finish() Report {
+	var sorted []uint64
+	if len(g.gaps) > 0 {
+		sorted = slices.Sorted(maps.Keys(g.ids))
+	}
 	for _, gp := range g.gaps {
 		switch {
-		case g.present(gp.from, gp.to):
+		case present(sorted, gp.from, gp.to):
 			g.note(Reordered, withDetail(gp.problem, fmt.Sprintf("ids %d to %d belong before id %d but are elsewhere in the recording", gp.from, gp.to, gp.id)))
 		case gp.from == 1:
 			g.note(Missing, withDetail(gp.problem, fmt.Sprintf("recording starts at id %d: the messages before it are missing", gp.id)))
@@ -369,6 +391,9 @@ func (g *group) finish() Report {
 		if p := g.problems[s]; p != nil {
 			g.rep.State = s
 			g.rep.Line, g.rep.ID, g.rep.Seq, g.rep.Detail = p.line, p.id, p.seq, p.detail
+			if (s == Reordered || s == Missing) && g.unchecked > 0 {
+				g.rep.Detail += fmt.Sprintf("; %d messages in runs out of order or incomplete could not be checked for edits", g.unchecked)
+			}
 			break
 		}
 	}

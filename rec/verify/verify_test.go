@@ -435,3 +435,66 @@ func TestLongSegments(t *testing.T) {
 		t.Fatalf("cut after line %d: %v", 1+a+35, rep)
 	}
 }
+
+// An input that opens a recording per line is refused past MaxRecordings
+// instead of growing without bound.
+func TestTooManyRecordings(t *testing.T) {
+	var b bytes.Buffer
+	for i := 0; i <= MaxRecordings; i++ {
+		b.Write(plainLine(fmt.Sprint("r", i), 1, "x"))
+	}
+	_, err := Recordings(&b, nil)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("line %d: more than", MaxRecordings+1)) {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// Member names are matched exactly, as the player does: a line that carries
+// "rec":"r1" and a trailing "Rec":"r2" belongs to r1 (it is played as r1),
+// so lines forged that way make r1 fail instead of forming a harmless-
+// looking plain recording r2.
+func TestCaseFoldedNames(t *testing.T) {
+	priv := fixedKey(1)
+	data := record(t, priv, 10)
+	for id := uint64(11); id <= 12; id++ {
+		l := plainLine("r1", id, fmt.Sprint("forged ", id))
+		data = append(data[:len(data):len(data)], append(l[:len(l)-2], fmt.Sprintf(`,"Rec":"r2","ID":%d}`+"\n", id-10)...)...)
+	}
+	reps, err := Recordings(bytes.NewReader(data), trust(priv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 1 || reps[0].Rec != "r1" || reps[0].State != Modified {
+		t.Fatalf("%v", reps)
+	}
+}
+
+// Lines that are not JSON objects, or anchors without tlog fields.
+func TestNotObjects(t *testing.T) {
+	for _, l := range []string{"null\n", "[1]\n", `{,"vigil":{"v":2,"seq":1,"hash":"` + strings.Repeat("0", 64) + `"}}` + "\n"} {
+		if _, err := parseLine([]byte(l)); err == nil {
+			t.Errorf("%q accepted", l)
+		}
+	}
+}
+
+// Gaps are classified in O(n log n): ids K+1, 1, K+2, 2, ... make K gaps
+// over K present ids (quadratic before: ~30 s for this input).
+func TestManyGaps(t *testing.T) {
+	var b bytes.Buffer
+	const k = 50000
+	for i := 1; i <= k; i++ {
+		fmt.Fprintf(&b, "{\"rec\":\"a\",\"id\":%d}\n{\"rec\":\"a\",\"id\":%d}\n", k+i, i)
+	}
+	start := time.Now()
+	reps, err := Recordings(&b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reps[0].State != Reordered {
+		t.Errorf("%v", reps[0])
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("%d lines took %v", 2*k, d)
+	}
+}

@@ -22,44 +22,46 @@ go run ./tests/tools/keygen "$work/key" >/dev/null
 mkdir -p "$work/vigil" "$work/tlog"
 
 declare -A wall cpu rss logsz
-run_tp() { # name cmd...
+run_tp() { # name cmd...: one run, kept if it is the best so far
 	local name=$1; shift
-	local best=""
-	for _ in $(seq "$RUNS"); do
-		rm -rf "$work/vigil"/* "$work/tlog"/*
-		sync
-		out=$("$work/ptybench" -mode throughput "$@")
-		w=$(sed -E 's/.*wall_s=([0-9.]+).*/\1/' <<<"$out")
-		if [ -z "$best" ] || awk "BEGIN{exit !($w < $best)}"; then
-			best=$w
-			wall[$name]=$w
-			cpu[$name]=$(sed -E 's/.*cpu_s=([0-9.]+).*/\1/' <<<"$out")
-			rss[$name]=$(sed -E 's/.*maxrss_kib=([0-9]+).*/\1/' <<<"$out")
-			outb=$(sed -E 's/.*out_bytes=([0-9]+).*/\1/' <<<"$out")
-			logsz[$name]=$(find "$work/vigil" "$work/tlog" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
-		fi
-	done
-	printf '%-10s wall %6.2fs  cpu %6.2fs  maxrss %6d KiB  log %6.3fx output\n' "$name" "${wall[$name]}" "${cpu[$name]}" "${rss[$name]}" \
-		"$(awk "BEGIN{print ${logsz[$name]}/$outb}")"
+	rm -rf "$work/vigil"/* "$work/tlog"/*
+	sync
+	out=$("$work/ptybench" -mode throughput "$@")
+	w=$(sed -E 's/.*wall_s=([0-9.]+).*/\1/' <<<"$out")
+	if [ -z "${wall[$name]:-}" ] || awk "BEGIN{exit !($w < ${wall[$name]})}"; then
+		wall[$name]=$w
+		cpu[$name]=$(sed -E 's/.*cpu_s=([0-9.]+).*/\1/' <<<"$out")
+		rss[$name]=$(sed -E 's/.*maxrss_kib=([0-9]+).*/\1/' <<<"$out")
+		outb=$(sed -E 's/.*out_bytes=([0-9]+).*/\1/' <<<"$out")
+		logsz[$name]=$(find "$work/vigil" "$work/tlog" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+	fi
 }
 
-echo "== throughput: $(du -m "$work/text" | cut -f1) MB of text through a pty, best of $RUNS"
-run_tp bare cat "$work/text"
-run_tp relay "$work/relay" cat "$work/text"
-run_tp script script -q -c "cat $work/text" /dev/null
-# tlog-rec refuses to run without a writable utmp: give it one in a private
-# mount namespace (tmpfs on /run) instead of touching the host.
-run_tp tlog-rec unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=755 tmpfs /run && install -m 664 -g utmp /dev/null /run/utmp && exec "$0" "$@"' tlog-rec -w file -o "$work/tlog/t.log" -- cat "$work/text"
-run_tp vigil-rec "$BIN/vigil-rec" --config /dev/null -w file -o "$work/vigil/" --sign-key "$work/key" -- cat "$work/text"
-# tlog's default payload (2048) spends ~250 bytes of metadata per message; the
-# chain adds ~180. A larger payload shows the log-size trade-off.
-run_tp vigil-4k "$BIN/vigil-rec" --config /dev/null -w file -o "$work/vigil/" --sign-key "$work/key" --payload 4096 -- cat "$work/text"
+echo "== throughput: $(du -m "$work/text" | cut -f1) MB of text through a pty, best of $RUNS rounds"
+# Rounds over all recorders rather than runs of one after the other, so
+# that a machine whose speed drifts favours none of them.
+for _ in $(seq "$RUNS"); do
+	run_tp bare cat "$work/text"
+	run_tp relay "$work/relay" cat "$work/text"
+	run_tp script script -q -c "cat $work/text" /dev/null
+	# tlog-rec refuses to run without a writable utmp: give it one in a
+	# private mount namespace (tmpfs on /run) instead of touching the host.
+	run_tp tlog-rec unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=755 tmpfs /run && install -m 664 -g utmp /dev/null /run/utmp && exec "$0" "$@"' tlog-rec -w file -o "$work/tlog/t.log" -- cat "$work/text"
+	run_tp vigil-rec "$BIN/vigil-rec" --config /dev/null -w file -o "$work/vigil/" --sign-key "$work/key" -- cat "$work/text"
+	# A larger payload than tlog's default (2048) shows the log-size
+	# trade-off of tlog's ~230 bytes of metadata per message.
+	run_tp vigil-4k "$BIN/vigil-rec" --config /dev/null -w file -o "$work/vigil/" --sign-key "$work/key" --payload 4096 -- cat "$work/text"
+done
+for name in bare relay script tlog-rec vigil-rec vigil-4k; do
+	printf '%-10s wall %6.2fs  cpu %6.2fs  maxrss %6d KiB  log %6.3fx output\n' "$name" "${wall[$name]}" "${cpu[$name]}" "${rss[$name]}" \
+		"$(awk "BEGIN{print ${logsz[$name]}/$outb}")"
+done
 
-echo "== keystroke echo round trip through an interactive cat (2000 keys, back to back)"
+echo "== keystroke echo round trip through an interactive cat (5000 keys, back to back)"
 declare -A p50 p99
 run_echo() {
 	local name=$1; shift
-	out=$("$work/ptybench" -mode echo -gap 0 -n 2000 "$@")
+	out=$("$work/ptybench" -mode echo -gap 0 -n 5000 "$@")
 	p50[$name]=$(sed -E 's/.*echo_p50_us=([0-9]+).*/\1/' <<<"$out")
 	p99[$name]=$(sed -E 's/.*echo_p99_us=([0-9]+).*/\1/' <<<"$out")
 	cpk=$(sed -E 's/.*cpu_us_per_key=([0-9.]+).*/\1/' <<<"$out")
