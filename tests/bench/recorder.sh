@@ -53,7 +53,7 @@ for _ in $(seq "$RUNS"); do
 	run_tp vigil-4k "$BIN/vigil-rec" --config /dev/null -w file -o "$work/vigil/" --sign-key "$work/key" --payload 4096 -- cat "$work/text"
 done
 for name in bare relay script tlog-rec vigil-rec vigil-4k; do
-	printf '%-10s wall %6.2fs  cpu %6.2fs  maxrss %6d KiB  log %6.3fx output\n' "$name" "${wall[$name]}" "${cpu[$name]}" "${rss[$name]}" \
+	printf '%-10s wall %6.2fs  cpu %6.2fs  maxrss %6d KiB  log %6.4fx output\n' "$name" "${wall[$name]}" "${cpu[$name]}" "${rss[$name]}" \
 		"$(awk "BEGIN{print ${logsz[$name]}/$outb}")"
 done
 
@@ -83,4 +83,4 @@ echo "wall vs script(1):  $(r "${wall[vigil-rec]}" "${wall[script]}")x"
 echo "tlog-rec vs vigil:  $(r "${wall[tlog-rec]}" "${wall[vigil-rec]}")x faster (target >= 3x; tlog-rec vs the relay: $(r "${wall[tlog-rec]}" "${wall[relay]}")x)"
 echo "echo p50 / p99:     ${p50[vigil-rec]} / ${p99[vigil-rec]} us (target <= 60 / 300 us; the relay: ${p50[relay]} / ${p99[relay]} us)"
 echo "peak RSS:           $((rss[vigil-rec] / 1024)) MiB (target <= 16 MiB)"
-echo "log size:           $(r "${logsz[vigil-rec]}" "$outb")x output at payload 2048, $(r "${logsz[vigil-4k]}" "$outb")x at 4096 (target <= 1.15x)"
+echo "log size:           $(awk "BEGIN{printf \"%.4f\", ${logsz[vigil-rec]}/$outb}")x output at payload 2048, $(r "${logsz[vigil-4k]}" "$outb")x at 4096 (target <= 1.15x)"
