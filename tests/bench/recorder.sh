@@ -65,7 +65,7 @@ run_echo() {
 	p50[$name]=$(sed -E 's/.*echo_p50_us=([0-9]+).*/\1/' <<<"$out")
 	p99[$name]=$(sed -E 's/.*echo_p99_us=([0-9]+).*/\1/' <<<"$out")
 	cpk=$(sed -E 's/.*cpu_us_per_key=([0-9.]+).*/\1/' <<<"$out")
-	printf '%-10s p50 %5d us  p99 %5d us  cpu %5.1f us/key (with cat)\n' "$name" "${p50[$name]}" "${p99[$name]}" "$cpk"
+	printf '%-10s p50 %5d us  p99 %5d us  cpu %5.1f us/key (the command, not cat)\n' "$name" "${p50[$name]}" "${p99[$name]}" "$cpk"
 }
 run_echo bare cat
 run_echo relay "$work/relay" cat
