@@ -21,7 +21,9 @@ const envBin = "VIGIL_TEST_BIN"
 // Go packages pkgs (paths relative to the test's directory; Modules for the
 // modules) into a fresh directory readable by unprivileged test users,
 // stores its path in *dir, runs the tests, removes the directory and exits
-// with their status.
+// with their status. XDG_CACHE_HOME points into that directory, so caches
+// the tests' programs keep (vigil-play's list and seek indexes) are the
+// tests' own and go with it.
 func RunWithBinaries(m *testing.M, dir *string, pkgs ...string) {
 	// A test re-executed in its namespace (InNamespace) uses the binaries
 	// its parent built.
@@ -59,6 +61,7 @@ func RunWithBinaries(m *testing.M, dir *string, pkgs ...string) {
 	}
 	*dir = d
 	os.Setenv(envBin, d)
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(d, "cache"))
 	code := m.Run()
 	os.RemoveAll(d)
 	os.Exit(code)

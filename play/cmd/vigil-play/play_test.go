@@ -24,9 +24,6 @@ import (
 var bin string // directory of the freshly built vigil-rec and vigil-play
 
 func TestMain(m *testing.M) {
-	// The caches of list and of seeking indexes go to one directory of
-	// the tests', not the user's.
-	os.Setenv("XDG_CACHE_HOME", filepath.Join(os.TempDir(), "vigil-play-test-cache"))
 	svctest.RunWithBinaries(m, &bin, "../../../rec/cmd/vigil-rec", ".")
 }
 
