@@ -191,7 +191,6 @@ type gap struct {
 type group struct {
 	rep      Report
 	problems [len(stateNames)]*problem
-	lines    int
 	anchors  int
 	signed   bool
 	ended    bool
@@ -236,8 +235,7 @@ func (g *group) noteLine(s State, n int, e *entry, seq int, format string, args 
 
 func (g *group) add(n int, line []byte, e *entry, perr error, trusted keys.Set) {
 	g.rep.Messages++
-	g.lines++
-	seq := g.lines
+	seq := g.rep.Messages // the line's place in the recording
 	if g.segLine == 0 {
 		g.segLine, g.segSeq = n, seq
 	}
@@ -298,10 +296,11 @@ func (g *group) add(n int, line []byte, e *entry, perr error, trusted keys.Set) 
 // checkID checks that tlog ids rise by one from line to line; an anchor
 // with a drop record accounts for the ids the rate limiter dropped before it.
 func (g *group) checkID(n int, e *entry, seq int) {
-	next := uint64(1)
+	from := uint64(1) // the id expected unless the rate limiter dropped some
 	if g.hasID {
-		next = g.lastID + 1
+		from = g.lastID + 1
 	}
+	next := from
 	if !e.plain {
 		next += e.drop.Messages
 	}
@@ -311,10 +310,6 @@ func (g *group) checkID(n int, e *entry, seq int) {
 		g.noteLine(Reordered, n, e, seq, "id %d comes after id %d: messages are out of order or repeated", e.id, g.lastID)
 	case e.id != next:
 		g.segBroken = true
-		from := next
-		if !e.plain {
-			from -= e.drop.Messages
-		}
 		g.gaps = append(g.gaps, gap{problem{line: n, id: e.id, seq: uint64(seq)}, from, e.id - 1})
 	}
 	g.hasID, g.lastID = true, e.id
@@ -373,9 +368,9 @@ func (g *group) finish() Report {
 	if g.anchors > 0 && !g.ended {
 		tail := ""
 		if g.segLine != 0 {
-			tail = fmt.Sprintf("; the last %d messages are not covered by any hash", g.lines-g.segSeq+1)
+			tail = fmt.Sprintf("; the last %d messages are not covered by any hash", g.rep.Messages-g.segSeq+1)
 		}
-		g.note(Truncated, problem{detail: fmt.Sprintf("no end message: the recording stops after seq %d, messages after seq %d are not covered by a trusted signature%s", g.lines, g.rep.LastSignedSeq, tail)})
+		g.note(Truncated, problem{detail: fmt.Sprintf("no end message: the recording stops after seq %d, messages after seq %d are not covered by a trusted signature%s", g.rep.Messages, g.rep.LastSignedSeq, tail)})
 	}
 	if g.anchors == 0 {
 		g.note(Unsigned, problem{detail: "no integrity fields (plain tlog recording)"})
