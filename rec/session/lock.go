@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/vigil-rec/vigil/rec/procstat"
 )
 
 // UnsetSession is the kernel's audit session ID for processes that never
@@ -110,37 +112,21 @@ func isAncestor(pid int) bool {
 
 // parentOf is field 4 of /proc/PID/stat; 0 when unknown.
 func parentOf(pid int) int {
-	f := statFields(pid)
-	if len(f) < 2 {
+	f, _ := procstat.Read(pid)
+	if len(f) <= 4-3 {
 		return 0
 	}
-	ppid, _ := strconv.Atoi(f[1])
+	ppid, _ := strconv.Atoi(f[4-3])
 	return ppid
 }
 
 // startTime is field 22 of /proc/PID/stat (clock ticks since boot), which
 // tells a live owner from a reused PID. 0 when the process is gone.
 func startTime(pid int) uint64 {
-	// Fields after ')' start at field 3 (state); starttime is field 22.
-	f := statFields(pid)
-	if len(f) < 20 {
+	f, _ := procstat.Read(pid)
+	if len(f) <= 22-3 {
 		return 0
 	}
-	v, _ := strconv.ParseUint(f[19], 10, 64)
+	v, _ := strconv.ParseUint(f[22-3], 10, 64)
 	return v
-}
-
-// statFields returns /proc/PID/stat's fields from the third (state) on.
-func statFields(pid int) []string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil
-	}
-	// The command name may contain spaces and parentheses: skip past the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return nil
-	}
-	return strings.Fields(s[i+1:])
 }

@@ -1,7 +1,6 @@
 package tlog
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -9,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-rec/vigil/rec/procstat"
 )
 
 // Paths read by the helpers; variables so tests can point them elsewhere.
@@ -55,16 +56,13 @@ func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-// statStartTime extracts field 22 (starttime) of /proc/PID/stat. The
-// command name (field 2) may contain spaces and parentheses, so fields are
-// counted after its last ')'.
+// statStartTime extracts field 22 (starttime) of /proc/PID/stat.
 func statStartTime(st []byte) (uint64, error) {
-	i := bytes.LastIndexByte(st, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("no command name in %q", st)
+	f, err := procstat.Fields(st)
+	if err != nil {
+		return 0, err
 	}
-	f := strings.Fields(string(st[i+1:]))
-	const idx = 22 - 3 // fields after ")" start at field 3 (state)
+	const idx = 22 - 3
 	if len(f) <= idx {
 		return 0, fmt.Errorf("only %d fields after the command name", len(f))
 	}

@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,13 +14,13 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/vigil-rec/vigil/rec/procstat"
 	"github.com/vigil-rec/vigil/rec/ptyfd"
 )
 
@@ -196,20 +195,17 @@ func echo(args []string, n int) error {
 }
 
 // procCPU is the user and system time of process pid (all its threads) so
-// far, from /proc/PID/stat.
+// far: fields 14 and 15 of /proc/PID/stat, in USER_HZ (100 on Linux).
 func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := procstat.Read(pid)
 	if err != nil {
 		return 0, err
 	}
-	// Fields after the parenthesised command name, which may hold spaces:
-	// utime and stime are the 12th and 13th, in USER_HZ (100 on Linux).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	if len(f) <= 15-3 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
 	}
 	var ticks int64
-	for _, s := range f[11:13] {
+	for _, s := range f[14-3 : 15-3+1] {
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)

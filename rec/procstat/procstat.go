@@ -1,0 +1,35 @@
+// Package procstat reads the fields of /proc/PID/stat.
+package procstat
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Fields returns the fields of a /proc/PID/stat line from the third
+// (state) on, so that field N of proc(5) is Fields(...)[N-3]. The command
+// name (field 2) may hold spaces and parentheses: fields are counted after
+// its last ')'.
+func Fields(stat []byte) ([]string, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("no command name in %q", stat)
+	}
+	return strings.Fields(string(stat[i+1:])), nil
+}
+
+// Read returns the Fields of process pid.
+func Read(pid int) ([]string, error) {
+	path := fmt.Sprintf("/proc/%d/stat", pid)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Fields(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
