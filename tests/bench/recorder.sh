@@ -20,6 +20,9 @@ head -c $((MB * 1024 * 1024 * 3 / 4)) /dev/urandom | base64 -w 76 > "$work/text"
 "$BIN/vigil-rec" --help >/dev/null
 go run ./tests/tools/keygen "$work/key" >/dev/null
 mkdir -p "$work/vigil" "$work/tlog"
+# tlog-rec refuses to run without a writable utmp: give it one in a private
+# mount namespace (tmpfs on /run) instead of touching the host.
+tlog_rec=(unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=755 tmpfs /run && install -m 664 -g utmp /dev/null /run/utmp && exec "$0" "$@"' tlog-rec)
 
 declare -A wall cpu rss logsz
 run_tp() { # name cmd...: one run, kept if it is the best so far
@@ -44,9 +47,7 @@ for _ in $(seq "$RUNS"); do
 	run_tp bare cat "$work/text"
 	run_tp relay "$work/relay" cat "$work/text"
 	run_tp script script -q -c "cat $work/text" /dev/null
-	# tlog-rec refuses to run without a writable utmp: give it one in a
-	# private mount namespace (tmpfs on /run) instead of touching the host.
-	run_tp tlog-rec unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=755 tmpfs /run && install -m 664 -g utmp /dev/null /run/utmp && exec "$0" "$@"' tlog-rec -w file -o "$work/tlog/t.log" -- cat "$work/text"
+	run_tp tlog-rec "${tlog_rec[@]}" -w file -o "$work/tlog/t.log" -- cat "$work/text"
 	run_tp vigil-rec "$BIN/vigil-rec" --config /dev/null -w file -o "$work/vigil/" --sign-key "$work/key" -- cat "$work/text"
 	# A larger payload than tlog's default (2048) shows the log-size
 	# trade-off of tlog's ~230 bytes of metadata per message.
@@ -72,7 +73,7 @@ run_echo relay "$work/relay" cat
 # script(1) leaves ECHO on its own pty: the line discipline there echoes the
 # key before cat does, so its figure skips cat's round trip.
 run_echo script script -q -c cat /dev/null
-run_echo tlog-rec unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=755 tmpfs /run && install -m 664 -g utmp /dev/null /run/utmp && exec "$0" "$@"' tlog-rec -w file -o "$work/tlog/e.log" -- cat
+run_echo tlog-rec "${tlog_rec[@]}" -w file -o "$work/tlog/e.log" -- cat
 run_echo vigil-rec "$BIN/vigil-rec" --config /dev/null -w file -o "$work/vigil/" --sign-key "$work/key" -- cat
 
 r() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
