@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/vigil-rec/vigil/rec/chain"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/tlog"
 	"github.com/vigil-rec/vigil/rec/verify"
@@ -320,14 +322,7 @@ func TestRecWrittenWithinLatency(t *testing.T) {
 	}
 	w.Close()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	go func() {
-		br := bufio.NewReader(r)
-		for {
-			if _, err := br.ReadBytes('\n'); err != nil {
-				return
-			}
-		}
-	}()
+	go func() { _, _ = io.Copy(io.Discard, r) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		got := 0
@@ -368,7 +363,7 @@ func TestRecAnchorEvery(t *testing.T) {
 			t.Fatal(err)
 		}
 		lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
-		anchors := bytes.Count(data, []byte(`,"vigil":{"v":2,`))
+		anchors := bytes.Count(data, []byte(chain.Marker+","))
 		if len(lines) < 20 || (anchors == len(lines)) != tc.all {
 			t.Errorf("anchor_every %s: %d anchors in %d lines", tc.every, anchors, len(lines))
 		}
