@@ -8,7 +8,6 @@ require (
 	github.com/go-ldap/ldap/v3 v3.4.15
 	github.com/godbus/dbus/v5 v5.2.4
 	github.com/hashicorp/go-syslog v1.0.1
-	github.com/hinshun/vt10x v0.0.0-20220301184237-5011da428d02
 	github.com/msteinert/pam/v2 v2.1.0
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.1.0

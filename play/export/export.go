@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigil-rec/vigil/play/reader"
+	"github.com/vigil-rec/vigil/play/screen"
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
@@ -47,8 +48,8 @@ type Options struct {
 	// Input adds the recorded input to asciicast exports as "i" events
 	// (JSON exports always include it).
 	Input bool
-	// Cols and Rows are the asciicast terminal size when the recording
-	// has no window record before its first output; 0 means 80x24.
+	// Cols and Rows are the terminal size when the recording has no
+	// window record before its first output; 0 means 80x24.
 	Cols, Rows int
 }
 
@@ -100,11 +101,12 @@ func appendSeconds(b []byte, d time.Duration) []byte {
 	return b
 }
 
+// writeAsciicast writes asciicast v2 or v3. Window sizes are those the
+// text export models (screen.FitSize: an unknown size keeps the last one,
+// a huge one is cut), so that a player of the export does not allocate a
+// screen of 65535×65535.
 func writeAsciicast(w *bufio.Writer, r *reader.Reader, o Options) error {
-	cols, rows := o.Cols, o.Rows
-	if cols <= 0 || rows <= 0 {
-		cols, rows = 80, 24
-	}
+	cols, rows := screen.FitSize(o.Cols, o.Rows, 0, 0)
 	var start time.Time
 	var term string
 	first, err := r.Peek()
@@ -117,7 +119,7 @@ func writeAsciicast(w *bufio.Writer, r *reader.Reader, o Options) error {
 		// recording, so the first message has it when there is one.
 		for _, ev := range first.Events {
 			if ev.Kind == tlog.KindWindow {
-				cols, rows = ev.Cols, ev.Rows
+				cols, rows = screen.FitSize(ev.Cols, ev.Rows, cols, rows)
 				break
 			}
 			if ev.Kind == tlog.KindOut {
@@ -169,10 +171,11 @@ func writeAsciicast(w *bufio.Writer, r *reader.Reader, o Options) error {
 			}
 			b = appendJSONString(append(appendSeconds(append(b, '['), t), `,"i",`...), ev.Data)
 		case tlog.KindWindow:
-			if ev.Cols == cols && ev.Rows == rows {
+			c, r := screen.FitSize(ev.Cols, ev.Rows, cols, rows)
+			if c == cols && r == rows {
 				continue
 			}
-			cols, rows = ev.Cols, ev.Rows
+			cols, rows = c, r
 			b = fmt.Appendf(appendSeconds(append(b, '['), t), `,"r","%dx%d"`, cols, rows)
 		}
 		b = append(b, "]\n"...)

@@ -22,7 +22,7 @@ import (
 // the gob. Version changes whenever the layout or the repaints change.
 const (
 	magic   = "vigil-play index\n"
-	version = 1
+	version = 2 // 2: repaints of play/screen's own emulator
 	// Suffix names the index beside a recording.
 	Suffix = ".vpidx"
 )

@@ -22,9 +22,13 @@ import (
 // sequences once either bound is passed since the last one. The byte bound
 // keeps what a seek reads and writes after the keyframe small; the time
 // bound keeps the keyframes of a slow recording from being far apart.
+// Either way, a keyframe's repaint is at most a repaintShare of the
+// recording since the one before, so that the index of a recording that
+// keeps a big screen full of colours stays small.
 const (
 	DefaultEvery     = 512 << 10
 	DefaultEveryTime = time.Minute
+	repaintShare     = 8
 )
 
 // Keyframe is the terminal's state at a point between two messages.
@@ -33,8 +37,8 @@ type Keyframe struct {
 	// start): it holds every event up to T and none after.
 	T   time.Duration
 	Pos reader.Position
-	// Cols and Rows are the window's size then (0 before the first
-	// window record).
+	// Cols and Rows are the window's size then, as play/screen models it
+	// (0 before the first window record).
 	Cols, Rows int
 	// Repaint brings a freshly reset terminal of Cols×Rows to the state
 	// (screen.Screen.Repaint); empty at the start.
@@ -93,9 +97,9 @@ func Build(ctx context.Context, path string, o Options) (*Index, error) {
 	defer r.Close()
 	x := &Index{Keyframes: []Keyframe{{T: -1}}}
 	var scr *screen.Screen
-	var cols, rows int
 	last := x.Keyframes[0]
 	nextProgress := int64(0)
+	nextTry := int64(0) // no keyframe before this offset: its repaint would be too big
 	for {
 		m, err := r.Next()
 		if err != nil {
@@ -113,16 +117,15 @@ func Build(ctx context.Context, path string, o Options) (*Index, error) {
 			case tlog.KindWindow:
 				if scr == nil {
 					scr = screen.New(ev.Cols, ev.Rows)
-				} else if ev.Cols != cols || ev.Rows != rows {
+				} else {
 					scr.Resize(ev.Cols, ev.Rows)
 				}
-				cols, rows = ev.Cols, ev.Rows
 			case tlog.KindOut:
 				if scr == nil {
 					// Output before any window: the player's
 					// terminal size is unknown here; 80x24 as
 					// the text export.
-					scr = screen.New(80, 24)
+					scr = screen.New(0, 0)
 				}
 				scr.Write(ev.Data)
 			}
@@ -137,10 +140,17 @@ func Build(ctx context.Context, path string, o Options) (*Index, error) {
 			}
 			nextProgress = pos.Offset + progressEvery
 		}
-		if scr == nil || (pos.Offset-last.Pos.Offset < o.Every && pos.T-max(last.T, 0) < o.EveryTime) || !scr.Ground() {
+		since := pos.Offset - last.Pos.Offset
+		if scr == nil || (since < o.Every && pos.T-max(last.T, 0) < o.EveryTime) || pos.Offset < nextTry || !scr.Ground() {
 			continue
 		}
-		last = Keyframe{T: pos.T, Pos: pos, Cols: cols, Rows: rows, Repaint: scr.Repaint()}
+		repaint := scr.Repaint()
+		if n := int64(len(repaint)) * repaintShare; n > since {
+			nextTry = last.Pos.Offset + n
+			continue
+		}
+		cols, rows := scr.Size()
+		last = Keyframe{T: pos.T, Pos: pos, Cols: cols, Rows: rows, Repaint: repaint}
 		x.Keyframes = append(x.Keyframes, last)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +36,9 @@ func testRecording(t *testing.T) string {
 		case 3:
 			b = []byte("\x1b[1;4") // completed by the next chunk
 		default:
-			b = fmt.Appendf(b, "m$ ls -l %d\r\n\x1b[0mtotal %d ✓\r\n", i, rnd.IntN(1000))
+			// Invisible padding: keyframes are as far apart as eight
+			// times their repaints.
+			b = fmt.Appendf(b, "m$ ls -l %d\r\n\x1b[0mtotal %d ✓\r\n%s", i, rnd.IntN(1000), strings.Repeat("\x1b[m", 100))
 		}
 		chunks = append(chunks, recgen.Chunk{T: time.Duration(i) * 20 * time.Millisecond, Data: b})
 	}

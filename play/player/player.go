@@ -15,6 +15,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/vigil-rec/vigil/play/termfilter"
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
@@ -61,6 +62,11 @@ type Options struct {
 	// Notice is told once when the recording's window is larger than the
 	// viewer's terminal.
 	Notice func(string)
+	// Unfiltered writes the recorded output as it is. By default, what
+	// the recorded user could use against the viewer's terminal is left
+	// out (play/termfilter): queries it would answer as if the viewer
+	// typed, the clipboard, control strings other than the title.
+	Unfiltered bool
 }
 
 // Target is a position to go to: End, or a time from the recording's start.
@@ -81,10 +87,12 @@ type pending struct {
 
 // Player plays one recording; use it once.
 type Player struct {
-	src Source
-	w   Waiter
-	out *bufio.Writer
-	opt Options
+	src    Source
+	w      Waiter
+	out    *bufio.Writer
+	rec    io.Writer          // where the recorded output goes: out, or filter
+	filter *termfilter.Filter // nil when unfiltered
+	opt    Options
 
 	speed  float64
 	paused bool
@@ -111,8 +119,14 @@ func New(src Source, w Waiter, out io.Writer, opt Options) *Player {
 	if opt.Speed <= 0 {
 		opt.Speed = 1
 	}
-	return &Player{src: src, w: w, out: bufio.NewWriterSize(out, 64<<10), opt: opt,
+	p := &Player{src: src, w: w, out: bufio.NewWriterSize(out, 64<<10), opt: opt,
 		speed: opt.Speed, paused: opt.Paused}
+	p.rec = p.out
+	if !opt.Unfiltered {
+		p.filter = termfilter.New(p.out)
+		p.rec = p.filter
+	}
+	return p
 }
 
 // Speed is the current playback speed.
@@ -250,7 +264,7 @@ func (p *Player) window(cols, rows int) {
 // write writes the pending event. Only a fast-forward leaves it in the
 // buffer: otherwise it is due now, and reading the next event may block.
 func (p *Player) write() error {
-	_, err := p.out.Write(p.next.data)
+	_, err := p.rec.Write(p.next.data)
 	p.lastT, p.lastEff, p.shown = p.next.t, p.next.eff, true
 	p.next = nil
 	if err == nil && p.seek == nil {
@@ -388,6 +402,9 @@ func (p *Player) goTo(ctx context.Context, t Target) error {
 			return err
 		}
 		if jumped {
+			if p.filter != nil {
+				p.filter.Reset()
+			}
 			p.out.WriteString(resetTerminal)
 			p.out.Write(repaint)
 			p.next, p.shown = nil, at >= 0

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -332,4 +333,26 @@ func TestFollow(t *testing.T) {
 	// b is read at the poll at 1.75 and due at 2; c is read at 2.75, half a
 	// second late, and written at once; G writes d at once.
 	expect(t, c, "abcd", secs(0, 2, 2.75, 3.6))
+}
+
+// What the recorded user wrote to make the viewer's terminal answer or
+// fill the viewer's clipboard is not written, even split across events;
+// --unfiltered writes it.
+func TestFilter(t *testing.T) {
+	chunks := []string{"a\x1b[", "6n\x1b]52;c;Y", "WJj\x07b\x1b[31mc\x1b]2;title\x07"}
+	src := func() *events {
+		s := &events{}
+		for i, c := range chunks {
+			s.evs = append(s.evs, tlog.Event{Kind: tlog.KindOut, T: sec(float64(i)), Data: []byte(c)})
+		}
+		return s
+	}
+	c, _, err := play(t, src(), Options{})
+	if err != nil || string(c.data) != "ab\x1b[31mc\x1b]2;title\x07" {
+		t.Errorf("filtered: %q, %v", c.data, err)
+	}
+	c, _, err = play(t, src(), Options{Unfiltered: true})
+	if err != nil || string(c.data) != strings.Join(chunks, "") {
+		t.Errorf("unfiltered: %q, %v", c.data, err)
+	}
 }

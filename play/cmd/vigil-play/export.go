@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-rec/vigil/play/export"
 	"github.com/vigil-rec/vigil/play/reader"
+	"github.com/vigil-rec/vigil/play/screen"
 )
 
 func exportCmd() *cobra.Command {
@@ -29,11 +30,21 @@ func exportCmd() *cobra.Command {
   raw           the recorded terminal output, byte for byte
   asciicast     asciicast v2 (asciinema); invalid UTF-8 is shown as U+FFFD
   asciicast-v3  asciicast v3
-  text          the readable transcript: what the screen showed, after cursor
-                movement and erasing, without escape codes
+  text          the readable transcript: every line the screen showed, without
+                escape codes, written when it left the screen (scrolled off,
+                erased, reset, the alternate screen left, a smaller window) and
+                the screens at the end; rows the output wrapped across are one
+                line; a screen wiped out again with the same lines, and runs of
+                blank lines, are written once
   json          one decoded event per line: {"time":SECONDS,"kind":"out"|"in"|"window",
                 "data":TEXT} or "data_base64" when the data is not valid UTF-8,
                 or "cols"/"rows" for window changes
+
+raw, asciicast and json hold the output as recorded, escape sequences and all:
+write raw to a terminal only if you trust it (vigil-play play filters what could
+be used against the viewer's terminal). Window sizes in asciicast are those
+text uses: an unknown size (0x0) keeps the last one, and sizes are cut to
+` + fmt.Sprintf("%dx%d", screen.MaxCols, screen.MaxRows) + `.
 
 With --reader journal the argument is a recording id, read from the systemd
 journal (TLOG_REC field).
@@ -70,7 +81,7 @@ Exit status: 0 exported, 1 the input is malformed or could not be read or writte
 
 func runExport(cmd *cobra.Command, path, source, output string, eo export.Options, ro reader.Options) error {
 	stderr := cmd.ErrOrStderr()
-	ro.OnSkip = func(e *reader.Error) { fmt.Fprintf(stderr, "vigil-play: skipped %v\n", e) }
+	ro.OnSkip = func(e *reader.Error) { warn(stderr, "skipped %v", e) }
 	r, closeSrc, err := openSource(cmd, path, source, false, ro)
 	if err != nil {
 		return &exitError{exitFailed, err}
@@ -91,7 +102,7 @@ func runExport(cmd *cobra.Command, path, source, output string, eo export.Option
 		}
 	}
 	if n := r.Skipped(); n > 0 {
-		fmt.Fprintf(stderr, "vigil-play: %s: skipped %d malformed or out-of-order lines\n", r.Name(), n)
+		warn(stderr, "%s: skipped %d malformed or out-of-order lines", r.Name(), n)
 	}
 	if err != nil {
 		return &exitError{exitFailed, err}

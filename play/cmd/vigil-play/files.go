@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,7 +13,7 @@ func recordingFiles(args []string, stderr io.Writer) (files []string, missing bo
 	for _, a := range args {
 		fi, err := os.Stat(a)
 		if err != nil {
-			fmt.Fprintf(stderr, "vigil-play: %v\n", err)
+			warn(stderr, "%v", err)
 			missing = true
 			continue
 		}

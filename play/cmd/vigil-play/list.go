@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -176,7 +175,7 @@ func runList(cmd *cobra.Command, args []string, f listFilter, trusted keys.Set, 
 	holds := holdsOf(stderr)
 	for _, r := range results {
 		if r.err != nil {
-			fmt.Fprintf(stderr, "vigil-play: %v\n", r.err)
+			warn(stderr, "%v", r.err)
 			status = exitUsageErr
 			continue
 		}
@@ -228,7 +227,7 @@ func listSources(stderr io.Writer, args []string, trusted keys.Set, o listOption
 	cache.reread = o.noCache
 	results := summarize(files, cache, trusted, bar)
 	if err := cache.save(); err != nil {
-		fmt.Fprintf(stderr, "vigil-play: cannot cache the list: %v\n", err)
+		warn(stderr, "cannot cache the list: %v", err)
 	}
 	return results, status, nil
 }
@@ -244,7 +243,7 @@ func holdsOf(stderr io.Writer) func(dir string) retention.Holds {
 			var err error
 			h, err = retention.LoadHolds(retention.HoldsDir(dir))
 			if err != nil {
-				fmt.Fprintf(stderr, "vigil-play: %v\n", err)
+				warn(stderr, "%v", err)
 			}
 			seen[dir] = h
 		}
@@ -254,13 +253,17 @@ func holdsOf(stderr io.Writer) func(dir string) retention.Holds {
 
 func printListing(w io.Writer, all []listing, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
+		var b []byte
 		for i := range all {
 			if !all[i].Start.IsZero() {
 				s := all[i].Start.Format(time.RFC3339Nano)
 				all[i].StartJSON = &s
 			}
-			if err := enc.Encode(&all[i]); err != nil {
+			var err error
+			if b, err = appendJSON(b[:0], &all[i]); err != nil {
+				return err
+			}
+			if _, err := w.Write(b); err != nil {
 				return err
 			}
 		}
@@ -278,16 +281,17 @@ func printListing(w io.Writer, all []listing, asJSON bool) error {
 			held = "HELD"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", start, formatDuration(l.Duration),
-			dash(l.User), dash(l.Host), dash(l.Term), formatSize(l.Size), l.State, held, dash(l.Rec), l.File)
+			dash(l.User), dash(l.Host), dash(l.Term), formatSize(l.Size), l.State, held, dash(l.Rec), printable(l.File))
 	}
 	return tw.Flush()
 }
 
+// dash is a field of a recording as printed: "-" if empty, else printable.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return printable(s)
 }
 
 func formatDuration(sec float64) string {

@@ -60,10 +60,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "vigil-play: %v\n", ee.err)
+			warn(stderr, "%v", ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "vigil-play: %v\n", err)
+	warn(stderr, "%v", err)
 	return exitUsageErr
 }

@@ -19,9 +19,10 @@ import (
 	"github.com/vigil-rec/vigil/play/reader"
 )
 
-// exitSequence resets the attributes and shows the cursor, whatever the
-// recording left the terminal in.
-const exitSequence = "\x1b[0m\x1b[?25h"
+// exitSequence resets the attributes, shows the cursor and turns mouse and
+// focus reporting and bracketed paste off, whatever the recording left the
+// terminal in: the viewer's shell comes next.
+const exitSequence = "\x1b[0m\x1b[?25h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1006l\x1b[?2004l"
 
 // addPlayCmd registers play and makes it the default: when the first
 // argument is neither a subcommand nor one of the root's own flags
@@ -55,15 +56,16 @@ func addPlayCmd(root *cobra.Command, args []string) {
 }
 
 type playFlags struct {
-	speed     float64
-	goTo      string
-	paused    bool
-	follow    bool
-	persist   bool
-	lax       bool
-	rec       string
-	idleLimit float64
-	source    string
+	speed      float64
+	goTo       string
+	paused     bool
+	follow     bool
+	persist    bool
+	lax        bool
+	rec        string
+	idleLimit  float64
+	source     string
+	unfiltered bool
 }
 
 func playCmd() *cobra.Command {
@@ -86,6 +88,15 @@ Keys, when standard input is a terminal (and not the recording):
   q             quit (ignored with --persist)
 Without a terminal on standard input there are no keys and the recording just
 plays.
+
+The recorded output is written as it was recorded, except what the recorded
+user could use against the viewer's terminal: sequences that make the terminal
+answer (device attributes, status and cursor position reports, DECRQSS, DECRQM,
+XTVERSION, window and title reports: the answer would arrive as if typed here),
+the clipboard (OSC 52) and every control string but the title (OSC 0-2), and
+what would make the terminal show other than what export and search see (VT52
+mode, rectangle operations, margins, keyboard lock). --unfiltered writes
+everything.
 
 Seeking in a FILE (--goto and the keys) uses an index of the terminal's state,
 built at the first seek (with a progress bar on a terminal; about a minute per
@@ -112,6 +123,8 @@ could not be read or written; 2 usage error.`,
 	fl.StringVarP(&f.rec, "rec", "m", "", "play only recording `REC` of a file holding several")
 	fl.Float64Var(&f.idleLimit, "idle-limit", 0, "shorten pauses longer than `SECONDS` to that (0: keep them)")
 	fl.StringVarP(&f.source, "reader", "r", "file", "read from `READER`: file, or journal (the argument is then a recording id)")
+	fl.BoolVar(&f.unfiltered, "unfiltered", false,
+		"write the recorded output as it is, with the terminal queries, clipboard access and other sequences play leaves out by default")
 	return cmd
 }
 
@@ -135,8 +148,8 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 
 	stderr := cmd.ErrOrStderr()
 	ro := reader.Options{Rec: f.rec, Lax: f.lax}
-	ro.OnSkip = func(e *reader.Error) { fmt.Fprintf(stderr, "vigil-play: skipped %v\n", e) }
-	bar := newProgressBar(stderr, "indexing "+arg+" for seeking")
+	ro.OnSkip = func(e *reader.Error) { warn(stderr, "skipped %v", e) }
+	bar := newProgressBar(stderr, "indexing "+printable(arg)+" for seeking")
 	in, err := openPlayInput(cmd, arg, f, index.Options{Reader: ro, Progress: bar.update})
 	if err != nil {
 		return &exitError{exitFailed, err}
@@ -150,7 +163,7 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 
 	out := cmd.OutOrStdout()
 	opt := player.Options{Speed: f.speed, Goto: target, Paused: f.paused, Follow: f.follow, Persist: f.persist,
-		IdleLimit: time.Duration(f.idleLimit * float64(time.Second))}
+		IdleLimit: time.Duration(f.idleLimit * float64(time.Second)), Unfiltered: f.unfiltered}
 	eol := "\n"
 	if of, ok := out.(*os.File); ok {
 		if ws, err := unix.IoctlGetWinsize(int(of.Fd()), unix.TIOCGWINSZ); err == nil {
@@ -178,7 +191,7 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	if keys == nil && f.paused {
 		return usage("--paused needs a terminal on standard input to resume")
 	}
-	opt.Notice = func(s string) { fmt.Fprintf(stderr, "vigil-play: %s%s", s, eol) }
+	opt.Notice = func(s string) { fmt.Fprintf(stderr, "vigil-play: %s%s", printable(s), eol) }
 	if in.file != nil {
 		in.file.Warn = func(err error) { opt.Notice(err.Error()) }
 	}
@@ -189,7 +202,7 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	err = player.New(in.src, player.NewClock(keys), out, opt).Run(ctx)
 	bar.clear() // an interrupted indexing leaves it
 	if n := in.skipped(); n > 0 {
-		fmt.Fprintf(stderr, "vigil-play: %s: skipped %d malformed or out-of-order lines%s", in.name, n, eol)
+		fmt.Fprintf(stderr, "vigil-play: %s: skipped %d malformed or out-of-order lines%s", printable(in.name), n, eol)
 	}
 	switch {
 	case err == nil, errors.Is(err, player.ErrQuit), errors.Is(err, context.Canceled):

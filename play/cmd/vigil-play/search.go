@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -121,7 +120,7 @@ func runSearch(cmd *cobra.Command, args []string, o searchOptions, asJSON bool) 
 	var first *hit
 	report := func(hits []hit, err error) error {
 		if err != nil {
-			fmt.Fprintf(stderr, "vigil-play: %v\n", err)
+			warn(stderr, "%v", err)
 			status = exitUsageErr
 		}
 		if len(hits) > 0 && first == nil {
@@ -161,7 +160,7 @@ func runSearch(cmd *cobra.Command, args []string, o searchOptions, asJSON bool) 
 	}
 	if first != nil {
 		if !asJSON {
-			fmt.Fprintf(stderr, "vigil-play: to replay a hit: vigil-play play RECORDING --goto OFFSET, e.g. vigil-play play %s --goto %s\n",
+			warn(stderr, "to replay a hit: vigil-play play RECORDING --goto OFFSET, e.g. vigil-play play %s --goto %s",
 				first.Name, first.Offset)
 		}
 		if status != exitUsageErr {
@@ -179,15 +178,15 @@ func printHits(w io.Writer, hits []hit, asJSON bool) error {
 		var err error
 		if asJSON {
 			var b []byte
-			if b, err = json.Marshal(h); err == nil {
-				_, err = fmt.Fprintf(w, "%s\n", b)
+			if b, err = appendJSON(nil, h); err == nil {
+				_, err = w.Write(b)
 			}
 		} else {
 			line := h.Line
 			if h.Source == "input" {
 				line = "(typed) " + line
 			}
-			_, err = fmt.Fprintf(w, "%s  +%s  %s\n", h.Name, h.Offset, line)
+			_, err = fmt.Fprintf(w, "%s  +%s  %s\n", printable(h.Name), h.Offset, printable(line))
 		}
 		if err != nil {
 			return err
@@ -325,39 +324,31 @@ func searchReader(r *reader.Reader, proto hit, o searchOptions) ([]hit, error) {
 	return hits, err
 }
 
-// screenSearch finds the lines of a screen that match. A line matching at
-// one check and still matching at the next, wherever scrolling moved it, is
+// screenSearch finds the lines of a screen that match: each line (rows
+// joined where the output wrapped) is checked when it changes, and lines
+// that leave the screen (play/screen reports every way) are checked too,
+// in case they appeared and went within one write. A line matching at one
+// check and still matching at the next, wherever scrolling moved it, is
 // the same appearance and reported once.
 type screenSearch struct {
-	match   func(string) bool
-	scr     *screen.Screen
-	prev    []bool // the rows that matched at the last check
-	shift   int    // how far the rows of prev moved up since then
-	pending []string
+	match func(string) bool
+	scr   *screen.Screen
+	found []string
 }
 
 func (s *screenSearch) init(cols, rows int) {
 	s.scr = screen.New(cols, rows)
-	s.scr.OnScroll = func(l string) {
-		s.leave(s.shift, l)
-		s.shift++
-	}
-	s.scr.OnClear = func(ls []string) {
-		for i, l := range ls {
-			s.leave(s.shift+i, l)
+	s.scr.OnScroll = s.leave
+	s.scr.OnClear = func(ls []screen.Line) {
+		for _, l := range ls {
+			s.leave(l)
 		}
-		s.shift = len(s.prev)
 	}
 }
 
-// seen tells whether row y of the last check matched.
-func (s *screenSearch) seen(y int) bool { return y >= 0 && y < len(s.prev) && s.prev[y] }
-
-// leave checks a line that left the screen from row y of the last check
-// (it may have appeared and gone within one write).
-func (s *screenSearch) leave(y int, l string) {
-	if s.match(l) && !s.seen(y) {
-		s.pending = append(s.pending, l)
+func (s *screenSearch) leave(l screen.Line) {
+	if !l.Marked && s.match(l.Text) {
+		s.found = append(s.found, l.Text)
 	}
 }
 
@@ -372,18 +363,18 @@ func (s *screenSearch) resize(cols, rows int) {
 // write applies output and returns the lines that newly match.
 func (s *screenSearch) write(p []byte) []string {
 	if s.scr == nil {
-		s.init(80, 24)
+		s.init(0, 0)
 	}
 	s.scr.Write(p)
-	lines := s.scr.Lines()
-	cur := make([]bool, len(lines))
-	for y, l := range lines {
-		if cur[y] = s.match(l); cur[y] && !s.seen(y+s.shift) {
-			s.pending = append(s.pending, l)
+	s.scr.Changed(func(text string, marked bool) bool {
+		m := s.match(text)
+		if m && !marked {
+			s.found = append(s.found, text)
 		}
-	}
-	found := s.pending
-	s.prev, s.shift, s.pending = cur, 0, nil
+		return m
+	})
+	found := s.found
+	s.found = nil
 	return found
 }
 

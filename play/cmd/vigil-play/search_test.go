@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigil-rec/vigil/play/internal/recgen"
 	"github.com/vigil-rec/vigil/play/player"
+	"github.com/vigil-rec/vigil/play/reader"
 )
 
 // searchDir holds a.jsonl, made with recgen (user root), and b.jsonl,
@@ -156,5 +157,23 @@ func TestSearchExitStatus(t *testing.T) {
 	code, out, errOut := runCLI("", "search", "needle", bad)
 	if code != 2 || strings.Count(out, "\n") != 3 || !strings.Contains(errOut, "a.jsonl:") {
 		t.Errorf("malformed: exit %d, %q, %q", code, out, errOut)
+	}
+}
+
+// BenchmarkSearchFlood searches a recording of random bytes (cat
+// /dev/urandom on a terminal) as search does; throughput is recording
+// bytes read per second. Issue 11's target: a 490 MB flood in under 30 s,
+// 16.3 MB/s.
+func BenchmarkSearchFlood(b *testing.B) {
+	rec := recgen.Record("flood", recgen.Split(recgen.Random(16<<20)))
+	o := searchOptions{match: func(s string) bool { return strings.Contains(s, "no such text") }}
+	b.SetBytes(int64(len(rec)))
+	for b.Loop() {
+		r := reader.New(bytes.NewReader(rec), "bench", reader.Options{Workers: 2})
+		_, err := searchReader(r, hit{}, o)
+		r.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }

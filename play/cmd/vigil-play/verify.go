@@ -68,16 +68,16 @@ a file or key could not be read.`,
 			for _, path := range args {
 				reports, err := verifyFile(cmd, path, trusted)
 				if err != nil {
-					fmt.Fprintf(stderr, "vigil-play: %v\n", err)
+					warn(stderr, "%v", err)
 					status = exitUsageErr
 					continue
 				}
 				if len(reports) == 0 {
-					fmt.Fprintf(stdout, "%s: EMPTY: no messages\n", path)
+					fmt.Fprintf(stdout, "%s: EMPTY: no messages\n", printable(path))
 					status = max(status, exitFailed)
 				}
 				for _, r := range reports {
-					fmt.Fprintf(stdout, "%s: %s\n", path, r)
+					fmt.Fprintf(stdout, "%s: %s\n", printable(path), printable(r.String()))
 					if r.State != verify.OK {
 						status = max(status, exitFailed)
 					}

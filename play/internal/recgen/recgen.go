@@ -105,6 +105,16 @@ func Terminal(b []byte, rnd *rand.Rand, n int) []byte {
 	return b
 }
 
+// Random returns n random bytes, as cat /dev/urandom writes.
+func Random(n int) []byte {
+	b := make([]byte, n)
+	rnd := rand.New(rand.NewPCG(uint64(n), 1))
+	for i := range b {
+		b[i] = byte(rnd.Uint32())
+	}
+	return b
+}
+
 // Text appends about n bytes of plain log lines to b.
 func Text(b []byte, rnd *rand.Rand, n int) []byte {
 	for end := len(b) + n; len(b) < end; {

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain text, ✓ é":       "plain text, ✓ é",
+		"xterm\x1b]2;X\a":       `xterm\x1b]2;X\a`,
+		"a\u009b6n\x7f\tb\n":    `a\u009b6n\x7f\tb\n`,
+		"evil\u202egnp.exe":     `evil\u202egnp.exe`,
+		"zero\u200bwidth\u00a0": `zero\u200bwidth\u00a0`,
+		"bad\xff\xc2":           `bad\xff\xc2`,
+		"\ufffd stays":          "\ufffd stays",
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+	const s = "a\x1b\u009b\x7f\u00a0é\U000e0001"
+	b, err := appendJSON(nil, map[string]string{"s": s})
+	var back map[string]string
+	if err != nil || string(b) != `{"s":"a\u001b\u009b\u007f\u00a0é\udb40\udc01"}`+"\n" || json.Unmarshal(b, &back) != nil || back["s"] != s {
+		t.Errorf("appendJSON: %q, %v, %q", b, err, back)
+	}
+}
+
+// hostile is a recording whose every field and screen line the recorded
+// user could have chosen to attack the auditor's terminal with.
+const hostile = `{"ver":"2.3","host":"h\u202e\u001b[2J","rec":"r\u009b6n","user":"u\u001b]52;c;eA==\u0007","term":"xterm\u001b]2;X\u0007",` +
+	`"session":1,"id":1,"pos":0,"timing":"=80x24>24","in_txt":"","in_bin":[],` +
+	`"out_txt":"needle \u202eevil\u0007\u001b[31m!\u001b[0m\r\n","out_bin":[]}` + "\n"
+
+// list, search and verify print what comes from a recording escaped
+// (issue 11); --json stays exact JSON, with the controls as \u escapes.
+func TestOutputEscaped(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x\x1b[31m.jsonl")
+	if err := os.WriteFile(path, []byte(hostile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clean := func(what, s string) {
+		t.Helper()
+		if strings.ContainsFunc(s, func(r rune) bool { return r < ' ' && r != '\n' || r >= 0x7f && r < 0xa0 || r == 0x202e }) {
+			t.Errorf("%s: raw control characters in %q", what, s)
+		}
+	}
+	_, out, errOut := runCLI("", "list", "--no-cache", dir)
+	clean("list", out+errOut)
+	for _, want := range []string{`u\x1b]52;c;eA==\a`, `h\u202e\x1b[2J`, `xterm\x1b]2;X\a`, `r\u009b6n`, `x\x1b[31m.jsonl`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list does not show %q:\n%s", want, out)
+		}
+	}
+	_, out, _ = runCLI("", "list", "--no-cache", "--json", dir)
+	clean("list --json", out)
+	var l listing
+	if err := json.Unmarshal([]byte(out), &l); err != nil || l.Term != "xterm\x1b]2;X\a" || l.Rec != "r\u009b6n" || l.File != path {
+		t.Errorf("list --json: %v %+v", err, l)
+	}
+	code, out, errOut := runCLI("", "search", "needle", dir)
+	clean("search", out+errOut)
+	if code != 0 || !strings.Contains(out, `needle \u202eevil!`) {
+		t.Errorf("search: exit %d:\n%s%s", code, out, errOut)
+	}
+	_, out, _ = runCLI("", "search", "--json", "needle", dir)
+	clean("search --json", out)
+	_, out, errOut = runCLI("", "verify", path)
+	clean("verify", out+errOut)
+	if !strings.Contains(out, `r\u009b6n`) {
+		t.Errorf("verify:\n%s%s", out, errOut)
+	}
+}
