@@ -17,13 +17,16 @@ func checkCmd() *cobra.Command {
 	var (
 		service, rhost, tty, confDir string
 		asJSON                       bool
+		s                            sshdOpts
 	)
 	cmd := &cobra.Command{
 		Use:   "check USER",
 		Short: "Open a real PAM session for USER through a service's stack and show what Vigil decided and set (root)",
 		Long: "Runs pam_open_session for USER through the PAM stack of --service (no\n" +
 			"authentication), as the login program would, then closes it. Modules with side\n" +
-			"effects have them. Exit status 0 if the session would open, 1 if it is refused.",
+			"effects have them. Then asks sshd (sshd -T) what it lets USER do without the login\n" +
+			"shell, if the policy records USER. Exit status 0 if the session would open, 1 if it\n" +
+			"is refused (what sshd allows does not change it; vigilctl enable refuses on it).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := check.Check(service, args[0], check.Options{ConfDir: confDir, Rhost: rhost, Tty: tty})
@@ -33,6 +36,7 @@ func checkCmd() *cobra.Command {
 			// What policyd says, for the rule's name; a check still reports
 			// the PAM side when policyd is down.
 			var decision, why string
+			var wrapped *bool // recorded as NSS sees it: the recorder is the login shell
 			err = withClient(func(ctx context.Context, c *dbusapi.Client) error {
 				d, err := c.Decide(ctx, args[0], service, rhost, tty)
 				if err != nil {
@@ -43,11 +47,15 @@ func checkCmd() *cobra.Command {
 					decision = "recorded"
 				}
 				why = d.Rule
+				if nss, err := c.Decide(ctx, args[0], "", rhost, tty); err == nil {
+					wrapped = &nss.Record
+				}
 				return nil
 			})
 			if err != nil {
 				decision, why = "unknown", err.Error()
 			}
+			sshd := checkSSHD(&s, args[0], wrapped)
 			status := "success: the session opens"
 			if !res.Opened() {
 				status = "refused: " + res.Status.Error()
@@ -59,7 +67,7 @@ func checkCmd() *cobra.Command {
 					msgs = append(msgs, m.Text)
 				}
 				if err := printJSON(w, map[string]any{"user": args[0], "service": service, "opened": res.Opened(), "status": status,
-					"policyd": decision, "rule": why, "vigil_env": res.Vigil, "messages": msgs}); err != nil {
+					"policyd": decision, "rule": why, "vigil_env": res.Vigil, "messages": msgs, "sshd": sshd}); err != nil {
 					return err
 				}
 			} else {
@@ -76,6 +84,7 @@ func checkCmd() *cobra.Command {
 				for _, m := range res.Messages {
 					fmt.Fprintf(w, "  message: %s\n", m.Text)
 				}
+				sshd.print(w, args[0])
 			}
 			if !res.Opened() {
 				return &exitError{1, fmt.Errorf("the session for %s through %s is refused", args[0], service)}
@@ -89,5 +98,6 @@ func checkCmd() *cobra.Command {
 	f.StringVar(&tty, "tty", "", "PAM_TTY")
 	f.StringVar(&confDir, "pam-dir", "", "PAM configuration `DIR` instead of /etc/pam.d")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	s.flags(cmd, false)
 	return cmd
 }

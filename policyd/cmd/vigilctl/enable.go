@@ -16,6 +16,10 @@ package main
 //     line is added right after their last pam_env line: the last module
 //     to set a variable wins. user_readenv itself is left alone, so
 //     users who are not recorded keep their ~/.pam_environment.
+//
+// Before any of that, enable asks sshd what it lets the users the policy
+// records do without their login shell, the recorder (sshd.go), and
+// refuses while anything is open that the admin has not accepted.
 
 import (
 	"bytes"
@@ -122,7 +126,10 @@ func (o *sysOpts) prepare(cmd *cobra.Command) error {
 }
 
 func enableCmd() *cobra.Command {
-	var o sysOpts
+	var (
+		o sysOpts
+		s sshdOpts
+	)
 	cmd := &cobra.Command{
 		Use:   "enable",
 		Short: "Record logins: libnss_vigil in nsswitch.conf, pam_vigil in PAM (pam-auth-update)",
@@ -131,16 +138,23 @@ func enableCmd() *cobra.Command {
 			"(pam_vigil in common-session), and adds pam_vigil after pam_env in services whose\n" +
 			"pam_env reads the user's ~/.pam_environment after common-session (sshd).\n" +
 			"Refuses unless the modules are installed, vigil-policyd answers, its NSS snapshot\n" +
-			"exists and its recorder is setuid and setgid vigil. Idempotent.",
+			"exists and its recorder is setuid and setgid vigil, and while sshd lets users whom\n" +
+			"the policy records act outside the recorder (internal-sftp, forwarding, environment\n" +
+			"from the user, key options they write): it then prints the sshd_config lines that\n" +
+			"close that. Idempotent.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.prepare(cmd); err != nil {
 				return err
 			}
-			return enable(&o)
+			if err := s.validate(); err != nil {
+				return err
+			}
+			return enable(&o, &s)
 		},
 	}
 	o.flags(cmd, true)
+	s.flags(cmd, true)
 	return cmd
 }
 
@@ -174,7 +188,7 @@ type fileEdit struct {
 	what     string
 }
 
-func enable(o *sysOpts) error {
+func enable(o *sysOpts, s *sshdOpts) error {
 	if o.root != "/" && !o.force {
 		return errors.New("--root: whether vigil-policyd runs there cannot be checked from here; add --force to skip those checks")
 	}
@@ -185,6 +199,7 @@ func enable(o *sysOpts) error {
 	} else {
 		problems = append(problems, checkPolicyd(o)...)
 	}
+	problems = append(problems, sshdProblems(o, s)...)
 	if len(problems) > 0 {
 		return refusal("not enabling", problems)
 	}
