@@ -134,7 +134,7 @@ func TestPolicydDecisions(t *testing.T) {
 		{[]string{"bob", "--service", "sshd"}, true, "groups (ops)"}, // primary group
 		{[]string{"carol", "--service", "sshd"}, false, "not listed"},
 		{[]string{"carol", "--service", "su"}, true, `rule "wheel2-su"`}, // supplementary group
-		{[]string{"dave", "--service", "su"}, false, "shell not in /etc/shells"},
+		{[]string{"dave", "--service", "su"}, false, "no-login shell"},
 	} {
 		e := explain(t, c.args...)
 		if e.Record != c.record || !strings.Contains(e.Rule, c.rule) {

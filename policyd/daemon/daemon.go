@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/shells"
 	"github.com/vigil-rec/vigil/policyd/decide"
 	"github.com/vigil-rec/vigil/policyd/ldaprules"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
@@ -46,7 +47,7 @@ func DefaultConfig() Config {
 		PolicyPath:   conf.DefaultPolicyPath,
 		SnapshotPath: nssdb.SnapshotPath,
 		SocketPath:   nssdb.SocketPath,
-		ShellsPath:   "/etc/shells",
+		ShellsPath:   shells.File,
 		Poll:         2 * time.Second,
 	}
 }
@@ -262,7 +263,7 @@ func (d *Daemon) publish() error {
 	if err := p.Check(); err != nil {
 		return fmt.Errorf("policy with LDAP rules: %w", err)
 	}
-	shells, err := ReadShells(d.cfg.ShellsPath)
+	allowed, err := shells.Read(d.cfg.ShellsPath)
 	if err != nil {
 		return err
 	}
@@ -271,7 +272,7 @@ func (d *Daemon) publish() error {
 		// The name this host has in the directory's rules.
 		hosts = append(slices.Clone(hosts), p.LDAP.Host)
 	}
-	eng := decide.New(p, decide.Env{Hosts: hosts, Shells: shells})
+	eng := decide.New(p, decide.Env{Hosts: hosts, Shells: allowed})
 	st := &state{engine: eng, policy: p, loaded: time.Now(), ldap: rs,
 		users: map[string]*decide.User{}, byUID: map[uint32]*decide.User{}, recorded: map[string]bool{}}
 	if old := d.state.Load(); old != nil {
@@ -318,22 +319,6 @@ func countTrue(m map[string]bool) int {
 		}
 	}
 	return n
-}
-
-// ReadShells reads /etc/shells (absolute paths, comments skipped).
-func ReadShells(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("shells: %w", err)
-	}
-	var shells []string
-	for _, l := range strings.Split(string(data), "\n") {
-		l = strings.TrimSpace(l)
-		if strings.HasPrefix(l, "/") {
-			shells = append(shells, l)
-		}
-	}
-	return shells, nil
 }
 
 // ErrNoSuchUser is returned by Decide for users NSS does not know.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/shells"
 )
 
 // User is a resolved account: its passwd entry and every group it is in
@@ -44,10 +45,13 @@ type Step struct {
 
 // Decision is the outcome for one session.
 type Decision struct {
-	Record   bool
-	Rule     string     // what decided
-	Matched  *conf.Rule // the deciding rule; nil when the scope decided
-	Shell    string     // the user's real shell
+	Record  bool
+	Rule    string     // what decided
+	Matched *conf.Rule // the deciding rule; nil when the scope decided
+	// Shell is what the recorder runs as the user's real shell: the passwd
+	// shell as login programs read it (shells.Clean), or shells.Nologin
+	// when /etc/shells does not allow that.
+	Shell    string
 	Recorder string
 	Conf     conf.RecOverlay // the deciding rule's recorder settings
 	Steps    []Step          // filled only when explaining
@@ -55,8 +59,8 @@ type Decision struct {
 
 // Env is what the engine needs to know about the host.
 type Env struct {
-	Hosts  []string // this host's names (short and FQDN)
-	Shells []string // /etc/shells
+	Hosts  []string    // this host's names (short and FQDN)
+	Shells shells.List // /etc/shells
 }
 
 // Engine is a compiled policy. It is immutable and safe for concurrent use.
@@ -64,7 +68,7 @@ type Engine struct {
 	policy                           *conf.Policy
 	rules                            []rule // in evaluation order
 	hosts                            []string
-	shells                           map[string]bool
+	shells                           shells.List
 	scope                            string
 	users, groups, exUsers, exGroups set
 }
@@ -100,12 +104,9 @@ type rule struct {
 
 // New compiles p for the host described by env.
 func New(p *conf.Policy, env Env) *Engine {
-	e := &Engine{policy: p, shells: map[string]bool{}, scope: p.SessionRecording.Scope}
+	e := &Engine{policy: p, shells: env.Shells, scope: p.SessionRecording.Scope}
 	for _, h := range env.Hosts {
 		e.hosts = append(e.hosts, strings.ToLower(h))
-	}
-	for _, s := range env.Shells {
-		e.shells[s] = true
 	}
 	sr := p.SessionRecording
 	e.users, e.groups = newSet(sr.Users), newSet(sr.Groups)
@@ -126,6 +127,10 @@ func New(p *conf.Policy, env Env) *Engine {
 	})
 	return e
 }
+
+// NoLoginRule is the Decision.Rule of a user whose shell is one of the
+// system's no-login programs (shells.NoLogin).
+const NoLoginRule = "no-login shell"
 
 // Policy returns the policy the engine was compiled from.
 func (e *Engine) Policy() *conf.Policy { return e.policy }
@@ -170,16 +175,26 @@ func (e *Engine) CanRecord() bool {
 
 // Decide evaluates the policy for u and req; explain fills Steps.
 func (e *Engine) Decide(u *User, req Request, explain bool) Decision {
-	d := Decision{Shell: u.Shell, Recorder: e.policy.Recorder}
+	d := Decision{Shell: shells.Clean(u.Shell), Recorder: e.policy.Recorder}
 	step := func(what string, matched bool, format string, args ...any) {
 		if explain {
 			d.Steps = append(d.Steps, Step{What: what, Matched: matched, Why: fmt.Sprintf(format, args...)})
 		}
 	}
-	if !e.shells[u.Shell] {
-		d.Rule = "shell not in /etc/shells"
-		step("shell", true, "%s's shell %q is not in /etc/shells: never wrapped (nologin stays nologin)", u.Name, u.Shell)
+	// The recorder of a wrapped user never runs a shell /etc/shells does
+	// not allow.
+	allowed := e.shells.Allows(d.Shell)
+	if !allowed {
+		d.Shell = shells.Nologin
+	}
+	if shells.NoLogin(u.Shell) {
+		d.Rule = NoLoginRule
+		step("shell", true, "%s's shell %s is the system's no-login program: never wrapped (nologin stays nologin)", u.Name, u.Shell)
 		return d
+	}
+	// Fail closed: whatever else the shell field says, the policy decides.
+	if !allowed {
+		step("shell", false, "%s's shell %q is not in /etc/shells: if recorded, the recorder runs %s instead", u.Name, u.Shell, shells.Nologin)
 	}
 	for i := range e.rules {
 		r := &e.rules[i]

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/shells"
 )
 
 func engine(t *testing.T, policy string) *Engine {
@@ -14,7 +15,7 @@ func engine(t *testing.T, policy string) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(p, Env{Hosts: []string{"web1", "web1.example.com"}, Shells: []string{"/bin/bash", "/bin/sh"}})
+	return New(p, Env{Hosts: []string{"web1", "web1.example.com"}, Shells: shells.New([]string{"/bin/bash", "/bin/sh"}, nil)})
 }
 
 func user(name string, groups ...string) *User {
@@ -149,13 +150,49 @@ func TestRules(t *testing.T) {
 	}
 }
 
-func TestShellNotInEtcShells(t *testing.T) {
+// The policy decides whatever the shell field says (fail closed), except
+// for the system's own no-login programs; the recorder is told to run the
+// shell as login programs read it, or nologin when /etc/shells does not
+// allow it.
+func TestShells(t *testing.T) {
 	e := engine(t, `[session_recording]
-scope = "all"`)
-	u := user("daemon", "daemon")
-	u.Shell = "/usr/sbin/nologin"
-	if d := e.Decide(u, Request{}, false); d.Record || d.Rule != "shell not in /etc/shells" {
-		t.Errorf("nologin user: %+v", d)
+scope = "some"
+users = ["alice"]`)
+	for _, c := range []struct {
+		shell  string
+		record bool
+		rule   string
+		runs   string
+	}{
+		{"/bin/bash", true, "scope=some users", "/bin/bash"},
+		{"/bin//bash", true, "scope=some users", "/bin/bash"},
+		{"/bin/./bash", true, "scope=some users", "/bin/bash"},
+		{"/usr/../bin/bash", true, "scope=some users", "/bin/bash"},
+		{"", true, "scope=some users", "/bin/sh"},
+		{"/usr/bin/python3", true, "scope=some users", shells.Nologin},
+		{"bash", true, "scope=some users", shells.Nologin},
+		{"/home/alice/nologin", true, "scope=some users", shells.Nologin},
+		{"/usr/sbin//nologin", true, "scope=some users", shells.Nologin},
+		{"/usr/sbin/nologin", false, NoLoginRule, shells.Nologin},
+		{"/sbin/nologin", false, NoLoginRule, shells.Nologin},
+		{"/bin/false", false, NoLoginRule, shells.Nologin},
+		{"/usr/bin/false", false, NoLoginRule, shells.Nologin},
+	} {
+		u := user("alice", "alice")
+		u.Shell = c.shell
+		d := e.Decide(u, Request{Service: "sshd"}, true)
+		if d.Record != c.record || !strings.Contains(d.Rule, c.rule) || d.Shell != c.runs {
+			t.Errorf("shell %q: record=%v rule=%q shell=%q, want %v %q %q\nsteps: %+v", c.shell, d.Record, d.Rule, d.Shell, c.record, c.rule, c.runs, d.Steps)
+		}
+		if c.runs == shells.Nologin && c.record && !strings.Contains(d.Steps[0].Why, "not in /etc/shells") {
+			t.Errorf("shell %q: the steps do not say why nologin: %+v", c.shell, d.Steps)
+		}
+	}
+	// A user the policy does not record is not wrapped whatever the shell.
+	u := user("bob", "bob")
+	u.Shell = "/usr/bin/python3"
+	if d := e.Decide(u, Request{}, false); d.Record {
+		t.Errorf("bob: %+v", d)
 	}
 }
 
@@ -171,7 +208,7 @@ func BenchmarkDecide(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := New(p, Env{Hosts: []string{"h"}, Shells: []string{"/bin/bash"}})
+	e := New(p, Env{Hosts: []string{"h"}, Shells: shells.New([]string{"/bin/bash"}, nil)})
 	u := user("u1", "u1", "g999", "x1", "x2")
 	b.ReportAllocs()
 	for b.Loop() {

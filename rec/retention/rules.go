@@ -42,7 +42,7 @@ func NewRules(p *conf.Policy, lookup LookupUser) *Rules {
 }
 
 // anyShell stands in for the user's login shell: the engine never wraps
-// users whose shell is not in /etc/shells, but which rule covers a user
+// users whose shell is a no-login program, but which rule covers a user
 // does not depend on it (an account locked with nologin keeps its rule).
 const anyShell = "/bin/sh"
 
@@ -65,7 +65,7 @@ func (r *Rules) For(user, host string) (Period, error) {
 		if short, _, ok := strings.Cut(host, "."); ok {
 			hosts = append(hosts, short)
 		}
-		e = decide.New(r.policy, decide.Env{Hosts: hosts, Shells: []string{anyShell}})
+		e = decide.New(r.policy, decide.Env{Hosts: hosts})
 		r.engines[host] = e
 	}
 	d := e.Decide(u, decide.Request{}, false)

@@ -65,7 +65,16 @@ func TestRealShell(t *testing.T) {
 		{map[string]string{"VIGIL_REC_SHELL": "/usr/bin/python3"}, "/bin/bash", Nologin, "not listed"},
 		{map[string]string{"VIGIL_REC_SHELL": "bash"}, "/bin/bash", Nologin, "not an absolute path"},
 		{map[string]string{"VIGIL_REC_SHELL": "/usr/bin/vigil-rec-session"}, "/bin/bash", Nologin, "is a session recorder"},
-		{nil, "/usr/sbin/nologin", Nologin, "not listed"},
+		// Read as login programs read the passwd field.
+		{map[string]string{"VIGIL_REC_SHELL": "/bin//bash"}, "/bin/sh", "/bin/bash", ""},
+		{map[string]string{"VIGIL_REC_SHELL": "/usr/../bin/./sh"}, "/bin/bash", "/bin/sh", ""},
+		{map[string]string{"VIGIL_REC_SHELL": "/usr/lib/../bin/python3"}, "/bin/bash", Nologin, `"/usr/lib/../bin/python3" is not listed`},
+		{map[string]string{"VIGIL_REC_SHELL": "/usr/bin/../bin/vigil-rec-session"}, "/bin/bash", Nologin, "is a session recorder"},
+		{nil, "", "/bin/sh", ""},
+		// What policyd names for a shell /etc/shells does not allow.
+		{nil, "/usr/sbin/nologin", Nologin, ""},
+		{map[string]string{"VIGIL_REC_SHELL": "/usr/sbin//nologin"}, "/bin/bash", Nologin, ""},
+		{nil, "/bin/false", Nologin, "not listed"},
 	} {
 		got, err := RealShell(env(tc.env), tc.configured, shells, "")
 		if got != tc.want || (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
@@ -74,40 +83,6 @@ func TestRealShell(t *testing.T) {
 	}
 	if _, err := RealShell(env(nil), "/bin/sh", filepath.Join(dir, "missing"), ""); err == nil {
 		t.Error("a missing shells file must refuse the shell")
-	}
-}
-
-func TestBulkTransfer(t *testing.T) {
-	for cmd, want := range map[string]bool{
-		"scp -t /tmp":                           true,
-		"scp -f file":                           true,
-		"scp file host:":                        false,
-		"/usr/lib/openssh/sftp-server":          true,
-		"rsync --server -vlogDtpre.iLsfxC . /x": true,
-		"rsync -av a b":                         false,
-		"git-upload-pack '/srv/repo.git'":       true,
-		"git-receive-pack 'repo'":               true,
-		"git upload-pack repo":                  true,
-		"git log":                               false,
-		"ls -l":                                 false,
-		"":                                      false,
-		// Anything that could run something else is a session, recorded in full.
-		"git-upload-pack x; bash -i":    false,
-		"scp -t x && cat /etc/shadow":   false,
-		"scp -t $(id)":                  false,
-		"git-upload-pack 'x'\nbash":     false,
-		"/home/alice/sftp-server":       false,
-		"git-upload-pack 'unterminated": false,
-		"rsync --server . \"x\"":        false,
-		"git-upload-pack 'a b'":         true,
-	} {
-		if _, _, got := BulkTransfer(cmd); got != want {
-			t.Errorf("BulkTransfer(%q) = %v, want %v", cmd, got, want)
-		}
-	}
-	if path, argv, ok := BulkTransfer("git-upload-pack '/srv/my repo.git'"); !ok || path != "/usr/bin/git-upload-pack" ||
-		len(argv) != 2 || argv[1] != "/srv/my repo.git" {
-		t.Errorf("BulkTransfer(git-upload-pack) = %q %q %v", path, argv, ok)
 	}
 }
 

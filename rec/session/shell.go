@@ -4,16 +4,17 @@
 package session
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vigil-rec/vigil/conf/shells"
 )
 
 // Nologin is what a user gets whose shell cannot be used: never bash.
-const Nologin = "/usr/sbin/nologin"
+const Nologin = shells.Nologin
 
 // Invocation is how the login program started us.
 type Invocation struct {
@@ -100,10 +101,12 @@ func (inv Invocation) ShellArgv(shell string) []string {
 }
 
 // RealShell picks the user's real shell: VIGIL_REC_SHELL, then tlog's
-// TLOG_REC_SESSION_SHELL (set by SSSD), then the configured one. A shell that
-// is not listed in shellsFile (normally /etc/shells), or that is a recorder
+// TLOG_REC_SESSION_SHELL (set by SSSD), then the configured one, read as
+// login programs read a passwd shell field (shells.Clean). A shell that
+// shellsFile (normally /etc/shells) does not allow, or that is a recorder
 // itself, is refused, and the user gets nologin: a locked account must stay
-// locked, and a bad setting must never hand out bash.
+// locked, and a bad setting must never hand out bash. Nologin itself is
+// what policyd names for such a shell, and is run as it is.
 func RealShell(getenv func(string) string, configured, shellsFile, self string) (string, error) {
 	shell := getenv("VIGIL_REC_SHELL")
 	source := "VIGIL_REC_SHELL"
@@ -113,18 +116,23 @@ func RealShell(getenv func(string) string, configured, shellsFile, self string) 
 	if shell == "" {
 		shell, source = configured, "shell"
 	}
+	named := shell
+	shell = shells.Clean(shell)
+	if shell == Nologin {
+		return Nologin, nil
+	}
 	if !filepath.IsAbs(shell) {
-		return Nologin, fmt.Errorf("%s: shell %q is not an absolute path", source, shell)
+		return Nologin, fmt.Errorf("%s: shell %q is not an absolute path", source, named)
 	}
 	if isRecorder(shell, self) {
-		return Nologin, fmt.Errorf("%s: shell %q is a session recorder", source, shell)
+		return Nologin, fmt.Errorf("%s: shell %q is a session recorder", source, named)
 	}
-	ok, err := listed(shellsFile, shell)
+	allowed, err := shells.Read(shellsFile)
 	if err != nil {
 		return Nologin, err
 	}
-	if !ok {
-		return Nologin, fmt.Errorf("%s: shell %q is not listed in %s", source, shell, shellsFile)
+	if !allowed.Allows(shell) {
+		return Nologin, fmt.Errorf("%s: shell %q is not listed in %s", source, named, shellsFile)
 	}
 	return shell, nil
 }
@@ -142,29 +150,11 @@ func isRecorder(shell, self string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
-func listed(shellsFile, shell string) (bool, error) {
-	f, err := os.Open(shellsFile)
-	if err != nil {
-		return false, fmt.Errorf("read allowed shells: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == shell {
-			return true, nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return false, fmt.Errorf("read %s: %w", shellsFile, err)
-	}
-	return false, nil
-}
-
 // FilesShell returns the shell the passwd file (normally /etc/passwd)
-// gives name, or "" if the file does not list name. The setuid recorder
-// uses it when policyd cannot say: the file is root's, unlike the
-// environment, and unlike NSS it does not answer with the recorder.
+// gives name, as login programs read it (shells.Clean: an empty field is
+// /bin/sh), or "" if the file does not list name. The setuid recorder uses
+// it when policyd cannot say: the file is root's, unlike the environment,
+// and unlike NSS it does not answer with the recorder.
 func FilesShell(passwdFile, name string) string {
 	data, err := os.ReadFile(passwdFile)
 	if err != nil {
@@ -173,7 +163,7 @@ func FilesShell(passwdFile, name string) string {
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Split(line, ":")
 		if len(f) == 7 && f[0] == name {
-			return f[6]
+			return shells.Clean(f[6])
 		}
 	}
 	return ""

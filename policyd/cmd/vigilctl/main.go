@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/shells"
 	"github.com/vigil-rec/vigil/policyd/daemon"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
 	"github.com/vigil-rec/vigil/policyd/decide"
@@ -152,7 +153,7 @@ func offline(path string, hosts []string) (*decide.Engine, error) {
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	list, err := daemon.ReadShells("/etc/shells")
+	list, err := shells.Read(shells.File)
 	if err != nil {
 		return nil, err
 	}
@@ -238,11 +239,16 @@ func printExplanation(w io.Writer, ex decide.Explanation) {
 	fmt.Fprintf(w, "%s (%s): %s\n", ex.User.Name, svc, verdict)
 	fmt.Fprintf(w, "  decided by: %s\n", ex.Rule)
 	fmt.Fprintf(w, "  groups:     %s\n", groups)
-	fmt.Fprintf(w, "  shell:      %s", ex.Shell)
-	if ex.Record {
-		fmt.Fprintf(w, " (run by %s)", ex.Recorder)
+	// A wrapped user's recorder runs ex.Shell, which is not the passwd
+	// entry's spelling when that is unclean or not in /etc/shells.
+	switch passwd := ex.User.Shell; {
+	case !ex.Record:
+		fmt.Fprintf(w, "  shell:      %s\n", shells.Clean(passwd))
+	case passwd == ex.Shell:
+		fmt.Fprintf(w, "  shell:      %s (run by %s)\n", ex.Shell, ex.Recorder)
+	default:
+		fmt.Fprintf(w, "  shell:      %s (run by %s; passwd: %q)\n", ex.Shell, ex.Recorder, passwd)
 	}
-	fmt.Fprintln(w)
 	if ex.Record && string(ex.Conf) != "{}" {
 		fmt.Fprintf(w, "  recorder settings: %s\n", ex.Conf)
 	}

@@ -139,11 +139,12 @@ func record(ids session.IDs, c conf.Rec, inv session.Invocation, shell string, a
 	}
 	cmd := &exec.Cmd{Path: shell, Args: argv, Env: os.Environ()}
 	// A transfer is recorded as sizes and digests only when it has no
-	// terminal and is exactly a transfer program, run here directly.
+	// terminal and is exactly a transfer program the user cannot steer, run
+	// here directly with an environment of its own.
 	bulk := false
 	if inv.Command != nil && c.Transfer.Record == "metadata" && !term.IsTerminal(int(os.Stdin.Fd())) {
-		if path, targv, ok := session.BulkTransfer(inv.Command[0]); ok {
-			bulk, cmd.Path, cmd.Args = true, path, targv
+		if t, ok := session.BulkTransfer(inv.Command[0], os.Environ()); ok {
+			bulk, cmd.Path, cmd.Args, cmd.Env = true, t.Path, t.Argv, t.Env
 		}
 	}
 	if inv.Command == nil && term.IsTerminal(int(os.Stdin.Fd())) && c.Notice != "" {
