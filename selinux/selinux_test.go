@@ -90,6 +90,18 @@ func accesses() []access {
 		{"policyd connects to LDAP", "vigil_policyd_t", "ldap_port_t", "tcp_socket", "name_connect", true},
 		{"policyd has no business with recordings or keys", "vigil_policyd_t", "vigil_log_t", "file", "read write append", false},
 		{"policyd has no business with recordings or keys", "vigil_policyd_t", "vigil_key_t", "file", "read", false},
+		{"policyd takes the login terminal", "vigil_policyd_t", "vigil_policyd_t", "capability", "chown fowner sys_admin", true},
+		{"policyd takes the login terminal", "vigil_policyd_t", "user_devpts_t", "chr_file", "read write ioctl setattr", true},
+		{"policyd takes the login terminal", "vigil_policyd_t", "user_tty_device_t", "chr_file", "read write ioctl setattr", true},
+		{"policyd takes the terminal sshd opened", "vigil_policyd_t", "sshd_t", "fd", "use", true},
+		{"policyd takes the terminal login opened", "vigil_policyd_t", "local_login_t", "fd", "use", true},
+		{"policyd checks the recorder leads the terminal's session", "vigil_policyd_t", "vigil_rec_t", "file", "open read", true},
+		{"the bus carries the terminal to policyd", "system_dbusd_t", "user_devpts_t", "chr_file", "read write", true},
+		{"the bus carries the terminal to policyd", "system_dbusd_t", "sshd_t", "fd", "use", true},
+		{"policyd ends recorded sessions", "vigil_policyd_t", "vigil_policyd_t", "capability", "kill", true},
+		{"policyd ends recorded sessions", "vigil_policyd_t", "user_t", "process", "signal sigkill", true},
+		{"policyd ends recorded sessions", "vigil_policyd_t", "sysadm_t", "process", "signal sigkill", true},
+		{"policyd reads the session's processes", "vigil_policyd_t", "user_t", "file", "open read", true},
 
 		// pam_vigil.so in login programs.
 		{"pam_vigil asks policyd", "sshd_t", "vigil_policyd_t", "dbus", "send_msg", true},

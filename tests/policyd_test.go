@@ -26,6 +26,7 @@ const (
 	daveUID  = 64504
 	opsGID   = 64510
 	wheelGID = 64511
+	adminGID = 64512
 )
 
 // policyHost mounts, in the test's namespace, a copy of /etc with the test
@@ -46,8 +47,8 @@ func policyHost(t *testing.T) string {
 			"dave:x:%d:%d:Dave:/nonexistent:/usr/sbin/nologin\n",
 		vigilUID, vigilUID, aliceUID, aliceUID, bobUID, opsGID, carolUID, carolUID, daveUID, daveUID))
 	appendFile(t, filepath.Join(etc, "group"), fmt.Sprintf(
-		"vigil:x:%d:\nalice:x:%d:\ncarol:x:%d:\ndave:x:%d:\nops:x:%d:\nwheel2:x:%d:carol,dave\n",
-		vigilUID, aliceUID, carolUID, daveUID, opsGID, wheelGID))
+		"vigil:x:%d:\nalice:x:%d:\ncarol:x:%d:\ndave:x:%d:\nops:x:%d:\nwheel2:x:%d:carol,dave\nvigil-admin:x:%d:dave\n",
+		vigilUID, aliceUID, carolUID, daveUID, opsGID, wheelGID, adminGID))
 	svctest.Mount(t, "--bind", etc, "/etc")
 	svctest.Tmpfs(t, "/run", "mode=755")
 	svctest.Tmpfs(t, "/var/lib", "mode=755")
@@ -230,11 +231,53 @@ func TestPolicydDecisions(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(strings.ToLower(string(out)), "denied") {
 		t.Errorf("reload as alice: %v\n%s", err, out)
 	}
-	// ... while asking is everyone's.
-	cmd = exec.Command(binPath("vigilctl"), "explain", "carol")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: aliceUID, Gid: aliceUID}}
-	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "carol (any service): RECORDED") {
-		t.Errorf("explain as alice: %v\n%s", err, out)
+	// A user may ask about themself only: who is exempted, by which rule
+	// and group, is the admin's. Root, vigil and group vigil-admin (dave)
+	// may ask about anyone and read the rules.
+	as := func(uid int, args ...string) (string, error) {
+		cmd := exec.Command(binPath("vigilctl"), args...)
+		cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}
+		if uid == daveUID {
+			cred.Groups = []uint32{wheelGID, adminGID}
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := as(aliceUID, "explain", "carol"); err == nil || !strings.Contains(out, "may ask only about itself") {
+		t.Errorf("explain carol as alice: %v\n%s", err, out)
+	}
+	if out, err := as(aliceUID, "explain", "alice"); err != nil || !strings.Contains(out, "alice (any service): NOT recorded") {
+		t.Errorf("explain alice as alice: %v\n%s", err, out)
+	}
+	if out, err := as(aliceUID, "rules"); err == nil || !strings.Contains(strings.ToLower(out), "denied") {
+		t.Errorf("rules as alice: %v\n%s", err, out)
+	}
+	if out, err := as(aliceUID, "status"); err != nil || strings.Contains(out, "last error") {
+		t.Errorf("status as alice shows the rejected policy: %v\n%s", err, out)
+	}
+	if out, err := as(daveUID, "explain", "carol"); err != nil || !strings.Contains(out, "carol (any service): RECORDED") {
+		t.Errorf("explain carol as dave (vigil-admin): %v\n%s", err, out)
+	}
+	if out, err := as(daveUID, "rules"); err != nil || !strings.Contains(out, "wheel") {
+		t.Errorf("rules as dave (vigil-admin): %v\n%s", err, out)
+	}
+	// The recorder's methods are the recorder's: the bus refuses them to
+	// anyone else, and policyd would too.
+	conn, err := dbus.Dial(os.Getenv("DBUS_SYSTEM_BUS_ADDRESS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Auth([]dbus.Auth{dbus.AuthExternal("root")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Hello(); err != nil {
+		t.Fatal(err)
+	}
+	err = conn.Object(dbusapi.BusName, dbusapi.Path).Call(dbusapi.MethodSignalSession, 0, uint32(syscall.SIGKILL)).Err
+	if err == nil || !strings.Contains(err.Error(), "for the vigil recorder only") {
+		t.Errorf("SignalSession as root: %v", err)
 	}
 
 	// Offline evaluation of a candidate file, without the daemon.

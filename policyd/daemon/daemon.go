@@ -80,6 +80,7 @@ type Daemon struct {
 	changed  func(gen uint64) // PolicyChanged signal, set by the D-Bus side
 	stamps   map[string]stamp // files watched by Poll, under reloadMu
 	ctx      context.Context
+	fqdn     string // this host's name in recordings (Status)
 	// lookups bounds the NSS calls in flight: each holds an OS thread, and
 	// a flood of lookups by any local user must not exhaust policyd.
 	lookups chan struct{}
@@ -121,11 +122,12 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	full := fqdn()
 	if len(cfg.Hosts) == 0 {
-		cfg.Hosts = HostNames()
+		cfg.Hosts = hostNames(full)
 	}
 	nsslookup.Bypass()
-	d := &Daemon{cfg: cfg, log: cfg.Log, ctx: ctx, lookups: make(chan struct{}, maxLookups)}
+	d := &Daemon{cfg: cfg, log: cfg.Log, ctx: ctx, fqdn: full, lookups: make(chan struct{}, maxLookups)}
 	if err := d.Reload("start"); err != nil {
 		return nil, err
 	}
@@ -133,13 +135,15 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 }
 
 // HostNames returns the short host name and the FQDN, as rules match them.
-func HostNames() []string {
+func HostNames() []string { return hostNames(fqdn()) }
+
+func hostNames(fqdn string) []string {
 	h, _ := os.Hostname()
 	names := []string{h}
 	if short, _, ok := strings.Cut(h, "."); ok {
 		names = append(names, short)
 	}
-	if fqdn := fqdn(); fqdn != "" && fqdn != h {
+	if fqdn != "" && fqdn != h {
 		names = append(names, fqdn)
 	}
 	return names

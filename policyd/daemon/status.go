@@ -10,7 +10,11 @@ import (
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
-func fqdn() string { return tlog.FQDN() }
+// fqdnWithin bounds policyd's own look-up of its FQDN, at start: the
+// recorder takes the name from policyd instead of asking DNS at each login.
+const fqdnWithin = 2 * time.Second
+
+func fqdn() string { return tlog.FQDN(fqdnWithin) }
 
 func statStamp(path string) stamp {
 	fi, err := os.Stat(path)
@@ -37,6 +41,7 @@ type Status struct {
 	Scope         string    `json:"scope"`
 	Recorder      string    `json:"recorder"`
 	Hosts         []string  `json:"hosts"`
+	FQDN          string    `json:"fqdn"`
 	Snapshot      string    `json:"snapshot"`
 	Socket        string    `json:"socket"`
 	Users         int       `json:"users"`
@@ -50,7 +55,7 @@ func (d *Daemon) Status() Status {
 	s := Status{
 		Source: st.policy.Source, Path: d.cfg.PolicyPath, Generation: st.gen, Loaded: st.loaded,
 		Rules: len(st.policy.Rules), Scope: st.policy.SessionRecording.Scope, Recorder: st.policy.Recorder,
-		Hosts: d.cfg.Hosts, Snapshot: d.cfg.SnapshotPath, Socket: d.cfg.SocketPath,
+		Hosts: d.cfg.Hosts, FQDN: d.fqdn, Snapshot: d.cfg.SnapshotPath, Socket: d.cfg.SocketPath,
 		Users: len(st.users), RecordedUsers: countTrue(st.recorded),
 	}
 	if st.policy.Source == "ldap" {

@@ -2,6 +2,7 @@ package dbusapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -213,4 +214,20 @@ func busError(err error) error {
 		return e
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// Host returns the host name policyd resolved for recordings (the fqdn of
+// Status): recorders take it from there rather than wait for DNS at login.
+func (c *Client) Host(ctx context.Context) (string, error) {
+	js, err := c.Status(ctx)
+	if err != nil {
+		return "", err
+	}
+	var st struct {
+		FQDN string `json:"fqdn"`
+	}
+	if err := json.Unmarshal([]byte(js), &st); err != nil {
+		return "", fmt.Errorf("status: %w", err)
+	}
+	return st.FQDN, nil
 }

@@ -13,12 +13,24 @@ const (
 	MethodReload  = Interface + ".Reload"
 	MethodStatus  = Interface + ".Status"
 	MethodRules   = Interface + ".Rules"
-	SignalChanged = Interface + ".PolicyChanged"
+
+	MethodClaimTerminal = Interface + ".ClaimTerminal"
+	MethodSignalSession = Interface + ".SignalSession"
+	SignalChanged       = Interface + ".PolicyChanged"
 
 	ErrNoSuchUser   = Interface + ".Error.NoSuchUser"
 	ErrAccessDenied = Interface + ".Error.AccessDenied"
 	ErrBadPolicy    = Interface + ".Error.BadPolicy"
 	ErrFailed       = Interface + ".Error.Failed"
+)
+
+// Accounts the bus policy and policyd grant more than the decision about
+// oneself: the recorder (vigil-rec-session runs setuid to it) may also claim
+// its terminal and signal its session; members of AdminGroup may read every
+// decision and the rules.
+const (
+	RecorderAccount = "vigil"
+	AdminGroup      = "vigil-admin"
 )
 
 // Decision is Decide's reply.

@@ -6,15 +6,21 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"time"
 
 	"github.com/vigil-rec/vigil/conf"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
-// NewMeta gathers a recording's identity: host FQDN, recording ID, the
+// hostWithin bounds the recorder's own look-up of the host's FQDN, made
+// only when nobody (policyd) told it: a login must not wait for DNS.
+const hostWithin = 10 * time.Millisecond
+
+// NewMeta gathers a recording's identity: the host's FQDN (host, or looked
+// up within hostWithin, else the kernel's host name), recording ID, the
 // recorded user, $TERM and the audit session.
-func NewMeta(user string, getenv func(string) string) (tlog.Meta, error) {
+func NewMeta(user, host string, getenv func(string) string) (tlog.Meta, error) {
 	id, err := tlog.NewRecID()
 	if err != nil {
 		return tlog.Meta{}, fmt.Errorf("recording id: %w", err)
@@ -23,7 +29,10 @@ func NewMeta(user string, getenv func(string) string) (tlog.Meta, error) {
 	if err != nil {
 		return tlog.Meta{}, fmt.Errorf("audit session: %w", err)
 	}
-	return tlog.Meta{Host: tlog.FQDN(), Rec: id, User: user, Term: getenv("TERM"), Session: sess}, nil
+	if host == "" {
+		host = tlog.FQDN(hostWithin)
+	}
+	return tlog.Meta{Host: host, Rec: id, User: user, Term: getenv("TERM"), Session: sess}, nil
 }
 
 // LoadKey reads the signing key. A missing key at the default path records

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,25 +49,30 @@ func runPipes(cmd *exec.Cmd, o *Options) (Result, error) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Setpgid = true
+	reap := newReaper()
 	startErr := cmd.Start()
 	inR.Close()
 	outW.Close()
 	errW.Close()
 	if startErr != nil {
+		reap.stop()
 		unix.Close(inW)
 		unix.Close(outR)
 		unix.Close(errR)
 		return Result{Status: 127}, fmt.Errorf("start %s: %w", cmd.Path, startErr)
 	}
+	reap.watch(cmd.Process.Pid)
+	end := newEnder(cmd, reap, o, -1)
 	if err := startHook(o, rec, cmd, "pipe"); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		end.send(syscall.SIGKILL)
+		end.finish()
 		return Result{Status: 1}, err
 	}
 
 	stopRelays, err := newStopper()
 	if err != nil {
-		hangup(cmd)
+		end.send(syscall.SIGKILL)
+		end.finish()
 		return Result{Status: 1}, fmt.Errorf("relay: %w", err)
 	}
 	defer stopRelays.close()
@@ -84,7 +90,9 @@ func runPipes(cmd *exec.Cmd, o *Options) (Result, error) {
 	}{{outR, o.Stdout, streamOut}, {errR, o.Stderr, streamErr}} {
 		r, err := newFDReader(p.src, stopRelays, true)
 		if err != nil {
-			hangup(cmd)
+			stopRelays.stop()
+			end.send(syscall.SIGKILL)
+			end.finish()
 			return Result{Status: 1}, fmt.Errorf("relay: %w", err)
 		}
 		wg.Add(1)
@@ -97,23 +105,27 @@ func runPipes(cmd *exec.Cmd, o *Options) (Result, error) {
 	}
 	relayed := make(chan struct{})
 	go func() { wg.Wait(); close(relayed) }()
-	pidfd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
-	if err != nil {
-		hangup(cmd)
-		return Result{Status: 1}, fmt.Errorf("pidfd: %w", err)
-	}
-	defer unix.Close(pidfd)
 
 	select {
 	case <-relayed:
+	case <-reap.done:
+		// What the command left behind may hold its output open: it is
+		// ended below, and the relays then see the end of the output.
 	case <-rec.dead:
-		hangup(cmd)
+		end.hangup()
 		stopRelays.stop()
 	case <-stop:
-		hangup(cmd)
+		end.hangup()
 	}
-	waitOrKill(cmd, pidfd)
-	<-relayed
+	end.waitCommand()
+	end.sweep()
+	select {
+	case <-relayed:
+	case <-time.After(commandHangup):
+		// A process from outside the session holds the output open.
+		stopRelays.stop()
+		<-relayed
+	}
 	stopRelays.stop()
 	var relayErr error
 	for _, e := range errs {
@@ -121,7 +133,7 @@ func runPipes(cmd *exec.Cmd, o *Options) (Result, error) {
 			relayErr = e
 		}
 	}
-	return finishRun(o, rec, cmd, relayErr)
+	return finishRun(o, rec, end, relayErr)
 }
 
 // relay copies src to dst, handing every chunk to rec first. It stops at

@@ -46,6 +46,10 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 	cmd.SysProcAttr.Setsid = true
 	cmd.SysProcAttr.Setctty = true
 	cmd.SysProcAttr.Ctty = 0
+	// The pidfd comes from clone itself: the reaper may reap the shell the
+	// moment it exits, before a pidfd_open could name it.
+	pidfd := -1
+	cmd.SysProcAttr.PidFD = &pidfd
 
 	rec := newRecording(o, o.Stderr)
 	if ws != nil && o.Conf.Log.Window {
@@ -61,15 +65,20 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(stop)
+	reap := newReaper()
 
 	if err := cmd.Start(); err != nil {
+		reap.stop()
 		tty.Close()
 		return Result{Status: 127}, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	tty.Close()
+	defer unix.Close(pidfd)
+	reap.watch(cmd.Process.Pid)
+	end := newEnder(cmd, reap, o, ptmxFD)
 	if err := startHook(o, rec, cmd, "pty"); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		end.send(syscall.SIGKILL)
+		end.finish()
 		return Result{Status: 1}, err
 	}
 
@@ -92,25 +101,19 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 	}()
 
 	stopRelays, err := newStopper()
+	if err == nil {
+		err = unix.SetNonblock(ptmxFD, true)
+	}
 	if err != nil {
-		hangup(cmd)
+		end.send(syscall.SIGKILL)
+		end.finish()
 		return Result{Status: 1}, fmt.Errorf("relay: %w", err)
 	}
 	defer stopRelays.close()
-	if err := unix.SetNonblock(ptmxFD, true); err != nil {
-		hangup(cmd)
-		return Result{Status: 1}, fmt.Errorf("relay: %w", err)
-	}
-	// The loop learns of the shell's exit from a pidfd in its poll set, not
+	// The loop learns of the shell's exit from the pidfd in its poll set, not
 	// from a goroutine blocked in wait: that goroutine would hold a runtime
 	// P in a system call and make the scheduler hand Ps around on every
 	// keystroke.
-	pidfd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
-	if err != nil {
-		hangup(cmd)
-		return Result{Status: 1}, fmt.Errorf("pidfd: %w", err)
-	}
-	defer unix.Close(pidfd)
 	loop := &ptyLoop{in: inFd, ptmx: ptmxFD, out: int(o.Stdout.Fd()), child: pidfd, stop: stopRelays, rec: rec}
 	outDone := make(chan error, 1)
 	go func() {
@@ -122,66 +125,42 @@ func runPTY(cmd *exec.Cmd, o *Options) (Result, error) {
 	}()
 
 	var relayErr error
+	relayed := false
 	select {
 	case relayErr = <-outDone:
 		// The shell exited and the pty was drained, or the pty or the user's
 		// terminal closed, or recording failed.
-		if relayErr != nil {
-			hangup(cmd)
+		relayed = true
+		select {
+		case <-reap.done:
+		default:
+			// Still running: recording failed or the user's terminal is
+			// gone, and nobody will type into this session again.
+			end.hangup()
 		}
+	case <-reap.done:
+		// The shell exited; the loop drains the pty while what the
+		// session left behind is ended below.
 	case <-rec.dead:
 		// Recording failed: end the session rather than let it run unrecorded.
-		hangup(cmd)
+		end.hangup()
 		stopRelays.stop()
-		relayErr = <-outDone
 	case <-stop:
 		// Hang up the session the way a closed terminal would; the loop
 		// drains what the shell still writes.
-		hangup(cmd)
-		go escalate(cmd, pidfd)
-		relayErr = <-outDone
+		end.hangup()
 	}
-	waitOrKill(cmd, pidfd)
-	return finishRun(o, rec, cmd, relayErr)
-}
-
-// waitOrKill waits for the command, hanging up and then killing its process
-// group if it does not end by itself.
-func waitOrKill(cmd *exec.Cmd, pidfd int) {
-	escalate(cmd, pidfd)
-	_ = cmd.Wait()
-}
-
-// escalate returns once the command has exited, hanging up its process
-// group after 2 s and killing it 3 s later.
-func escalate(cmd *exec.Cmd, pidfd int) {
-	if exitedWithin(pidfd, 2*time.Second) {
-		return
-	}
-	hangup(cmd)
-	if exitedWithin(pidfd, 3*time.Second) {
-		return
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	exitedWithin(pidfd, -1)
-}
-
-// exitedWithin polls a pidfd; d < 0 waits for ever.
-func exitedWithin(pidfd int, d time.Duration) bool {
-	ms := -1
-	if d >= 0 {
-		ms = int(d.Milliseconds())
-	}
-	for {
-		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, ms)
-		if err == unix.EINTR {
-			continue
+	end.waitCommand()
+	end.sweep()
+	if !relayed {
+		// Everything that held the pty open is gone now; a process of the
+		// user's from outside the session could still hold it.
+		select {
+		case relayErr = <-outDone:
+		case <-time.After(commandHangup):
+			stopRelays.stop()
+			relayErr = <-outDone
 		}
-		return err != nil || n > 0
 	}
+	return finishRun(o, rec, end, relayErr)
 }
-
-// hangup sends SIGHUP to the command's process group (it leads its own
-// session), as a terminal hangup would.
-func hangup(cmd *exec.Cmd) { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGHUP) }

@@ -41,6 +41,11 @@ type Options struct {
 	// RetryFor is how long a failing sink is retried, with the session's I/O
 	// held, before the session is ended.
 	RetryFor time.Duration
+	// Session signals every process of the recorded session and returns
+	// how many it reached. nil signals the command's process group, which
+	// is enough while the recorder runs as the user; vigil-rec-session, a
+	// child subreaper that gives up the user's identity, asks policyd.
+	Session func(syscall.Signal) (int, error)
 }
 
 // Result is how a recorded command ended.
@@ -198,15 +203,6 @@ func (r *recording) finish() error {
 		return err
 	}
 	return nil
-}
-
-// exitStatus is the status a shell reports for a finished command: its
-// exit code, or 128 plus the signal that killed it.
-func exitStatus(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
 }
 
 // Run records cmd until it exits. It picks the terminal relay when the

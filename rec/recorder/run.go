@@ -19,6 +19,8 @@ type startMeta struct {
 type endMeta struct {
 	Exit    int                  `json:"exit"`
 	Streams map[string]StreamSum `json:"streams,omitempty"`
+	// Ended says which processes of the session the recorder had to end.
+	Ended *endReport `json:"ended,omitempty"`
 }
 
 func startHook(o *Options, rec *recording, cmd *exec.Cmd, mode string) error {
@@ -30,15 +32,16 @@ func startHook(o *Options, rec *recording, cmd *exec.Cmd, mode string) error {
 	return rec.setMeta(startMeta{Cmd: cmd.Args, Mode: mode, Bulk: rec.bulk != nil})
 }
 
-// finishRun writes the final signed message with the exit status and makes
-// the recording durable. A relay error (recording failure) wins over the
-// command's own status.
-func finishRun(o *Options, rec *recording, cmd *exec.Cmd, relayErr error) (Result, error) {
-	res := Result{Status: exitStatus(cmd.ProcessState)}
+// finishRun writes the final signed message with the exit status and how
+// the session ended, and makes the recording durable. A relay error
+// (recording failure) wins over the command's own status.
+func finishRun(o *Options, rec *recording, end *ender, relayErr error) (Result, error) {
+	ended, status := end.finish()
+	res := Result{Status: status}
 	if p, ok := o.Sink.(pathSink); ok {
 		res.Path = p.Path()
 	}
-	em := endMeta{Exit: res.Status}
+	em := endMeta{Exit: res.Status, Ended: ended}
 	if rec.bulk != nil {
 		em.Streams = rec.bulk.sums()
 	}

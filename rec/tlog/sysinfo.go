@@ -75,17 +75,19 @@ func statStartTime(st []byte) (uint64, error) {
 
 // FQDN returns the host name as tlog writes it: gethostname() resolved to
 // its canonical name (getaddrinfo AI_CANONNAME semantics, via the system
-// resolver configuration), "" if it does not resolve (spec 1.1).
-func FQDN() string {
+// resolver configuration; spec 1.1). When that fails or takes longer than
+// within, it is the kernel's host name: a recording always names its host,
+// and a DNS server that does not answer never holds up a login.
+func FQDN(within time.Duration) string {
 	host, err := os.Hostname()
 	if err != nil {
 		return ""
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	cname, err := net.DefaultResolver.LookupCNAME(ctx, host)
-	if err != nil {
-		return ""
+	if err != nil || cname == "" {
+		return host
 	}
 	return strings.TrimSuffix(cname, ".")
 }

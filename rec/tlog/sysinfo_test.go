@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNewRecID(t *testing.T) {
@@ -77,7 +78,7 @@ func TestFQDN(t *testing.T) {
 	if err != nil {
 		t.Skipf("hostname -f unavailable: %v", err)
 	}
-	if got, want := FQDN(), strings.TrimSpace(string(out)); got != want {
+	if got, want := FQDN(5*time.Second), strings.TrimSpace(string(out)); got != want {
 		t.Fatalf("FQDN() = %q, hostname -f = %q", got, want)
 	}
 }

@@ -266,7 +266,7 @@ read, recorded or deleted (see the messages), 2 bad option.`,
 			warnRecords(stderr, retention.RecordsDir(abs), trusted)
 			res, err := retention.Purge(retention.Options{Dir: abs, Now: when, Rules: retention.NewRules(e.Policy(), lookupUser),
 				Trusted: trusted, KeyFile: keyFile, DryRun: dryRun,
-				Host: tlog.FQDN(), By: caller(), Policy: policy, PolicyHash: hex.EncodeToString(sum[:])})
+				Host: tlog.FQDN(2 * time.Second), By: caller(), Policy: policy, PolicyHash: hex.EncodeToString(sum[:])})
 			if err != nil {
 				return err
 			}

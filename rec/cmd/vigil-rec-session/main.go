@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/vigil-rec/vigil/conf"
@@ -110,17 +111,27 @@ func run() int {
 	}
 	defer asVigil(ids, func() (struct{}, error) { return struct{}{}, lock.Release() })
 
-	return record(ids, c, inv, shell, argv)
+	return record(ids, c, st.host, inv, shell, argv)
 }
 
-func record(ids session.IDs, c conf.Rec, inv session.Invocation, shell string, argv []string) int {
+func record(ids session.IDs, c conf.Rec, host string, inv session.Invocation, shell string, argv []string) int {
 	u, err := user.LookupId(fmt.Sprint(ids.UserUID))
 	if err != nil {
 		return fail(fmt.Errorf("recorded user: %w", err))
 	}
-	meta, err := recorder.NewMeta(u.Username, os.Getenv)
+	meta, err := recorder.NewMeta(u.Username, host, os.Getenv)
 	if err != nil {
 		return fail(err)
+	}
+	if ids.Privileged() {
+		// Whatever the session starts stays below us, so that ending the
+		// session (through policyd, once we are vigil only) ends all of it.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return fail(fmt.Errorf("child subreaper: %w", err))
+		}
+		if _, err := asVigil(ids, func() (bool, error) { return session.TakeTerminal(ids, claimTerminal) }); err != nil {
+			return fail(fmt.Errorf("cannot take the login terminal from the user, session refused: %w", err))
+		}
 	}
 	type opened struct {
 		s   msg.Sink
@@ -153,11 +164,15 @@ func record(ids session.IDs, c conf.Rec, inv session.Invocation, shell string, a
 	if err := session.SetShellExecContext(); err != nil {
 		return fail(err)
 	}
-	res, err := recorder.Run(cmd, recorder.Options{
+	opts := recorder.Options{
 		Conf: c, Meta: meta, Sink: o.s, Key: o.key, Bulk: bulk,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Started: ids.BecomeVigil,
-	})
+	}
+	if ids.Privileged() {
+		opts.Session = signalSession
+	}
+	res, err := recorder.Run(cmd, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vigil-rec-session: %v\n", err)
 	}
@@ -173,14 +188,16 @@ func record(ids session.IDs, c conf.Rec, inv session.Invocation, shell string, a
 func loadConf(ids session.IDs) (settings, error) {
 	if !ids.Privileged() {
 		c, err := conf.LoadRec(conf.DefaultRecPath, os.Getenv, nil)
-		return settings{c, os.Getenv}, err
+		return settings{c, os.Getenv, ""}, err
 	}
+	host := ""
 	// Without policyd, the real shell is the one /etc/passwd names (never
 	// the environment's, and never the configured bash: nologin if none).
 	trusted := map[string]string{"VIGIL_REC_SHELL": session.Nologin, "TLOG_REC_SESSION_SHELL": ""}
 	if u, err := user.LookupId(fmt.Sprint(ids.UserUID)); err == nil {
 		if d, err := askPolicyd(u.Username, os.Getenv(envService)); err == nil {
 			trusted["VIGIL_REC_CONF"], trusted["VIGIL_REC_SHELL"] = d.Conf, d.Shell
+			host = d.host
 		} else {
 			if sh := session.FilesShell(passwdFile, u.Username); sh != "" {
 				trusted["VIGIL_REC_SHELL"] = sh
@@ -192,31 +209,68 @@ func loadConf(ids session.IDs) (settings, error) {
 	}
 	getenv := func(k string) string { return trusted[k] }
 	c, err := conf.LoadRec(conf.DefaultRecPath, getenv, nil)
-	return settings{c, getenv}, err
+	return settings{c, getenv, host}, err
 }
 
-// settings are the recorder configuration and the environment to read the
-// real shell from.
+// settings are the recorder configuration, the environment to read the
+// real shell from, and the host name from policyd ("" if it did not say).
 type settings struct {
 	conf   conf.Rec
 	getenv func(string) string
+	host   string
 }
 
 // envService is set by pam_vigil (pam/session.EnvService).
 const envService = "VIGIL_REC_SERVICE"
 
-// askPolicyd gets this session's decision from policyd over the system bus
-// (whose default address a setuid process always uses; the owner of the
-// name must be root).
-func askPolicyd(user, service string) (dbusapi.Decision, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+// withPolicyd calls policyd over the system bus (whose default address a
+// setuid process always uses; the owner of the name must be root), as the
+// identity in force: vigil, for the calls only the recorder may make.
+func withPolicyd[T any](within time.Duration, call func(context.Context, *dbusapi.Client) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	c, err := dbusapi.ConnectContext(ctx)
 	if err != nil {
-		return dbusapi.Decision{}, err
+		var zero T
+		return zero, err
 	}
 	defer c.Close()
-	return c.Decide(ctx, user, service, "", "")
+	return call(ctx, c)
+}
+
+// decision is policyd's answer for this session.
+type decision struct {
+	dbusapi.Decision
+	host string // the host name recordings carry
+}
+
+// askPolicyd gets this session's decision, and the host name policyd
+// resolved (the recorder does not wait for DNS at each login).
+func askPolicyd(user, service string) (decision, error) {
+	return withPolicyd(2*time.Second, func(ctx context.Context, c *dbusapi.Client) (decision, error) {
+		d, err := c.Decide(ctx, user, service, "", "")
+		if err != nil {
+			return decision{}, err
+		}
+		host, err := c.Host(ctx)
+		return decision{d, host}, err
+	})
+}
+
+// claimTerminal has policyd give the login terminal on fd to vigil.
+func claimTerminal(fd int) error {
+	_, err := withPolicyd(2*time.Second, func(ctx context.Context, c *dbusapi.Client) (struct{}, error) {
+		return struct{}{}, c.ClaimTerminal(ctx, fd)
+	})
+	return err
+}
+
+// signalSession has policyd signal every process below us: once the shell
+// runs, we are vigil only and may not signal the user's processes.
+func signalSession(sig syscall.Signal) (int, error) {
+	return withPolicyd(5*time.Second, func(ctx context.Context, c *dbusapi.Client) (int, error) {
+		return c.SignalSession(ctx, sig)
+	})
 }
 
 func printConfiguration(ids session.IDs) int {

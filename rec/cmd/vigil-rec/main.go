@@ -77,7 +77,7 @@ func record(c conf.Rec, args []string, writeRetry time.Duration) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("recorded user: %w", err)
 	}
-	meta, err := recorder.NewMeta(u.Username, os.Getenv)
+	meta, err := recorder.NewMeta(u.Username, "", os.Getenv)
 	if err != nil {
 		return 1, err
 	}
