@@ -88,13 +88,25 @@ type RecTransfer struct {
 	Record string `json:"record" toml:"record"`
 }
 
-// DefaultRec returns the built-in defaults (tlog's, plus Vigil's own keys).
+// The rate limit's defaults differ from tlog's (16384, 32768, "pass"): a
+// recorded user must not be able to fill the disk that holds the audit
+// trail, nor bury a session in a flood the auditor's tools choke on, at
+// the speed of cat(1). Over the limit the session is slowed down, never
+// dropped from the recording: 32 MiB pass at full speed, then 1 MiB of
+// messages a second, far more than anyone reads on a terminal.
+const (
+	DefaultLimitRate  = 1 << 20
+	DefaultLimitBurst = 32 << 20
+)
+
+// DefaultRec returns the built-in defaults (tlog's, except the rate limit,
+// plus Vigil's own keys).
 func DefaultRec() Rec {
 	return Rec{
 		Latency:  10,
 		Payload:  2048,
 		Log:      RecLog{Input: false, Output: true, Window: true},
-		Limit:    RecLimit{Rate: 16384, Burst: 32768, Action: "pass"},
+		Limit:    RecLimit{Rate: DefaultLimitRate, Burst: DefaultLimitBurst, Action: "delay"},
 		Writer:   "file",
 		File:     RecFile{Path: "/var/log/vigil"},
 		Syslog:   RecSyslog{Facility: "authpriv", Priority: "info"},

@@ -48,10 +48,10 @@ for _ in $(seq "$RUNS"); do
 	run_tp relay "$work/relay" cat "$work/text"
 	run_tp script script -q -c "cat $work/text" /dev/null
 	run_tp tlog-rec "${tlog_rec[@]}" -w file -o "$work/tlog/t.log" -- cat "$work/text"
-	run_tp vigil-rec "$BIN/vigil-rec" --config /dev/null -w file -o "$work/vigil/" --sign-key "$work/key" -- cat "$work/text"
+	run_tp vigil-rec "$BIN/vigil-rec" --config /dev/null --limit-action=pass -w file -o "$work/vigil/" --sign-key "$work/key" -- cat "$work/text"
 	# A larger payload than tlog's default (2048) shows the log-size
 	# trade-off of tlog's ~230 bytes of metadata per message.
-	run_tp vigil-4k "$BIN/vigil-rec" --config /dev/null -w file -o "$work/vigil/" --sign-key "$work/key" --payload 4096 -- cat "$work/text"
+	run_tp vigil-4k "$BIN/vigil-rec" --config /dev/null --limit-action=pass -w file -o "$work/vigil/" --sign-key "$work/key" --payload 4096 -- cat "$work/text"
 done
 for name in bare relay script tlog-rec vigil-rec vigil-4k; do
 	printf '%-10s wall %6.2fs  cpu %6.2fs  maxrss %6d KiB  log %6.4fx output\n' "$name" "${wall[$name]}" "${cpu[$name]}" "${rss[$name]}" \
@@ -74,7 +74,7 @@ run_echo relay "$work/relay" cat
 # key before cat does, so its figure skips cat's round trip.
 run_echo script script -q -c cat /dev/null
 run_echo tlog-rec "${tlog_rec[@]}" -w file -o "$work/tlog/e.log" -- cat
-run_echo vigil-rec "$BIN/vigil-rec" --config /dev/null -w file -o "$work/vigil/" --sign-key "$work/key" -- cat
+run_echo vigil-rec "$BIN/vigil-rec" --config /dev/null --limit-action=pass -w file -o "$work/vigil/" --sign-key "$work/key" -- cat
 
 r() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
 echo "== vigil-rec against the targets"
