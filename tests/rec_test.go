@@ -232,7 +232,8 @@ func TestRecExitStatusSignal(t *testing.T) {
 // arrives unchanged, and the recording decodes to the same bytes.
 func TestRecBinaryFlood(t *testing.T) {
 	e := newRecEnv(t)
-	cmd := exec.Command(binPath("vigil-rec"), e.args("--", "sh", "-c", `head -c 50000000 /dev/urandom | tee /dev/stderr`)...)
+	// The recorder's own speed: the default rate limit would slow it down.
+	cmd := exec.Command(binPath("vigil-rec"), e.args("--limit-action=pass", "--", "sh", "-c", `head -c 50000000 /dev/urandom | tee /dev/stderr`)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	done := make(chan error, 1)
