@@ -2,7 +2,10 @@
 // rate limiter and the integrity chain to a sink (file, journal, syslog).
 package msg
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Message is one encoded recording message: a single JSON object on one line.
 type Message struct {
@@ -60,4 +63,21 @@ type Flusher interface {
 	Flush() error
 	// Buffered reports whether the sink holds messages not yet written.
 	Buffered() bool
+}
+
+// ErrNoSpace means the storage under a sink is full.
+var ErrNoSpace = errors.New("no space left for the recording")
+
+// Reserver is implemented by sinks that keep space in reserve for what is
+// still to come (the file sink preallocates beyond the end of the file), so
+// that a full disk never leaves output the user saw out of the recording:
+// when the disk fills up, what was written is stored, and the reserve still
+// holds the next messages and the signed end.
+type Reserver interface {
+	// Low reports that the reserve could not be renewed: the recording
+	// must be held until Reserve succeeds, or end.
+	Low() bool
+	// Reserve tries to renew the reserve; its error wraps ErrNoSpace when
+	// the storage is still full.
+	Reserve() error
 }

@@ -31,20 +31,28 @@ func (s *lineSink) WriteMessage(m *msg.Message) error {
 
 func (s *lineSink) Close() error { return nil }
 
-// A command that exits and leaves a job behind holding its output: the
-// session ends at once (the job is ended, not waited for), the final
-// message says so, and the exit status is the command's.
-func TestLeftoverEnded(t *testing.T) {
+// testStdio is a command's standard input (/dev/null) and a file that
+// takes its output, closed when t ends.
+func testStdio(t *testing.T) (devnull, out *os.File) {
+	t.Helper()
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer devnull.Close()
-	out, err := os.CreateTemp(t.TempDir(), "out")
+	t.Cleanup(func() { devnull.Close() })
+	out, err = os.CreateTemp(t.TempDir(), "out")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer out.Close()
+	t.Cleanup(func() { out.Close() })
+	return devnull, out
+}
+
+// A command that exits and leaves a job behind holding its output: the
+// session ends at once (the job is ended, not waited for), the final
+// message says so, and the exit status is the command's.
+func TestLeftoverEnded(t *testing.T) {
+	devnull, out := testStdio(t)
 	var signals []syscall.Signal
 	var mu sync.Mutex
 	s := &lineSink{}

@@ -7,6 +7,7 @@ package recorder
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -60,16 +61,18 @@ type Result struct {
 // recording is the state shared by the relay goroutines. All encoder and
 // chain calls happen under mu, so I/O is ordered in the log as it was read.
 type recording struct {
-	mu      sync.Mutex
-	enc     *tlog.Encoder
-	chain   *chain.Writer
-	sink    *retrySink
-	start   time.Time
-	latency time.Duration
-	timer   *time.Timer
-	failed  error
-	dead    chan struct{} // closed when recording fails
-	bulk    *bulkStreams
+	mu    sync.Mutex
+	enc   *tlog.Encoder
+	chain *chain.Writer
+	sink  *retrySink
+	// reserver is the sink's, when it keeps space in reserve.
+	reserver msg.Reserver
+	start    time.Time
+	latency  time.Duration
+	timer    *time.Timer
+	failed   error
+	dead     chan struct{} // closed when recording fails
+	bulk     *bulkStreams
 }
 
 func newRecording(o *Options, warn io.Writer) *recording {
@@ -84,6 +87,7 @@ func newRecording(o *Options, warn io.Writer) *recording {
 		retryFor = 30 * time.Second
 	}
 	r.sink = &retrySink{sink: o.Sink, deadline: retryFor, warn: warn}
+	r.reserver, _ = o.Sink.(msg.Reserver)
 	var w msg.Writer = r.sink
 	r.chain = chain.New(w, o.Key, r.latency, time.Now)
 	r.chain.SetAnchorEvery(o.Conf.Sign.AnchorEvery)
@@ -118,8 +122,30 @@ func (r *recording) record(fn func(t time.Duration) error) error {
 		r.failLocked(err)
 		return err
 	}
+	if err := r.holdLocked(); err != nil {
+		r.failLocked(err)
+		return err
+	}
 	r.armLocked()
 	return nil
+}
+
+// holdLocked holds the session's I/O while the sink's reserve is low (the
+// disk is full): what was recorded is stored, the reserve still holds the
+// end, and nothing more passes until there is room again. Giving up fails
+// the recording with msg.ErrNoSpace, which still writes the signed end.
+func (r *recording) holdLocked() error {
+	if r.reserver == nil || !r.reserver.Low() {
+		return nil
+	}
+	return r.sink.retry(r.reserver.Reserve)
+}
+
+// err is why the recording failed, or nil.
+func (r *recording) err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
 }
 
 func (r *recording) failLocked(err error) {
@@ -152,6 +178,9 @@ func (r *recording) flushLatency() {
 	err := r.enc.Flush(true)
 	if err == nil {
 		err = r.sink.Flush()
+	}
+	if err == nil {
+		err = r.holdLocked()
 	}
 	if err != nil {
 		r.failLocked(err)
@@ -187,7 +216,8 @@ func (r *recording) setMeta(v any) error {
 	return r.chain.SetMeta(b)
 }
 
-// finish writes the final, signed message.
+// finish writes the final, signed message. A recording that failed for
+// lack of space still gets it: the sink's reserve holds it.
 func (r *recording) finish() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -195,14 +225,16 @@ func (r *recording) finish() error {
 		r.timer.Stop()
 		r.timer = nil
 	}
-	if r.failed != nil {
+	if r.failed != nil && !errors.Is(r.failed, msg.ErrNoSpace) {
 		return r.failed
 	}
 	if err := r.enc.Close(r.now()); err != nil {
-		r.failLocked(err)
+		if r.failed == nil {
+			r.failLocked(err)
+		}
 		return err
 	}
-	return nil
+	return r.failed
 }
 
 // Run records cmd until it exits. It picks the terminal relay when the

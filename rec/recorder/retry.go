@@ -15,6 +15,9 @@ type retrySink struct {
 	sink     msg.Sink
 	deadline time.Duration
 	warn     io.Writer // the user's terminal
+	// gaveUp: the session is ending; what is still written (its end) gets
+	// one try.
+	gaveUp bool
 }
 
 const retryInterval = 500 * time.Millisecond
@@ -43,6 +46,9 @@ func (s *retrySink) retry(write func() error) error {
 	if err == nil {
 		return nil
 	}
+	if s.gaveUp {
+		return fmt.Errorf("recording sink: %w", err)
+	}
 	fmt.Fprintf(s.warn, "\r\nvigil-rec: cannot write the recording: %v\r\nvigil-rec: session paused, retrying for %v\r\n", err, s.deadline)
 	give := time.Now().Add(s.deadline)
 	for time.Now().Before(give) {
@@ -53,5 +59,6 @@ func (s *retrySink) retry(write func() error) error {
 		}
 	}
 	fmt.Fprintf(s.warn, "vigil-rec: recording failed, ending the session: %v\r\n", err)
+	s.gaveUp = true
 	return fmt.Errorf("recording sink: %w", err)
 }

@@ -1,8 +1,11 @@
 package recorder
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
+
+	"github.com/vigil-rec/vigil/rec/msg"
 )
 
 // pathSink is implemented by sinks that store the recording in a file.
@@ -21,6 +24,9 @@ type endMeta struct {
 	Streams map[string]StreamSum `json:"streams,omitempty"`
 	// Ended says which processes of the session the recorder had to end.
 	Ended *endReport `json:"ended,omitempty"`
+	// Failed is why recording failed and the session was ended (the disk
+	// filled up).
+	Failed string `json:"failed,omitempty"`
 }
 
 func startHook(o *Options, rec *recording, cmd *exec.Cmd, mode string) error {
@@ -34,8 +40,12 @@ func startHook(o *Options, rec *recording, cmd *exec.Cmd, mode string) error {
 
 // finishRun writes the final signed message with the exit status and how
 // the session ended, and makes the recording durable. A relay error
-// (recording failure) wins over the command's own status.
+// (recording failure) wins over the command's own status; when it is a full
+// disk the end is still written, from the sink's reserve, and says so.
 func finishRun(o *Options, rec *recording, end *ender, relayErr error) (Result, error) {
+	if relayErr == nil {
+		relayErr = rec.err()
+	}
 	ended, status := end.finish()
 	res := Result{Status: status}
 	if p, ok := o.Sink.(pathSink); ok {
@@ -46,9 +56,16 @@ func finishRun(o *Options, rec *recording, end *ender, relayErr error) (Result, 
 		em.Streams = rec.bulk.sums()
 	}
 	err := relayErr
-	if err == nil {
-		if err = rec.setMeta(em); err == nil {
-			err = rec.finish()
+	if err == nil || errors.Is(err, msg.ErrNoSpace) {
+		if err != nil {
+			em.Failed = err.Error()
+		}
+		ferr := rec.setMeta(em)
+		if ferr == nil {
+			ferr = rec.finish()
+		}
+		if err == nil {
+			err = ferr
 		}
 	}
 	if cerr := o.Sink.Close(); cerr != nil {

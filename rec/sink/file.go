@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -77,6 +78,19 @@ func SanitizeName(s string) string {
 // so it stays small.
 const BatchSize = 16 << 10
 
+// Reserve is how much space the file sink keeps allocated beyond the end of
+// a recording of its own (fallocate(2) with FALLOC_FL_KEEP_SIZE, renewed
+// after every write): what was shown to the user but not yet written (at
+// most a batch and a message or two) and the signed end always fit, so a
+// full disk never leaves output the user saw out of the file. Released on
+// Close. Appending to a shared file (tlog's layout) keeps no reserve.
+const Reserve = 64 << 10
+
+// reserveAhead is how much more than Reserve is allocated at once, so that
+// the reserve is renewed once every reserveAhead bytes written rather than
+// after every batch (fallocate costs ~25 µs on ext4).
+const reserveAhead = 192 << 10
+
 // File is the file sink. It is safe for concurrent use.
 type File struct {
 	mu      sync.Mutex
@@ -91,6 +105,14 @@ type File struct {
 	failedRec string
 	failedID  uint64
 	closed    bool
+	// own: only this sink writes the file (one file per recording), whose
+	// length is size; reserve: Reserve is kept beyond it; low: renewing it
+	// failed for lack of space.
+	own        bool
+	reserve    bool
+	size       int64
+	reservedTo int64 // allocated up to here
+	low        atomic.Bool
 }
 
 // OpenFile opens the file sink. If path is an existing directory or ends in
@@ -131,7 +153,11 @@ func createInDir(dir string, meta FileMeta) (*File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("file sink: create recording file: %w", err)
 		}
-		return newCreated(f)
+		s, err := newCreated(f)
+		if err != nil {
+			return nil, err
+		}
+		return s.withReserve()
 	}
 	return nil, fmt.Errorf("file sink: no free recording file name for %s.jsonl after %d suffixes", base, maxSuffix)
 }
@@ -167,6 +193,64 @@ func newCreated(f *os.File) (*File, error) {
 	return &File{f: f, path: f.Name(), created: true}, nil
 }
 
+// withReserve keeps Reserve allocated beyond the end of a recording file of
+// our own. With no room for it the recording does not start: the session
+// would run with nothing to hold what the user sees when the disk fills.
+// File systems without fallocate keep no reserve.
+func (s *File) withReserve() (*File, error) {
+	s.own, s.reserve = true, true
+	err := s.renew()
+	switch {
+	case errors.Is(err, unix.EOPNOTSUPP):
+		s.reserve = false
+	case err != nil:
+		s.f.Close()
+		os.Remove(s.path)
+		return nil, fmt.Errorf("file sink: %s: %w", s.path, err)
+	}
+	return s, nil
+}
+
+// renew makes sure Reserve bytes are allocated beyond the end of the file,
+// allocating reserveAhead more when there is room for it.
+func (s *File) renew() error {
+	if s.reservedTo-s.size >= Reserve {
+		return nil
+	}
+	fd := int(s.f.Fd())
+	err := unix.Fallocate(fd, unix.FALLOC_FL_KEEP_SIZE, s.size, Reserve+reserveAhead)
+	if err == nil {
+		s.reservedTo = s.size + Reserve + reserveAhead
+		return nil
+	}
+	if err = unix.Fallocate(fd, unix.FALLOC_FL_KEEP_SIZE, s.size, Reserve); err == nil {
+		s.reservedTo = s.size + Reserve
+		return nil
+	}
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		return fmt.Errorf("%w: keeping %d KiB in reserve: %w", msg.ErrNoSpace, Reserve>>10, err)
+	}
+	return err
+}
+
+// Low reports that the disk filled up: what the sink was given is in the
+// file, but only the reserve's rest is left (msg.Reserver).
+func (s *File) Low() bool { return s.low.Load() }
+
+// Reserve renews the reserve once the disk has room again (msg.Reserver).
+func (s *File) Reserve() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.reserve || s.closed {
+		return nil
+	}
+	if err := s.renew(); err != nil {
+		return fmt.Errorf("file sink %s: %w", s.path, err)
+	}
+	s.low.Store(false)
+	return nil
+}
+
 // Path returns the path of the file being written.
 func (s *File) Path() string { return s.path }
 
@@ -193,7 +277,20 @@ func (s *File) WriteMessage(m *msg.Message) error {
 	if err := s.flushPending(); err != nil {
 		return fmt.Errorf("file sink %s: message %d: %w", s.path, m.ID, err)
 	}
+	if !m.Final {
+		s.renewAfterWrite()
+	}
 	return nil
+}
+
+// renewAfterWrite renews the reserve after a write. Lack of space is not
+// the write's failure (it is in the file) but Low's: the recorder holds
+// the session until Reserve succeeds or it ends the session, whose end
+// fits in what is left of the reserve.
+func (s *File) renewAfterWrite() {
+	if s.reserve && s.renew() != nil {
+		s.low.Store(true)
+	}
 }
 
 // Flush writes the lines the sink holds.
@@ -208,6 +305,7 @@ func (s *File) Flush() error {
 	if err := s.flushPending(); err != nil {
 		return fmt.Errorf("file sink %s: %w", s.path, err)
 	}
+	s.renewAfterWrite()
 	return nil
 }
 
@@ -220,6 +318,14 @@ func (s *File) Buffered() bool {
 
 func (s *File) flushPending() error {
 	n, err := writeFull(s.f, s.pending)
+	if err != nil && n > 0 && s.own {
+		// Never a torn line: a file of our own is cut back to its last
+		// whole line, and the bytes are kept for the retry.
+		if terr := s.f.Truncate(s.size); terr == nil {
+			n = 0
+		}
+	}
+	s.size += int64(n)
 	// Shift rather than reslice so the buffer does not keep growing at the
 	// front while the disk stays full.
 	s.pending = s.pending[:copy(s.pending, s.pending[n:])]
@@ -258,6 +364,12 @@ func (s *File) Close() error {
 	if len(s.pending) > 0 {
 		if err := s.flushPending(); err != nil {
 			errs = append(errs, fmt.Errorf("file sink %s: %w", s.path, err))
+		}
+	}
+	if s.reserve {
+		// Truncating to its own length frees what is allocated beyond it.
+		if err := s.f.Truncate(s.size); err != nil {
+			errs = append(errs, fmt.Errorf("file sink %s: release the reserve: %w", s.path, err))
 		}
 	}
 	if err := s.f.Sync(); err != nil {

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,14 +162,7 @@ func TestFileBatches(t *testing.T) {
 		}
 	}
 	write(tlogMessage(t, testRec, 1000, "last"))
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(s.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkLines(t, string(data), ms)
+	closeAndCheck(t, s, ms)
 }
 
 func TestFileNeverOverwrites(t *testing.T) {
@@ -251,30 +245,130 @@ func TestFileOpenErrors(t *testing.T) {
 	}
 }
 
-// TestFileDiskFull fills a small tmpfs until a write fails part-way, then
-// frees space: the next write must complete the held tail first so that the
-// file ends up with every message exactly once and no broken line. The first
-// batch (BatchSize) is larger than the 32 KiB left free.
-func TestFileDiskFull(t *testing.T) {
+// closeAndCheck closes s and checks that its file holds ms, line by line.
+func closeAndCheck(t *testing.T, s *File, ms []*msg.Message) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLines(t, string(data), ms)
+}
+
+// nextMessage appends the next ~1 KiB message to ms and returns it.
+func nextMessage(t *testing.T, ms *[]*msg.Message) *msg.Message {
+	m := tlogMessage(t, testRec, uint64(len(*ms)+1), strings.Repeat("é", 450))
+	*ms = append(*ms, m)
+	return m
+}
+
+// smallDisk mounts a tmpfs of size KiB and fills it to leave free bytes.
+func smallDisk(t *testing.T, size, free int) (dir, filler string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "small")
+	svctest.Tmpfs(t, dir, fmt.Sprintf("size=%dk,mode=755", size))
+	filler = filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, size<<10-free), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir, filler
+}
+
+// TestFileDiskFullReserve fills a small tmpfs: every message the sink is
+// given still lands in the file (the reserve holds it), the sink says it is
+// low instead of failing, the end fits, and Close gives the reserve back.
+// Renewing works again once there is room.
+func TestFileDiskFullReserve(t *testing.T) {
 	if !svctest.InNamespace(t) {
 		return
 	}
-	dir := filepath.Join(t.TempDir(), "small")
-	svctest.Tmpfs(t, dir, "size=256k,mode=755")
-	filler := filepath.Join(dir, "filler")
-	if err := os.WriteFile(filler, make([]byte, 224<<10), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir, filler := smallDisk(t, 256, 96<<10)
 	s, err := OpenFile(dir, testMeta)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ms []*msg.Message
-	next := func() *msg.Message {
-		m := tlogMessage(t, testRec, uint64(len(ms)+1), strings.Repeat("é", 450))
-		ms = append(ms, m)
-		return m
+	next := func() *msg.Message { return nextMessage(t, &ms) }
+	for !s.Low() {
+		if len(ms) > 200 {
+			t.Fatal("the sink never ran low")
+		}
+		if err := s.WriteMessage(next()); err != nil {
+			t.Fatalf("message %d: %v", len(ms), err)
+		}
 	}
+	if err := s.Reserve(); !errors.Is(err, msg.ErrNoSpace) || !strings.Contains(err.Error(), s.Path()) {
+		t.Fatalf("Reserve while full: %v, want ErrNoSpace naming the file", err)
+	}
+	// What the recorder still writes once low: the messages it holds and
+	// the end, all inside the reserve.
+	for range 3 {
+		if err := s.WriteMessage(next()); err != nil {
+			t.Fatalf("message %d while low: %v", len(ms), err)
+		}
+	}
+	end := next()
+	end.Final = true
+	if err := s.WriteMessage(end); err != nil {
+		t.Fatalf("final message while low: %v", err)
+	}
+	closeAndCheck(t, s, ms)
+	var st syscall.Stat_t
+	if err := syscall.Stat(s.Path(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if allocated := st.Blocks * 512; allocated > st.Size+4096 {
+		t.Errorf("%d bytes allocated for a %d-byte recording: the reserve was kept", allocated, st.Size)
+	}
+
+	// Another recording does not start without room for its reserve, and
+	// does once there is room again.
+	_, err = OpenFile(dir, FileMeta{Start: testMeta.Start, Host: "h", User: "u", Rec: "r2"})
+	if err == nil {
+		t.Fatal("a recording started with no room for its reserve")
+	}
+	if !errors.Is(err, msg.ErrNoSpace) {
+		t.Fatalf("open without room: %v, want ErrNoSpace", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*-r2.jsonl")); len(left) != 0 {
+		t.Errorf("a recording that did not start left %v", left)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenFile(dir, FileMeta{Start: testMeta.Start, Host: "h", User: "u", Rec: "r2"})
+	if err != nil {
+		t.Fatalf("open with room: %v", err)
+	}
+	if err := s.Reserve(); err != nil || s.Low() {
+		t.Errorf("Reserve with room: %v, low %v", err, s.Low())
+	}
+	s.Close()
+}
+
+// TestFileDiskFullNoReserve is the file system without fallocate: a write
+// fails part-way, the file is cut back to its last whole line, and the next
+// write once there is room completes the held tail, so that the file ends up
+// with every message exactly once and no broken line.
+func TestFileDiskFullNoReserve(t *testing.T) {
+	if !svctest.InNamespace(t) {
+		return
+	}
+	dir, filler := smallDisk(t, 256, 96<<10)
+	s, err := OpenFile(dir, testMeta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As without fallocate: no reserve, and the space it held is free.
+	s.reserve = false
+	if err := s.f.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	var ms []*msg.Message
+	next := func() *msg.Message { return nextMessage(t, &ms) }
 	for err == nil {
 		if len(ms) > 200 {
 			t.Fatal("tmpfs never filled up")
@@ -288,8 +382,8 @@ func TestFileDiskFull(t *testing.T) {
 	if rerr != nil {
 		t.Fatal(rerr)
 	}
-	if strings.HasSuffix(string(data), "\n") {
-		t.Fatalf("disk filled on a line boundary (%d bytes): the partial-write path was not exercised", len(data))
+	if len(data) > 0 && !strings.HasSuffix(string(data), "\n") {
+		t.Fatalf("the file ends in a torn line (%d bytes)", len(data))
 	}
 	// Still full: the sink keeps accepting and reporting.
 	if err := s.WriteMessage(next()); !errors.Is(err, syscall.ENOSPC) {
@@ -324,14 +418,17 @@ func TestFileCloseReportsUnwritten(t *testing.T) {
 	if !svctest.InNamespace(t) {
 		return
 	}
-	dir := filepath.Join(t.TempDir(), "tiny")
-	svctest.Tmpfs(t, dir, "size=4k,mode=755")
+	dir, _ := smallDisk(t, 256, 80<<10)
 	s, err := OpenFile(dir, testMeta)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.reserve = false
+	if err := s.f.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
 	// The sink may hold the line (batching) or fail writing it.
-	if err := s.WriteMessage(tlogMessage(t, testRec, 1, strings.Repeat("x", 8000))); err != nil && !errors.Is(err, syscall.ENOSPC) {
+	if err := s.WriteMessage(tlogMessage(t, testRec, 1, strings.Repeat("x", 100000))); err != nil && !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("write: %v, want ENOSPC or nil", err)
 	}
 	if err := s.Close(); !errors.Is(err, syscall.ENOSPC) {
