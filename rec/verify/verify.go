@@ -5,6 +5,7 @@ package verify
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
@@ -133,7 +134,13 @@ func Recordings(r io.Reader, trusted keys.Set) ([]Report, error) {
 			groups[e.rec] = g
 			order = append(order, g)
 		}
-		g.add(n, line, &e, perr, trusted)
+		if err == io.EOF && perr != nil && !g.ended && !bytes.HasSuffix(line, []byte("\n")) {
+			// The writer stopped mid-line (crash, full disk): the recording
+			// is cut short, not edited.
+			g.tornLine, g.tornBytes = n, len(line)
+		} else {
+			g.add(n, line, &e, perr, trusted)
+		}
 		prevRec = e.rec
 		if err == io.EOF {
 			break
@@ -200,6 +207,7 @@ type group struct {
 	h         hash.Hash
 	segLine   int    // input line of the segment's first line
 	segSeq    int    // seq of the segment's first line
+	segID     uint64 // id of the segment's first line
 	segBroken bool   // ids in the segment are out of order or skip: the hash cannot match
 	unchecked uint64 // messages in such segments: edits in them go unseen
 	// The last anchor's stored seq and its place among the lines read.
@@ -210,6 +218,9 @@ type group struct {
 	gaps                   []gap
 	keys                   map[string]struct{}
 	unsigned               []problem // first, end, drop and meta anchors without a signature
+	// A last line without its newline that does not parse: where, and its
+	// length.
+	tornLine, tornBytes int
 }
 
 func newGroup(rec string) *group {
@@ -237,7 +248,7 @@ func (g *group) add(n int, line []byte, e *entry, perr error, trusted keys.Set) 
 	g.rep.Messages++
 	seq := g.rep.Messages // the line's place in the recording
 	if g.segLine == 0 {
-		g.segLine, g.segSeq = n, seq
+		g.segLine, g.segSeq, g.segID = n, seq, e.id
 	}
 	if perr != nil {
 		g.h.Write(line)
@@ -262,7 +273,10 @@ func (g *group) add(n int, line []byte, e *entry, perr error, trusted keys.Set) 
 		// Reported as reordered or missing; the content cannot be judged.
 		g.unchecked += uint64(seq) - uint64(g.segSeq) + 1
 	case !hashOK:
-		g.noteLine(Modified, g.segLine, e, g.segSeq, "messages %d to %d (lines %d to %d) do not match the hash of their anchor", g.segSeq, seq, g.segLine, n)
+		// Reported at the segment's first line, by its id: the edit is
+		// somewhere from there to the anchor.
+		g.note(Modified, problem{line: g.segLine, id: g.segID, seq: uint64(g.segSeq),
+			detail: fmt.Sprintf("messages %d to %d (lines %d to %d, ids %d to %d) do not match the hash of their anchor", g.segSeq, seq, g.segLine, n, g.segID, e.id)})
 	case e.seq-g.anchorSeq != uint64(seq)-g.anchorLines:
 		// Relative to the anchor before: lines missing further back are
 		// reported where they are missing.
@@ -365,12 +379,21 @@ func (g *group) finish() Report {
 			g.note(Modified, withDetail(u, "first, end, drop or meta message of a signed recording is not signed"))
 		}
 	}
+	torn := ""
+	if g.tornLine != 0 {
+		torn = fmt.Sprintf("the last line is cut off after %d bytes (its writer stopped mid-line)", g.tornBytes)
+	}
 	if g.anchors > 0 && !g.ended {
 		tail := ""
 		if g.segLine != 0 {
 			tail = fmt.Sprintf("; the last %d messages are not covered by any hash", g.rep.Messages-g.segSeq+1)
 		}
-		g.note(Truncated, problem{detail: fmt.Sprintf("no end message: the recording stops after seq %d, messages after seq %d are not covered by a trusted signature%s", g.rep.Messages, g.rep.LastSignedSeq, tail)})
+		if torn != "" {
+			tail += "; " + torn
+		}
+		g.note(Truncated, problem{line: g.tornLine, seq: uint64(g.rep.Messages + 1), detail: fmt.Sprintf("no end message: the recording stops after seq %d, messages after seq %d are not covered by a trusted signature%s", g.rep.Messages, g.rep.LastSignedSeq, tail)})
+	} else if torn != "" {
+		g.note(Truncated, problem{line: g.tornLine, seq: uint64(g.rep.Messages + 1), detail: torn})
 	}
 	if g.anchors == 0 {
 		g.note(Unsigned, problem{detail: "no integrity fields (plain tlog recording)"})

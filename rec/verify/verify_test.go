@@ -349,18 +349,56 @@ func TestCanonical(t *testing.T) {
 	data := record(t, priv, 3)
 	hashAt := bytes.Index(data, []byte(`"hash":"`)) + 8
 	cases := map[string][]byte{
-		"no final newline": data[:len(data)-1],
-		"blank line":       append(bytes.Clone(data), '\n'),
-		"upper-case hash":  append(append(bytes.Clone(data[:hashAt]), bytes.ToUpper(data[hashAt:hashAt+64])...), data[hashAt+64:]...),
-		"space after }":    bytes.Replace(data, []byte("}}\n"), []byte("}} \n"), 1),
-		"CRLF":             bytes.Replace(data, []byte("}}\n"), []byte("}}\r\n"), 1),
-		"anchor respaced":  bytes.Replace(data, []byte(`,"vigil":{"v":2`), []byte(`,"vigil": {"v":2`), 1),
-		"last respaced":    append(bytes.Clone(data[:bytes.LastIndex(data, []byte(`,"vigil":{"v":2`))]), append([]byte(`,"vigil": {"v":2`), data[bytes.LastIndex(data, []byte(`,"vigil":{"v":2`))+15:]...)...),
+		"blank line":      append(bytes.Clone(data), '\n'),
+		"upper-case hash": append(append(bytes.Clone(data[:hashAt]), bytes.ToUpper(data[hashAt:hashAt+64])...), data[hashAt+64:]...),
+		"space after }":   bytes.Replace(data, []byte("}}\n"), []byte("}} \n"), 1),
+		"CRLF":            bytes.Replace(data, []byte("}}\n"), []byte("}}\r\n"), 1),
+		"anchor respaced": bytes.Replace(data, []byte(`,"vigil":{"v":2`), []byte(`,"vigil": {"v":2`), 1),
+		"last respaced":   append(bytes.Clone(data[:bytes.LastIndex(data, []byte(`,"vigil":{"v":2`))]), append([]byte(`,"vigil": {"v":2`), data[bytes.LastIndex(data, []byte(`,"vigil":{"v":2`))+15:]...)...),
 	}
 	for name, d := range cases {
 		if rep := verifyOne(t, d, trust(priv)); rep.State != Modified {
 			t.Errorf("%s: %v", name, rep)
 		}
+	}
+}
+
+// An edit is reported at the first line its anchor covers, with that
+// line's own id, not the anchor's.
+func TestModifiedReportsTheLine(t *testing.T) {
+	priv := fixedKey(1)
+	lines := splitLines(record(t, priv, 50))
+	if bytes.Contains(lines[1], []byte(`"hash":`)) {
+		t.Fatal("line 2 is an anchor: the test needs a plain line")
+	}
+	lines[1] = bytes.Replace(lines[1], []byte("line 2 "), []byte("line X "), 1)
+	rep := verifyOne(t, bytes.Join(lines, nil), trust(priv))
+	if rep.State != Modified || rep.Line != 2 || rep.ID != 2 || rep.Seq != 2 || !strings.Contains(rep.String(), "MODIFIED at line 2 (id 2, seq 2)") {
+		t.Fatalf("%v", rep)
+	}
+}
+
+// A last line cut off mid-way (the writer crashed, the disk filled up) is
+// a truncated recording, not a modified one; a cut line followed by more
+// lines is an edit.
+func TestTornLastLine(t *testing.T) {
+	priv := fixedKey(1)
+	data := record(t, priv, 20)
+	lines := splitLines(data)
+	for _, cut := range []int{1, 40, len(lines[19]) - 1} {
+		rep := verifyOne(t, data[:len(data)-cut], trust(priv))
+		if rep.State != Truncated || rep.Line != 20 || rep.Messages != 19 || !strings.Contains(rep.Detail, "the last line is cut off after") {
+			t.Errorf("last line cut by %d bytes: %v", cut, rep)
+		}
+	}
+	torn := bytes.Join(append([][]byte{lines[0], lines[1][:30]}, lines[2:]...), nil)
+	if rep := verifyOne(t, torn, trust(priv)); rep.State != Modified {
+		t.Errorf("a cut line before the end: %v", rep)
+	}
+	// A plain tlog recording (no integrity fields) with a cut last line.
+	plain := append(plainLine("p", 1, "a"), plainLine("p", 2, "b")...)
+	if rep := verifyOne(t, plain[:len(plain)-5], nil); rep.State != Truncated || rep.Line != 2 {
+		t.Errorf("plain recording with a cut last line: %v", rep)
 	}
 }
 
