@@ -306,7 +306,8 @@ func TestLoginSSHInteractive(t *testing.T) {
 	// vigilctl check runs the real sshd stack and shows what Vigil set.
 	out, err = exec.Command(binPath("vigilctl"), "check", "alice", "--service", "sshd").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "open_session: success") || !strings.Contains(string(out), `VIGIL_REC_SHELL="/bin/bash"`) ||
-		!strings.Contains(string(out), "policyd:      recorded (session_recording scope=some users)") {
+		!strings.Contains(string(out), "policyd:      recorded (session_recording scope=some users)") ||
+		!strings.Contains(string(out), "nss:          alice:x:64501:64501:Alice:/home/alice:"+h.recorder+"\n") {
 		t.Errorf("vigilctl check alice: %v\n%s", err, out)
 	}
 	out, err = exec.Command(binPath("vigilctl"), "check", "carol", "--service", "sshd").CombinedOutput()

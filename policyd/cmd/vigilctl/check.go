@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"os/exec"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -55,6 +58,7 @@ func checkCmd() *cobra.Command {
 			if err != nil {
 				decision, why = "unknown", err.Error()
 			}
+			nss := checkNSS(args[0])
 			sshd := checkSSHD(&s, args[0], wrapped)
 			status := "success: the session opens"
 			if !res.Opened() {
@@ -67,13 +71,14 @@ func checkCmd() *cobra.Command {
 					msgs = append(msgs, m.Text)
 				}
 				if err := printJSON(w, map[string]any{"user": args[0], "service": service, "opened": res.Opened(), "status": status,
-					"policyd": decision, "rule": why, "vigil_env": res.Vigil, "messages": msgs, "sshd": sshd}); err != nil {
+					"policyd": decision, "rule": why, "nss": nss, "vigil_env": res.Vigil, "messages": msgs, "sshd": sshd}); err != nil {
 					return err
 				}
 			} else {
 				fmt.Fprintf(w, "%s through PAM service %s:\n", args[0], service)
 				fmt.Fprintf(w, "  open_session: %s\n", status)
 				fmt.Fprintf(w, "  policyd:      %s (%s)\n", decision, why)
+				fmt.Fprintf(w, "  nss:          %s\n", nss)
 				if len(res.Vigil) == 0 {
 					fmt.Fprintln(w, "  environment:  no VIGIL_/TLOG_ variables set")
 				}
@@ -100,4 +105,21 @@ func checkCmd() *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	s.flags(cmd, false)
 	return cmd
+}
+
+// checkNSS is the passwd entry the login program and PAM's modules get for
+// user (getent passwd, through nsswitch.conf and libnss_vigil): the
+// recorder as the shell of a recorded user; pam_unix and pam_loginuid
+// refuse the session of a user NSS does not resolve.
+func checkNSS(user string) string {
+	out, err := exec.Command("getent", "passwd", user).Output()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return strings.TrimSpace(string(out))
+	case errors.As(err, &exit) && exit.ExitCode() == 2:
+		return "getent passwd " + user + ": not found"
+	default:
+		return fmt.Sprintf("getent passwd %s: %v", user, err)
+	}
 }
