@@ -293,6 +293,8 @@ func TestVerify(t *testing.T) {
 	play(t, nil, "verify", "-k", filepath.Dir(pub), s.ok).want(t, 0, ": OK; ") // a key directory
 	play(t, nil, "verify", "-k", pub, s.tampered).want(t, 1, s.tampered+": recording ", ": MODIFIED at line 1")
 	play(t, nil, "verify", "-k", pub, s.truncated).want(t, 1, ": TRUNCATED: no end message")
+	// A directory stands for its recordings.
+	play(t, nil, "verify", "-k", pub, filepath.Dir(s.ok)).want(t, 1, s.ok+": recording ", s.tampered+": recording ", ": MODIFIED at line 1")
 	// A write cut short (crash, full disk) is a truncation, not an edit.
 	data := readFile(t, s.ok)
 	cut := writeFile(t, filepath.Join(filepath.Dir(s.ok), "cut.jsonl"), data[:len(data)-10])

@@ -63,12 +63,41 @@ func TestRecJournalWriter(t *testing.T) {
 			}
 		}
 		rec = ent["TLOG_REC"].(string)
-		lines.WriteString(ent["MESSAGE"].(string))
+		m := ent["MESSAGE"].(string)
+		if strings.HasSuffix(m, "\n") {
+			t.Errorf("MESSAGE ends in a newline (tlog's does not): %q", m)
+		}
+		lines.WriteString(m + "\n")
 	}
 	if rec == "" {
 		t.Fatal("no journal entries from vigil-rec")
 	}
 	verifyLines(t, e, lines.Bytes())
+	// tlog's own journal entries have the same shape.
+	tlog := exec.Command("tlog-rec", "-w", "journal", "--journal-augment", "/bin/echo", "tlog-journal-test")
+	if out, err := tlog.CombinedOutput(); err != nil {
+		t.Fatalf("tlog-rec -w journal: %v\n%s", err, out)
+	}
+	out, err = exec.Command("journalctl", "-D", svctest.JournalDir, "-o", "json", "-a", "SYSLOG_IDENTIFIER=tlog-rec").Output()
+	if err != nil || len(out) == 0 {
+		t.Fatalf("journalctl: %v %q", err, out)
+	}
+	for _, l := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		var ent struct{ MESSAGE string }
+		if err := json.Unmarshal(l, &ent); err != nil || !strings.HasPrefix(ent.MESSAGE, `{"ver":`) || strings.HasSuffix(ent.MESSAGE, "\n") {
+			t.Errorf("tlog-rec's MESSAGE is not a JSON line without its newline (%v): %q", err, ent.MESSAGE)
+		}
+	}
+	// Vigil's own tools read it back from the journal.
+	if out, err := exec.Command(binPath("vigil-play"), "verify", "-k", e.key+".pub", "-r", "journal", rec).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "journal:TLOG_REC="+rec+": recording "+rec+": OK;") {
+		t.Errorf("vigil-play verify -r journal: %v\n%s", err, out)
+	}
+	// Every recording in the journal: tlog's is unsigned, so exit 1.
+	if out, err := exec.Command(binPath("vigil-play"), "verify", "-k", e.key+".pub", "-r", "journal").CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), "recording "+rec+": OK;") || !strings.Contains(string(out), ": UNSIGNED: no integrity fields") {
+		t.Errorf("vigil-play verify -r journal (every recording): %v\n%s", err, out)
+	}
 	played := tlogPlay(t, "-r", "journal", "-M", "TLOG_REC="+rec)
 	if !bytes.Equal(played, term.screen()) {
 		t.Errorf("tlog-play -r journal differs\nplayed %q\nscreen %q", played, term.screen())

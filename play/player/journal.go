@@ -147,7 +147,12 @@ func (j *Journal) entry() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal entry %d of TLOG_REC=%s: MESSAGE: %w", j.entries, j.rec, err)
 	}
-	return append(msg, '\n'), nil
+	// tlog's MESSAGE is the line without its newline; earlier Vigil
+	// versions sent it with one.
+	if !bytes.HasSuffix(msg, []byte("\n")) {
+		msg = append(msg, '\n')
+	}
+	return msg, nil
 }
 
 // journalField decodes a field of journalctl's JSON: a string when it is

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -19,9 +20,9 @@ const JournalSocket = "/run/systemd/journal/socket"
 // itself (as sd_journal_send does) so that every send error is returned and
 // entries too large for one datagram go through a sealed memfd.
 //
-// MESSAGE is the JSON line including its trailing newline, exactly as tlog
-// sends it: journalctl -o json still shows it as a string, and tlog-play -r
-// journal and Cockpit parse it as JSON. With augment the entry also carries
+// MESSAGE is the JSON line without its trailing newline, exactly as tlog
+// sends it: journalctl -o json shows it as a string, and tlog-play -r
+// journal and Cockpit parse it as JSON; readers add the newline back. With augment the entry also carries
 // TLOG_REC, TLOG_USER, TLOG_SESSION and TLOG_ID, which Cockpit and
 // tlog-play -M TLOG_REC=... search by.
 type Journal struct {
@@ -92,7 +93,7 @@ func (j *Journal) WriteMessage(m *msg.Message) error {
 		b = appendField(b, "TLOG_SESSION", strconv.FormatUint(uint64(m.Session), 10))
 		b = appendField(b, "TLOG_ID", strconv.FormatUint(m.ID, 10))
 	}
-	b = appendField(b, "MESSAGE", string(m.Line))
+	b = appendField(b, "MESSAGE", strings.TrimSuffix(string(m.Line), "\n"))
 	j.buf = b
 	if err := j.send(b); err != nil {
 		return fmt.Errorf("journal sink: message %d of %s (%d bytes): %w", m.ID, m.Rec, len(b), err)

@@ -76,7 +76,7 @@ func TestJournal(t *testing.T) {
 	for i, e := range entries {
 		m := ms[i]
 		want := map[string]string{
-			"MESSAGE":           string(m.Line),
+			"MESSAGE":           strings.TrimSuffix(string(m.Line), "\n"), // as tlog sends it
 			"PRIORITY":          "5",
 			"SYSLOG_IDENTIFIER": "vigil-rec-test",
 			"TLOG_REC":          m.Rec,

@@ -76,7 +76,10 @@ func (r Report) String() string {
 		}
 		fmt.Fprintf(&b, ": %s", r.Detail)
 	}
-	fmt.Fprintf(&b, "; %d messages", r.Messages)
+	fmt.Fprintf(&b, "; %d message", r.Messages)
+	if r.Messages != 1 {
+		b.WriteByte('s')
+	}
 	if len(r.KeyIDs) > 0 {
 		fmt.Fprintf(&b, ", keys %s, last signed seq %d", strings.Join(r.KeyIDs, ","), r.LastSignedSeq)
 	}

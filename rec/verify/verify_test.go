@@ -536,3 +536,12 @@ func TestManyGaps(t *testing.T) {
 		t.Errorf("%d lines took %v", 2*k, d)
 	}
 }
+
+func TestReportCountsMessages(t *testing.T) {
+	if s := (Report{Rec: "r", Messages: 1}).String(); !strings.HasSuffix(s, "; 1 message") {
+		t.Errorf("%q", s)
+	}
+	if s := (Report{Rec: "r", Messages: 2}).String(); !strings.HasSuffix(s, "; 2 messages") {
+		t.Errorf("%q", s)
+	}
+}

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/verify"
 )
@@ -27,6 +30,9 @@ func trustedKeys(paths []string, stderr io.Writer) (keys.Set, error) {
 	if len(paths) > 0 {
 		return keys.LoadPublic(paths...)
 	}
+	if _, err := os.ReadDir(defaultKeyDir); errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("the trusted keys in %s: permission denied (run as root or as a member of group vigil, or use -k)", defaultKeyDir)
+	}
 	if m, _ := filepath.Glob(filepath.Join(defaultKeyDir, "*.pub")); len(m) > 0 {
 		return keys.LoadPublic(defaultKeyDir)
 	}
@@ -36,12 +42,16 @@ func trustedKeys(paths []string, stderr io.Writer) (keys.Set, error) {
 
 func verifyCmd() *cobra.Command {
 	var keyPaths []string
+	var source string
 	cmd := &cobra.Command{
-		Use:   "verify [-k KEYFILE|DIR]... FILE...",
+		Use:   "verify [-k KEYFILE|DIR]... [FILE|DIR...|-r journal [REC...]]",
 		Short: "Check recordings' hash chains and signatures",
-		Long: `Check the integrity of every recording in each FILE (- for standard input): the
-hash chain over all messages, the ed25519 signatures against the trusted public
-keys, and that the recording is complete. One line per recording:
+		Long: `Check the integrity of every recording in each FILE (- for standard input; a
+directory stands for its *.jsonl files; default ` + defaultRecDir + `): the hash chain
+over all messages, the ed25519 signatures against the trusted public keys, and
+that the recording is complete. With --reader journal, the recordings REC in the
+systemd journal (default: all of them; FILE is then journal:TLOG_REC=REC). One
+line per recording:
 
   FILE: recording REC: STATE[ at line N (id I, seq S): DETAIL]; M messages[, keys ...]
 
@@ -57,16 +67,26 @@ Only OK means authentic and complete. A file without any message is reported EMP
 
 Exit status: 0 every recording is OK, 1 some recording is not OK, 2 usage error or
 a file or key could not be read.`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if source != "file" && source != "journal" {
+				return &exitError{exitUsageErr, fmt.Errorf("--reader must be file or journal, not %q", source)}
+			}
 			trusted, err := trustedKeys(keyPaths, stderr)
 			if err != nil {
 				return &exitError{exitUsageErr, err}
 			}
 			status := exitOK
-			for _, path := range args {
-				reports, err := verifyFile(cmd, path, trusted)
+			sources, missing, err := verifySources(cmd, source, args)
+			if err != nil {
+				return &exitError{exitUsageErr, err}
+			}
+			if missing {
+				status = exitUsageErr
+			}
+			for _, src := range sources {
+				path := src.name
+				reports, err := verifyOne(cmd, src, trusted)
 				if err != nil {
 					warn(stderr, "%v", err)
 					status = exitUsageErr
@@ -90,21 +110,74 @@ a file or key could not be read.`,
 		},
 	}
 	addKeyFlag(cmd, &keyPaths)
+	cmd.Flags().StringVarP(&source, "reader", "r", "file", "read from `READER`: file, or journal (the arguments are then recording ids)")
 	return cmd
 }
 
-func verifyFile(cmd *cobra.Command, path string, trusted keys.Set) ([]verify.Report, error) {
-	if path == "-" {
-		return verify.Recordings(cmd.InOrStdin(), trusted)
+// verifySource is one input of verify: a file (- for standard input), or a
+// recording in the journal.
+type verifySource struct {
+	name    string
+	journal string // the recording id, for the journal
+}
+
+// verifySources expands verify's arguments: files and directories (default
+// the recordings directory), or recording ids in the journal (default all).
+// Arguments that cannot be read are reported on stderr and make missing
+// true.
+func verifySources(cmd *cobra.Command, source string, args []string) (out []verifySource, missing bool, err error) {
+	if source == "journal" {
+		if len(args) == 0 {
+			if args, err = player.JournalRecordings(); err != nil {
+				return nil, false, err
+			}
+		}
+		for _, rec := range args {
+			out = append(out, verifySource{name: "journal:TLOG_REC=" + rec, journal: rec})
+		}
+		return out, false, nil
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	if len(args) == 0 {
+		args = []string{defaultRecDir}
 	}
-	defer f.Close()
-	reports, err := verify.Recordings(f, trusted)
+	var plain []string
+	for _, a := range args {
+		if a == "-" {
+			out = append(out, verifySource{name: a})
+			continue
+		}
+		plain = append(plain, a)
+	}
+	files, missing, err := recordingFiles(plain, cmd.ErrOrStderr())
+	for _, f := range files {
+		out = append(out, verifySource{name: f})
+	}
+	return out, missing, err
+}
+
+func verifyOne(cmd *cobra.Command, src verifySource, trusted keys.Set) ([]verify.Report, error) {
+	var r io.Reader
+	switch {
+	case src.journal != "":
+		j, err := player.OpenJournal(src.journal)
+		if err != nil {
+			return nil, err
+		}
+		defer j.Close()
+		r = j
+	case src.name == "-":
+		r = cmd.InOrStdin()
+	default:
+		f, err := os.Open(src.name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	reports, err := verify.Recordings(r, trusted)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", src.name, err)
 	}
 	return reports, nil
 }
