@@ -223,8 +223,15 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 	return p, nil
 }
 
+// TlogRecorder reports whether recorder is one of tlog's programs, which
+// refuse a configuration with keys they do not know.
+func TlogRecorder(recorder string) bool {
+	return strings.HasPrefix(path.Base(recorder), "tlog-rec")
+}
+
 // Check verifies what spans keys: rule names unique, host groups defined,
-// LDAP settings present when the source is LDAP.
+// LDAP settings present when the source is LDAP, and only keys the recorder
+// understands in rules' settings.
 func (p *Policy) Check() error {
 	seen := map[string]string{}
 	for _, r := range p.Rules {
@@ -232,6 +239,12 @@ func (p *Policy) Check() error {
 			return fmt.Errorf("%s: rule %q: name already used at %s", r.Origin, r.Name, prev)
 		}
 		seen[r.Name] = r.Origin
+		if keys := r.Rec.VigilOnly(); len(keys) > 0 && TlogRecorder(p.Recorder) {
+			// tlog-rec-session would refuse the text PAM hands it, and
+			// with it every session the rule covers.
+			return fmt.Errorf("%s: rule %q: rec: %s: the recorder %s does not know %s (only vigil-rec-session does): it would refuse the session",
+				r.Origin, r.Name, strings.Join(keys, ", "), p.Recorder, map[bool]string{true: "it", false: "them"}[len(keys) == 1])
+		}
 		for _, h := range r.Hosts {
 			if g, ok := strings.CutPrefix(h, "@"); ok {
 				if _, defined := p.HostGroups[g]; !defined {

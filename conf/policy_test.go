@@ -170,3 +170,25 @@ action = "norecord"
 		t.Errorf("default retention: %v %v", p, err)
 	}
 }
+
+// With tlog-rec-session as the recorder, a rule that sets a key only
+// vigil-rec-session knows is refused at load, naming the rule's line: tlog
+// would refuse the configuration PAM hands it, and with it the login.
+func TestPolicyTlogRecorderKeys(t *testing.T) {
+	rule := "[[rule]]\nname = \"ops\"\naction = \"record\"\n[rule.rec]\nlatency = 3\n"
+	for _, c := range []struct{ extra, want string }{
+		{"sign.anchor_every = 1\n", `p:2: rule "ops": rec: sign.anchor_every: the recorder /usr/bin/tlog-rec-session does not know it`},
+		{"transfer.record = \"full\"\nsign.key = \"/k\"\n", `rec: sign.key, transfer.record: the recorder /usr/bin/tlog-rec-session does not know them`},
+	} {
+		_, err := ParsePolicy("p", []byte("recorder = \"/usr/bin/tlog-rec-session\"\n"+rule+c.extra))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.extra, err, c.want)
+		}
+		if _, err := ParsePolicy("p", []byte(rule+c.extra)); err != nil {
+			t.Errorf("%q with vigil-rec-session: %v", c.extra, err)
+		}
+	}
+	if _, err := ParsePolicy("p", []byte("recorder = \"/usr/bin/tlog-rec-session\"\n"+rule)); err != nil {
+		t.Errorf("tlog's own keys: %v", err)
+	}
+}

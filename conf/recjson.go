@@ -10,8 +10,9 @@ import (
 )
 
 // MergeJSON overlays the keys set in text, a JSON object with tlog's nested
-// schema (e.g. {"log":{"input":true},"limit":{"rate":100}}). As in tlog,
-// "//" and "/* */" comments are allowed. name (e.g. "VIGIL_REC_CONF") names
+// schema (e.g. {"log":{"input":true},"limit":{"rate":100}}). As json-c
+// reads tlog's files, "//" and "/* */" comments and one trailing comma
+// before "}" or "]" are allowed (Debian's /etc/tlog/*.conf have both). name (e.g. "VIGIL_REC_CONF") names
 // the source in errors.
 func (r *Rec) MergeJSON(name string, text string) error {
 	src, err := stripComments(text)
@@ -163,8 +164,9 @@ type commentError struct {
 	msg string
 }
 
-// stripComments replaces "//" and "/* */" comments outside strings with
-// spaces, keeping newlines, so byte offsets and lines stay those of text.
+// stripComments replaces "//" and "/* */" comments outside strings and
+// trailing commas with spaces, keeping newlines, so byte offsets and lines
+// stay those of text.
 func stripComments(text string) (string, *commentError) {
 	b := []byte(text)
 	inString := false
@@ -196,7 +198,34 @@ func stripComments(text string) (string, *commentError) {
 			i += 2 + end + 1
 		}
 	}
+	dropTrailingCommas(b)
 	return string(b), nil
+}
+
+// dropTrailingCommas blanks a comma that only whitespace separates from the
+// "}" or "]" after it, outside strings; offsets stay the same.
+func dropTrailingCommas(b []byte) {
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ',':
+			j := i + 1
+			for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r') {
+				j++
+			}
+			if j < len(b) && (b[j] == '}' || b[j] == ']') {
+				b[i] = ' '
+			}
+		}
+	}
 }
 
 // lineAt returns the 1-based line of byte offset off in text.

@@ -18,6 +18,18 @@ type RecOverlay struct {
 // Len says how many keys the overlay sets.
 func (o RecOverlay) Len() int { return len(o.vals) }
 
+// VigilOnly returns the keys the overlay sets that only Vigil's recorder
+// understands (sign.*, transfer.*), in schema order.
+func (o RecOverlay) VigilOnly() []string {
+	var keys []string
+	for i := range recFields {
+		if _, set := o.vals[i]; set && recFields[i].vigil {
+			keys = append(keys, recFields[i].key)
+		}
+	}
+	return keys
+}
+
 // set checks v against the schema key and stores it.
 func (o *RecOverlay) set(key string, v any, at origin) error {
 	i, ok := fieldIndex[key]

@@ -82,6 +82,7 @@ type field struct {
 	oneOf []string       // strings: allowed values, nil for any
 	path  bool           // strings: a file name (no NUL)
 	abs   bool           // strings: an absolute path
+	vigil bool           // Vigil's own: tlog refuses a configuration with it
 
 	// Command line.
 	flag  string
@@ -138,11 +139,11 @@ var recFields = [numRecKeys]field{
 		flag: "notice", usage: "Print `TEXT` to stderr before recording starts"},
 	{key: "shell", kind: kindString, path: true, abs: true, ptr: func(r *Rec) any { return &r.Shell },
 		flag: "shell", usage: "Spawn `SHELL` (absolute path) when no command is given"},
-	{key: "sign.key", kind: kindString, path: true, ptr: func(r *Rec) any { return &r.Sign.Key },
+	{key: "sign.key", kind: kindString, path: true, vigil: true, ptr: func(r *Rec) any { return &r.Sign.Key },
 		flag: "sign-key", usage: "Sign recordings with the ed25519 PEM private key in `FILE`"},
-	{key: "sign.anchor_every", kind: kindInt, min: 1, max: 1 << 20, ptr: func(r *Rec) any { return &r.Sign.AnchorEvery },
+	{key: "sign.anchor_every", kind: kindInt, vigil: true, min: 1, max: 1 << 20, ptr: func(r *Rec) any { return &r.Sign.AnchorEvery },
 		flag: "anchor-every", usage: "Put the chain's fields on at least every `N`th message (1: on every message)"},
-	{key: "transfer.record", kind: kindString, oneOf: []string{"metadata", "full"}, ptr: func(r *Rec) any { return &r.Transfer.Record },
+	{key: "transfer.record", kind: kindString, vigil: true, oneOf: []string{"metadata", "full"}, ptr: func(r *Rec) any { return &r.Transfer.Record },
 		flag: "transfer-record", usage: "Record bulk transfers as `MODE`: metadata (sizes and SHA-256) or full"},
 }
 
@@ -271,18 +272,32 @@ func (r *Rec) MergeTOMLFile(path string) error {
 	return r.MergeTOML(path, data)
 }
 
-// LoadRec builds the recorder configuration: defaults, then the TOML file at
-// path (absent is fine only for DefaultRecPath), then the JSON texts in
-// TLOG_REC_SESSION_CONF_TEXT and VIGIL_REC_CONF (Vigil's wins), then the
-// command-line options in flags (nil: none), and validates the result.
-// env looks up environment variables (os.Getenv); nil means no environment.
+// The environment variables whose JSON texts overlay the configuration, in
+// order (the last wins): as tlog-rec-session reads them, and as tlog-rec
+// does; VIGIL_REC_CONF is Vigil's own, for both.
+var (
+	SessionConfVars = []string{"TLOG_REC_SESSION_CONF_TEXT", "VIGIL_REC_CONF"}
+	RecConfVars     = []string{"TLOG_REC_CONF_TEXT", "VIGIL_REC_CONF"}
+)
+
+// LoadRec builds the session recorder's configuration (SessionConfVars);
+// see LoadRecVars.
 func LoadRec(path string, env func(string) string, flags *RecFlags) (Rec, error) {
+	return LoadRecVars(path, SessionConfVars, env, flags)
+}
+
+// LoadRecVars builds the recorder configuration: defaults, then the TOML
+// file at path (absent is fine only for DefaultRecPath), then the JSON texts
+// in the environment variables vars, then the command-line options in flags
+// (nil: none), and validates the result. env looks up environment variables
+// (os.Getenv); nil means no environment.
+func LoadRecVars(path string, vars []string, env func(string) string, flags *RecFlags) (Rec, error) {
 	r := DefaultRec()
 	if err := r.MergeTOMLFile(path); err != nil && !(path == DefaultRecPath && errors.Is(err, fs.ErrNotExist)) {
 		return Rec{}, err
 	}
 	if env != nil {
-		for _, name := range []string{"TLOG_REC_SESSION_CONF_TEXT", "VIGIL_REC_CONF"} {
+		for _, name := range vars {
 			// Unset and empty look alike through env; both mean "no layer".
 			if text := env(name); text != "" {
 				if err := r.MergeJSON(name, text); err != nil {

@@ -343,6 +343,10 @@ func TestErrors(t *testing.T) {
 		{"json trailing data", jsonErr("{}\n{}"), "VIGIL_REC_CONF:2: unexpected data after the JSON object"},
 		{"json unterminated comment", jsonErr("{}\n/* x"), "VIGIL_REC_CONF:2: unterminated /* comment"},
 		{"json range", jsonErr(`{"payload": 31}`), "VIGIL_REC_CONF:1: payload: must be >= 32 (got 31)"},
+		{"json trailing comma then range", jsonErr("{\"log\": {},\n\"payload\": 31,\n}"), "VIGIL_REC_CONF:2: payload: must be >= 32 (got 31)"},
+		{"json two trailing commas", jsonErr("{\"latency\": 5,,\n}"), "VIGIL_REC_CONF:2: invalid character '}' looking for beginning of object key string"},
+		{"json leading comma", jsonErr("{,\"latency\": 5}"), "VIGIL_REC_CONF:1: invalid character ','"},
+		{"json empty member", jsonErr("{\"latency\": 5, ,}"), "VIGIL_REC_CONF:1: invalid character '}' looking for beginning of object key string"},
 
 		// Command line.
 		{"option range", flagErr("--payload=10"), "--payload: must be >= 32 (got 10)"},
@@ -518,5 +522,29 @@ func TestStripCommentsKeepsOffsets(t *testing.T) {
 	}
 	if r.Notice != "a // b /* c */" {
 		t.Errorf("notice = %q", r.Notice)
+	}
+}
+
+// Debian's tlog package ships its configurations with comments and a
+// trailing comma before "}", which tlog (json-c) reads: so do we, and a
+// string holding ",}" keeps it.
+func TestTlogConfigFiles(t *testing.T) {
+	files, _ := filepath.Glob("/etc/tlog/tlog-rec*.conf")
+	if len(files) == 0 {
+		t.Skip("Debian's tlog package is not installed (make deps installs it)")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := DefaultRec()
+		if err := r.MergeJSON(f, string(data)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	r := DefaultRec()
+	if err := r.MergeJSON("text", "{\"notice\": \"a,}\", \"log\": {\"input\": true, }, }"); err != nil || r.Notice != "a,}" || !r.Log.Input {
+		t.Errorf("notice %q input %v: %v", r.Notice, r.Log.Input, err)
 	}
 }

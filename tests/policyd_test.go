@@ -292,6 +292,17 @@ func TestPolicydDecisions(t *testing.T) {
 	if out, err := exec.Command(binPath("vigilctl"), "check-config", cand).CombinedOutput(); err != nil || !strings.Contains(string(out), "OK") {
 		t.Errorf("check-config on a good policy: %v\n%s", err, out)
 	}
+	// tlog-rec-session as the recorder refuses Vigil's own keys, and with
+	// them the login: check-config and explain refuse the rule first.
+	tlogPol := filepath.Join(w, "tlog.toml")
+	writeFile(t, tlogPol, "recorder = \"/usr/bin/tlog-rec-session\"\n[session_recording]\nscope = \"all\"\n\n[[rule]]\nname = \"ops\"\naction = \"record\"\nusers = [\"carol\"]\n[rule.rec]\nsign.anchor_every = 1\n")
+	want := tlogPol + ":5: rule \"ops\": rec: sign.anchor_every: the recorder /usr/bin/tlog-rec-session does not know it"
+	if out, err := exec.Command(binPath("vigilctl"), "check-config", tlogPol).CombinedOutput(); err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("check-config with a Vigil-only key for tlog-rec-session: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(binPath("vigilctl"), "explain", "carol", "--policy", tlogPol).CombinedOutput(); err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("explain with a Vigil-only key for tlog-rec-session: %v\n%s", err, out)
+	}
 }
 
 // keygen creates the signing key readable by the vigil group only, with its
