@@ -5,7 +5,9 @@ package export
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -153,33 +155,81 @@ func writeAsciicast(w *bufio.Writer, r *reader.Reader, o Options) error {
 	// absolute times are exact: the rounding carried forward is always zero
 	// and the sum of the intervals equals the recording's timeline.
 	var prev time.Duration
-	for ev, err := range r.Events() {
+	exit := -1 // as the end message states it
+	for {
+		m, err := r.Next()
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
 			return err
 		}
+		if m.Vigil != nil {
+			if e, ok := endExit(m.Vigil); ok {
+				exit = e
+			}
+		}
+		if err := writeEvents(w, m, o.Input, v3, &prev, &cols, &rows); err != nil {
+			return err
+		}
+		if exit >= 0 && v3 {
+			// When the session ended: its last event, or the end message.
+			end := max(m.Pos, prev)
+			b = fmt.Appendf(appendSeconds(append(b[:0], '['), end-prev), `,"x","%d"]`+"\n", exit)
+			if _, err := w.Write(b); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			prev, exit = end, -1
+		}
+	}
+	return nil
+}
+
+// endExit is the exit status in a Vigil end message's "vigil" object.
+func endExit(vigil []byte) (int, bool) {
+	if !bytes.Contains(vigil, []byte(`"exit"`)) {
+		return 0, false
+	}
+	var v struct {
+		End  bool `json:"end"`
+		Meta struct {
+			Exit *int `json:"exit"`
+		} `json:"meta"`
+	}
+	if json.Unmarshal(vigil, &v) != nil || !v.End || v.Meta.Exit == nil || *v.Meta.Exit < 0 {
+		return 0, false
+	}
+	return *v.Meta.Exit, true
+}
+
+// writeEvents writes one message's events; prev is the time of the last
+// event written (v3 times are intervals), cols and rows the window.
+func writeEvents(w *bufio.Writer, m *reader.Message, input, v3 bool, prev *time.Duration, cols, rows *int) error {
+	var b []byte
+	for _, ev := range m.Events {
 		b = b[:0]
 		t := ev.T
 		if v3 {
-			t -= prev
+			t -= *prev
 		}
 		switch ev.Kind {
 		case tlog.KindOut:
 			b = appendJSONString(append(appendSeconds(append(b, '['), t), `,"o",`...), ev.Data)
 		case tlog.KindIn:
-			if !o.Input {
+			if !input {
 				continue
 			}
 			b = appendJSONString(append(appendSeconds(append(b, '['), t), `,"i",`...), ev.Data)
 		case tlog.KindWindow:
-			c, r := screen.FitSize(ev.Cols, ev.Rows, cols, rows)
-			if c == cols && r == rows {
+			c, r := screen.FitSize(ev.Cols, ev.Rows, *cols, *rows)
+			if c == *cols && r == *rows {
 				continue
 			}
-			cols, rows = c, r
-			b = fmt.Appendf(appendSeconds(append(b, '['), t), `,"r","%dx%d"`, cols, rows)
+			*cols, *rows = c, r
+			b = fmt.Appendf(appendSeconds(append(b, '['), t), `,"r","%dx%d"`, c, r)
 		}
 		b = append(b, "]\n"...)
-		prev = ev.T
+		*prev = ev.T
 		if _, err := w.Write(b); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}

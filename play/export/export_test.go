@@ -295,3 +295,25 @@ func BenchmarkRaw(b *testing.B) {
 		}
 	}
 }
+
+// A Vigil recording's end message states the exit status: asciicast v3 ends
+// with it as an "x" event (v2 has no such event).
+func TestAsciicastV3Exit(t *testing.T) {
+	last := line(2, 1500, ">3", "", "bye", "")
+	last = strings.TrimSuffix(last, "}\n") + `,"vigil":{"v":2,"seq":2,"meta":{"exit":3},"end":true,"hash":"00"}}` + "\n"
+	rec := []byte(line(1, 0, ">2", "", "hi", "") + last)
+	out, err := export(t, rec, Options{Format: AsciicastV3})
+	if err != nil || !strings.HasSuffix(string(out), `[1.500,"o","bye"]`+"\n"+`[0.000,"x","3"]`+"\n") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out, err = export(t, rec, Options{Format: Asciicast})
+	if err != nil || strings.Contains(string(out), `"x"`) {
+		t.Fatalf("v2: %v\n%s", err, out)
+	}
+	// Without an end message, or one without an exit status: no "x".
+	for _, in := range []string{line(1, 0, ">2", "", "hi", ""), strings.Replace(string(rec), `"meta":{"exit":3},`, ``, 1)} {
+		if out, err := export(t, []byte(in), Options{Format: AsciicastV3}); err != nil || strings.Contains(string(out), `"x"`) {
+			t.Errorf("%v\n%s", err, out)
+		}
+	}
+}

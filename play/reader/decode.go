@@ -39,10 +39,11 @@ const (
 	fInBin
 	fOutTxt
 	fOutBin
+	fVigil // Vigil's integrity fields; not a tlog field, kept raw
 	nFields
 )
 
-var fieldNames = [nFields]string{"ver", "host", "rec", "user", "term", "session", "id", "pos", "time", "timing", "in_txt", "in_bin", "out_txt", "out_bin"}
+var fieldNames = [nFields]string{"ver", "host", "rec", "user", "term", "session", "id", "pos", "time", "timing", "in_txt", "in_bin", "out_txt", "out_bin", "vigil"}
 
 func fieldIndex(name []byte) int {
 	switch string(name) {
@@ -74,6 +75,8 @@ func fieldIndex(name []byte) int {
 		return fOutTxt
 	case "out_bin":
 		return fOutBin
+	case "vigil":
+		return fVigil
 	}
 	return -1
 }
@@ -647,6 +650,10 @@ func (d *decoder) fields(m *Message) error {
 	m.InBin, m.OutBin = d.bin[0], d.bin[1]
 	evs, err := d.timing(m.Events[:0], m.Timing, m.Pos, txt, d.bin)
 	m.Events = evs
+	m.Vigil = nil
+	if sp := d.spans[fVigil]; sp.typ == jObject {
+		m.Vigil = d.b[sp.start:sp.end:sp.end]
+	}
 	return err
 }
 

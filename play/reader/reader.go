@@ -46,7 +46,10 @@ type Message struct {
 	OutTxt       []byte
 	OutBin       []byte
 	Events       []tlog.Event
-	Size         int // bytes of the line, including its '\n'
+	// Vigil is the raw "vigil" object of Vigil's integrity fields (see
+	// rec/spec/integrity.md), nil without one.
+	Vigil []byte
+	Size  int // bytes of the line, including its '\n'
 }
 
 // Error is a problem at one line of the input.
