@@ -310,6 +310,13 @@ func TestLoginSSHInteractive(t *testing.T) {
 		!strings.Contains(string(out), "nss:          alice:x:64501:64501:Alice:/home/alice:"+h.recorder+"\n") {
 		t.Errorf("vigilctl check alice: %v\n%s", err, out)
 	}
+	// Every line of the report, a multi-line motd too, is inside it.
+	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n")[1:] {
+		if l != "" && !strings.HasPrefix(l, "  ") {
+			t.Errorf("vigilctl check alice: line %q is not indented:\n%s", l, out)
+			break
+		}
+	}
 	out, err = exec.Command(binPath("vigilctl"), "check", "carol", "--service", "sshd").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "no VIGIL_/TLOG_ variables set") {
 		t.Errorf("vigilctl check carol: %v\n%s", err, out)

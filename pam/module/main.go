@@ -21,6 +21,7 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"unsafe"
 
 	"github.com/vigil-rec/vigil/pam/session"
@@ -45,7 +46,8 @@ func vigilOpenSession(pamh *C.pam_handle_t, flags, argc C.int, argv **C.char,
 		User: C.GoString(user), Service: C.GoString(service),
 		Rhost: C.GoString(rhost), Tty: C.GoString(tty),
 		NSSFound: found != 0, NSSShell: C.GoString(shell),
-		Silent: flags&C.PAM_SILENT != 0,
+		Silent:     flags&C.PAM_SILENT != 0,
+		CallerRoot: syscall.Getuid() == 0,
 	}
 	o := session.Open(context.Background(), opts, req, session.Bus{}, session.ReadSnapshot)
 	logs = append(logs, o.Logs...)

@@ -166,7 +166,7 @@ func TestModule(t *testing.T) {
 		prio, log        string // a syslog line
 	}{
 		{name: "recorded", user: "alice", env: up, ok: true, vars: vigilEnv("/bin/zsh", aliceConf),
-			prio: "6", log: "recorded by " + pamtest.Recorder},
+			prio: "6", log: "the login shell is the recorder " + pamtest.Recorder},
 		{name: "not recorded", user: "bob", env: up, ok: true, ignored: true},
 		{name: "shell not the recorder", user: "carol", env: up, errMsg: denied + "the recorder is not the login shell",
 			prio: "3", log: `NSS gives the login program the shell "/bin/bash", not the recorder`},

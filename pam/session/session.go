@@ -102,6 +102,9 @@ type Request struct {
 	NSSFound bool
 	NSSShell string
 	Silent   bool // PAM_SILENT: like quiet
+	// CallerRoot: the login program was started by root (su run by root,
+	// which may run a shell of root's choosing instead of the login shell).
+	CallerRoot bool
 }
 
 // Decider asks policyd; the module uses Bus.
@@ -222,7 +225,12 @@ func (o *Outcome) decided(opts Options, req Request, who string, dec dbusapi.Dec
 	case dec.Record:
 		o.Result = Success
 		o.setEnv(req.Service, dec.Shell, dec.Conf)
-		o.log(Info, "%s: recorded by %s (%s)", who, dec.Recorder, dec.Rule)
+		// PAM cannot see which shell the login program then runs: say what
+		// the recording depends on.
+		o.log(Info, "%s: recorded (%s): the login shell is the recorder %s", who, dec.Rule, dec.Recorder)
+		if req.CallerRoot && strings.HasPrefix(req.Service, "su") {
+			o.log(Notice, "%s: su run by root: a shell named with -s/--shell (or kept with -m/-p) runs instead of the recorder, unrecorded", who)
+		}
 	case wrapped:
 		// NSS wraps the user for every service, so the recorder runs and
 		// records whatever PAM says; give it the real shell.

@@ -77,7 +77,10 @@ func TestOpen(t *testing.T) {
 		log     string // substring of some syslog line
 	}{
 		{name: "recorded", req: wrapped, d: decider{dec: recordDec},
-			want: Success, env: recordedEnv, log: "recorded by " + recorder},
+			want: Success, env: recordedEnv, log: "the login shell is the recorder " + recorder},
+		{name: "recorded, su by root", req: Request{User: "alice", Service: "su", NSSFound: true, NSSShell: recorder, CallerRoot: true}, d: decider{dec: recordDec},
+			want: Success, env: []string{"VIGIL_REC_SHELL=/bin/bash", "VIGIL_REC_CONF=" + conf, "VIGIL_REC_SERVICE=su", "TLOG_REC_SESSION_SHELL=/bin/bash", "TLOG_REC_SESSION_CONF_TEXT=" + conf},
+			log: "su run by root: a shell named with -s/--shell"},
 		{name: "recorded, empty conf", req: wrapped, d: decider{dec: dbusapi.Decision{Record: true, Shell: "/bin/zsh", Recorder: recorder}},
 			want: Success, env: []string{"VIGIL_REC_SHELL=/bin/zsh", "VIGIL_REC_CONF={}", "VIGIL_REC_SERVICE=sshd", "TLOG_REC_SESSION_SHELL=/bin/zsh", "TLOG_REC_SESSION_CONF_TEXT={}"}},
 		{name: "not recorded", req: plain, d: decider{dec: norecordDec}, want: Ignore},

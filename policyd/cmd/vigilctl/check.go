@@ -87,7 +87,9 @@ func checkCmd() *cobra.Command {
 					fmt.Fprintf(w, "  %s=%s\n", k, v)
 				}
 				for _, m := range res.Messages {
-					fmt.Fprintf(w, "  message: %s\n", m.Text)
+					// A motd has many lines: keep them inside the report.
+					text := strings.ReplaceAll(strings.TrimRight(m.Text, "\n"), "\n", "\n           ")
+					fmt.Fprintf(w, "  message: %s\n", text)
 				}
 				sshd.print(w, args[0])
 			}
