@@ -27,11 +27,17 @@ import (
 	"github.com/vigil-rec/vigil/pam/session"
 )
 
-// results maps session.Result to PAM's codes.
-var results = map[session.Result]C.int{
-	session.Ignore:     C.PAM_IGNORE,
-	session.Success:    C.PAM_SUCCESS,
-	session.PermDenied: C.PAM_PERM_DENIED,
+// pamCode is PAM's code for r. A Result it does not know denies the
+// session: a map lookup would have made it 0, PAM_SUCCESS.
+func pamCode(r session.Result) C.int {
+	switch r {
+	case session.Ignore:
+		return C.PAM_IGNORE
+	case session.Success:
+		return C.PAM_SUCCESS
+	default:
+		return C.PAM_PERM_DENIED
+	}
 }
 
 //export vigilOpenSession
@@ -51,7 +57,7 @@ func vigilOpenSession(pamh *C.pam_handle_t, flags, argc C.int, argv **C.char,
 	}
 	o := session.Open(context.Background(), opts, req, session.Bus{}, session.ReadSnapshot)
 	logs = append(logs, o.Logs...)
-	r := results[o.Result]
+	r := pamCode(o.Result)
 	for _, kv := range o.Env {
 		if rc := putenv(pamh, kv); rc != C.PAM_SUCCESS {
 			// Without its environment the recorder cannot start the

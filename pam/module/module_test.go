@@ -243,3 +243,17 @@ func TestExports(t *testing.T) {
 		t.Errorf("exported symbols %v, want %s", syms, want)
 	}
 }
+
+// A Result the module does not know denies the session: only Success
+// opens it.
+func TestPAMCodeFailsClosed(t *testing.T) {
+	denied := pamCode(session.PermDenied)
+	if pamCode(session.Success) != 0 || pamCode(session.Ignore) == 0 || denied == 0 {
+		t.Fatalf("Success %d, Ignore %d, PermDenied %d", pamCode(session.Success), pamCode(session.Ignore), denied)
+	}
+	for _, r := range []session.Result{-1, session.PermDenied + 1, 99} {
+		if got := pamCode(r); got != denied {
+			t.Errorf("Result %d: PAM code %d, want PAM_PERM_DENIED (%d)", r, got, denied)
+		}
+	}
+}
