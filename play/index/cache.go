@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/vigil-rec/vigil/conf/atomicfile"
 )
 
 // An index file is magic, then the gob of a cacheFile, then the CRC-32 of
@@ -172,25 +174,16 @@ func save(path string, k key, x *Index) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".vpidx-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
 	var sum [4]byte
 	binary.LittleEndian.PutUint32(sum[:], crc32.ChecksumIEEE(body.Bytes()))
-	_, err = tmp.WriteString(magic)
-	if err == nil {
-		_, err = tmp.Write(body.Bytes())
-	}
-	if err == nil {
-		_, err = tmp.Write(sum[:])
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	return atomicfile.Write(path, atomicfile.Options{Mode: 0o600}, func(w io.Writer) error {
+		_, err := io.WriteString(w, magic)
+		if err == nil {
+			_, err = w.Write(body.Bytes())
+		}
+		if err == nil {
+			_, err = w.Write(sum[:])
+		}
 		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	})
 }

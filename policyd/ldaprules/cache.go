@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/atomicfile"
 )
 
 // cacheVersion changes when the cache format does; an older or newer
@@ -67,33 +67,9 @@ func SaveCache(path string, rs *RuleSet) error {
 	if err != nil {
 		return fmt.Errorf("ldap cache %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("ldap cache: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	// CreateTemp makes it 0600 already; say so, as the rules tell who is
-	// watched.
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.Write(append(data, '\n'))
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
+	// 0600: the rules tell who is watched.
+	if err := atomicfile.WriteData(path, atomicfile.Options{Mode: 0o600}, append(data, '\n')); err != nil {
 		return fmt.Errorf("ldap cache %s: %w", path, err)
-	}
-	// The rename is durable once the directory is.
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/vigil-rec/vigil/conf/atomicfile"
 )
 
 // Default paths; the C module compiles the same ones in.
@@ -173,45 +174,13 @@ func encodeSnapshot(generation uint64, nobody bool, entries []Entry) ([]byte, er
 // WriteSnapshot replaces the file at path atomically: a reader maps either
 // the old file or the new one. The entries are every user policyd could
 // enumerate, recorded or not; nobody says the policy records no one.
-func WriteSnapshot(path string, generation uint64, nobody bool, entries []Entry) (err error) {
+func WriteSnapshot(path string, generation uint64, nobody bool, entries []Entry) error {
 	data, err := encodeSnapshot(generation, nobody, entries)
 	if err != nil {
 		return fmt.Errorf("snapshot %s: %w", path, err)
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
+	if err := atomicfile.WriteData(path, atomicfile.Options{Mode: 0o644}, data); err != nil {
 		return fmt.Errorf("snapshot %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("snapshot %s: %w", path, err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("snapshot %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("snapshot %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("snapshot %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("snapshot %s: %w", path, err)
-	}
-	// The rename is durable only once the directory is synced.
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("snapshot %s: sync directory: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("snapshot %s: sync directory: %w", path, err)
 	}
 	return nil
 }

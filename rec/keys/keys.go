@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/vigil-rec/vigil/conf/atomicfile"
 )
 
 // Set is a set of trusted public keys indexed by key id (see ID).
@@ -78,24 +80,11 @@ func WritePublic(path string, pub ed25519.PublicKey) error {
 }
 
 func writePEM(path string, mode os.FileMode, b *pem.Block) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	// The mode is set as given: the umask must not make the key unreadable
+	// for the vigil group (private) or for verifiers (public). Never over
+	// an existing key, and never a part of one.
+	err := atomicfile.Write(path, atomicfile.Options{Mode: mode, NoReplace: true}, func(w io.Writer) error { return pem.Encode(w, b) })
 	if err != nil {
-		return fmt.Errorf("keys: %w", err)
-	}
-	// Set the mode explicitly: the umask must not make the key unreadable
-	// for the vigil group (private) or for verifiers (public).
-	err = f.Chmod(mode)
-	if err == nil {
-		err = pem.Encode(f, b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
 		return fmt.Errorf("keys: write %s: %w", path, err)
 	}
 	return nil

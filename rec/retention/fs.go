@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-rec/vigil/conf/atomicfile"
 )
 
 // Lock takes the exclusive lock that purge, hold and release hold on the
@@ -49,7 +51,7 @@ func ensureDir(dir string) error {
 	if err := os.Chown(dir, -1, int(parent.Sys().(*syscall.Stat_t).Gid)); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dir))
+	return atomicfile.SyncDir(filepath.Dir(dir))
 }
 
 // createFile writes data to dir/name (mode 0640, the directory's group)
@@ -60,42 +62,9 @@ func createFile(dir, name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+name+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(0o640)
-	if err == nil {
-		err = tmp.Chown(-1, int(fi.Sys().(*syscall.Stat_t).Gid))
-	}
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	o := atomicfile.Options{Mode: 0o640, Owner: &atomicfile.Owner{UID: -1, GID: int(fi.Sys().(*syscall.Stat_t).Gid)}, NoReplace: true}
+	if err := atomicfile.WriteData(filepath.Join(dir, name), o, data); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
-	}
-	if err := os.Link(tmp.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes creations and removals in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
 	}
 	return nil
 }

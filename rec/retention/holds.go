@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/vigil-rec/vigil/conf/atomicfile"
 )
 
 // HoldsDir is where the holds on the recordings in recDir are kept:
@@ -137,5 +139,5 @@ func Release(recDir, rec string) (Hold, error) {
 	if err := os.Remove(path); err != nil {
 		return h, fmt.Errorf("release %s: %w", rec, err)
 	}
-	return h, syncDir(dir)
+	return h, atomicfile.SyncDir(dir)
 }

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-rec/vigil/conf/atomicfile"
 	"github.com/vigil-rec/vigil/rec/keys"
 )
 
@@ -125,7 +126,7 @@ func Purge(o Options) (*Result, error) {
 			out.Action, out.Why = Failed, fmt.Sprintf("listed in %s but not deleted: %v", res.Record, bare(err))
 		}
 	}
-	return res, syncDir(o.Dir)
+	return res, atomicfile.SyncDir(o.Dir)
 }
 
 // examine decides about one recording file.

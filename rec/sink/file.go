@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-rec/vigil/conf/atomicfile"
 	"github.com/vigil-rec/vigil/rec/msg"
 )
 
@@ -379,22 +380,9 @@ func (s *File) Close() error {
 		errs = append(errs, fmt.Errorf("file sink %s: close: %w", s.path, err))
 	}
 	if s.created {
-		if err := syncDir(filepath.Dir(s.path)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(s.path)); err != nil {
 			errs = append(errs, fmt.Errorf("file sink %s: %w", s.path, err))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// syncDir makes a new directory entry durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory for fsync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
 }

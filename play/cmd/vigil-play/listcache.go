@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/vigil-rec/vigil/conf/atomicfile"
 	"github.com/vigil-rec/vigil/rec/keys"
 )
 
@@ -155,17 +156,8 @@ func writeFileAtomic(path string, r io.Reader) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".list-*")
-	if err != nil {
+	return atomicfile.Write(path, atomicfile.Options{Mode: 0o600}, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
 		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = io.Copy(tmp, r)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	})
 }

@@ -39,6 +39,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-rec/vigil/conf/atomicfile"
 	"github.com/vigil-rec/vigil/policyd/daemon"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
@@ -589,29 +590,11 @@ func writeEdit(o *sysOpts, path string, data []byte, like fs.FileInfo) error {
 		}
 		return nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(full), "."+filepath.Base(full)+".vigil-")
-	if err != nil {
-		return err
+	ao := atomicfile.Options{Mode: like.Mode().Perm()}
+	if st, ok := like.Sys().(*syscall.Stat_t); ok {
+		ao.Owner = &atomicfile.Owner{UID: int(st.Uid), GID: int(st.Gid)}
 	}
-	tmp := f.Name()
-	err = f.Chmod(like.Mode().Perm())
-	if st, ok := like.Sys().(*syscall.Stat_t); ok && err == nil {
-		err = f.Chown(int(st.Uid), int(st.Gid))
-	}
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, full)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteData(full, ao, data); err != nil {
 		return fmt.Errorf("write %s: %w", full, err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-rec/vigil/conf/atomicfile"
 	"github.com/vigil-rec/vigil/rec/keys"
 )
 
@@ -100,6 +101,9 @@ func rotateKeyCmd() *cobra.Command {
 			}
 			if err := os.Rename(tmp, path); err != nil {
 				os.Remove(tmp)
+				return err
+			}
+			if err := atomicfile.SyncDir(dir); err != nil {
 				return err
 			}
 			if old != nil {
