@@ -13,14 +13,13 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/hostinfo"
 	"github.com/vigil-rec/vigil/conf/shells"
 	"github.com/vigil-rec/vigil/policyd/decide"
 	"github.com/vigil-rec/vigil/policyd/ldaprules"
@@ -124,7 +123,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	full := fqdn()
 	if len(cfg.Hosts) == 0 {
-		cfg.Hosts = hostNames(full)
+		cfg.Hosts = hostinfo.Names(full)
 	}
 	nsslookup.Bypass()
 	d := &Daemon{cfg: cfg, log: cfg.Log, ctx: ctx, fqdn: full, lookups: make(chan struct{}, maxLookups)}
@@ -135,19 +134,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 }
 
 // HostNames returns the short host name and the FQDN, as rules match them.
-func HostNames() []string { return hostNames(fqdn()) }
-
-func hostNames(fqdn string) []string {
-	h, _ := os.Hostname()
-	names := []string{h}
-	if short, _, ok := strings.Cut(h, "."); ok {
-		names = append(names, short)
-	}
-	if fqdn != "" && fqdn != h {
-		names = append(names, fqdn)
-	}
-	return names
-}
+func HostNames() []string { return hostinfo.Names(fqdn()) }
 
 // Reload re-reads the policy file and the user database and publishes the
 // result. On error the state in force stays and the error is kept for

@@ -6,15 +6,14 @@ import (
 	"time"
 
 	"github.com/vigil-rec/vigil/conf"
-
-	"github.com/vigil-rec/vigil/rec/tlog"
+	"github.com/vigil-rec/vigil/conf/hostinfo"
 )
 
 // fqdnWithin bounds policyd's own look-up of its FQDN, at start: the
 // recorder takes the name from policyd instead of asking DNS at each login.
 const fqdnWithin = 2 * time.Second
 
-func fqdn() string { return tlog.FQDN(fqdnWithin) }
+func fqdn() string { return hostinfo.FQDN(fqdnWithin) }
 
 func statStamp(path string) stamp {
 	fi, err := os.Stat(path)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/hostinfo"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
@@ -30,7 +31,7 @@ func NewMeta(user, host string, getenv func(string) string) (tlog.Meta, error) {
 		return tlog.Meta{}, fmt.Errorf("audit session: %w", err)
 	}
 	if host == "" {
-		host = tlog.FQDN(hostWithin)
+		host = hostinfo.FQDN(hostWithin)
 	}
 	return tlog.Meta{Host: host, Rec: id, User: user, Term: getenv("TERM"), Session: sess}, nil
 }

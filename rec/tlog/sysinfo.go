@@ -1,13 +1,10 @@
 package tlog
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/vigil-rec/vigil/rec/procstat"
 )
@@ -71,25 +68,6 @@ func statStartTime(st []byte) (uint64, error) {
 		return 0, fmt.Errorf("bad starttime %q: %w", f[idx], err)
 	}
 	return v, nil
-}
-
-// FQDN returns the host name as tlog writes it: gethostname() resolved to
-// its canonical name (getaddrinfo AI_CANONNAME semantics, via the system
-// resolver configuration; spec 1.1). When that fails or takes longer than
-// within, it is the kernel's host name: a recording always names its host,
-// and a DNS server that does not answer never holds up a login.
-func FQDN(within time.Duration) string {
-	host, err := os.Hostname()
-	if err != nil {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	cname, err := net.DefaultResolver.LookupCNAME(ctx, host)
-	if err != nil || cname == "" {
-		return host
-	}
-	return strings.TrimSuffix(cname, ".")
 }
 
 // SessionID returns the audit session ID (4294967295 means unset).

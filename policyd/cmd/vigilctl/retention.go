@@ -19,12 +19,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/hostinfo"
 	"github.com/vigil-rec/vigil/policyd/decide"
 	"github.com/vigil-rec/vigil/policyd/nsslookup"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/retention"
 	"github.com/vigil-rec/vigil/rec/sink"
-	"github.com/vigil-rec/vigil/rec/tlog"
 	"github.com/vigil-rec/vigil/rec/verify"
 )
 
@@ -266,7 +266,7 @@ read, recorded or deleted (see the messages), 2 bad option.`,
 			warnRecords(stderr, retention.RecordsDir(abs), trusted)
 			res, err := retention.Purge(retention.Options{Dir: abs, Now: when, Rules: retention.NewRules(e.Policy(), lookupUser),
 				Trusted: trusted, KeyFile: keyFile, DryRun: dryRun,
-				Host: tlog.FQDN(2 * time.Second), By: caller(), Policy: policy, PolicyHash: hex.EncodeToString(sum[:])})
+				Host: hostinfo.FQDN(2 * time.Second), By: caller(), Policy: policy, PolicyHash: hex.EncodeToString(sum[:])})
 			if err != nil {
 				return err
 			}
