@@ -13,27 +13,35 @@ export GOTOOLCHAIN ?= auto
 # Debian packages the tests and benchmarks use (real services, compatibility oracles).
 DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-dev openssh-client git \
 	openssh-server sshpass slapd ldap-utils dbus libpam0g-dev libpam-wrapper libnss-wrapper pamtester \
-	valgrind expect sudo login passwd rsync checkpolicy semodule-utils setools m4 gawk
+	valgrind expect sudo login passwd rsync checkpolicy semodule-utils setools m4 gawk \
+	lintian
 
 
-.PHONY: all build deps test test-go bench install deb demo fuzz clean lint
+.PHONY: all build deps test test-go bench install deb pkg-files demo fuzz clean lint
 
 all: build
 
+# Hardening, for every binary and module: position-independent, full RELRO
+# (-z relro -z now, which needs the external linker), no symbol tables or
+# DWARF (-s -w; panics still have their stack traces).
+HARDEN_LDFLAGS := -Wl,-z,relro,-z,now
+GO_LDFLAGS     := -s -w -linkmode=external -extldflags '$(HARDEN_LDFLAGS)'
+
 build: $(BIN)/libnss_vigil.so.2 $(BIN)/pam_vigil.so
 	@mkdir -p $(BIN)
-	$(GO) build $(GOFLAGS) -o $(BIN)/ ./rec/cmd/... ./play/cmd/... ./policyd/cmd/...
+	$(GO) build $(GOFLAGS) -buildmode=pie -ldflags="$(GO_LDFLAGS)" -o $(BIN)/ ./rec/cmd/... ./play/cmd/... ./policyd/cmd/...
 
 # The NSS module is plain C (design.md, section 3).
 $(BIN)/libnss_vigil.so.2: $(wildcard nss/src/*.c nss/src/*.h)
 	@mkdir -p $(BIN)
-	gcc -O2 -g -fPIC -shared -Wall -Wextra -Werror -fvisibility=hidden -Wl,-soname,libnss_vigil.so.2 -o $@ nss/src/*.c
+	gcc -O2 -g -D_FORTIFY_SOURCE=2 -fPIC -shared -Wall -Wextra -Werror -fvisibility=hidden -Wl,-soname,libnss_vigil.so.2 \
+		$(HARDEN_LDFLAGS) -o $@ nss/src/*.c
 
 # The PAM module: Go c-shared, exporting only pam_sm_open/close_session.
 $(BIN)/pam_vigil.so: $(wildcard pam/module/* pam/session/*.go policyd/dbusapi/*.go policyd/nssdb/*.go)
 	@mkdir -p $(BIN)
 	$(GO) build $(GOFLAGS) -buildmode=c-shared -tags netgo,osusergo \
-		-ldflags="-extldflags=-Wl,--version-script=$(CURDIR)/pam/module/pam_vigil.map" \
+		-ldflags="-s -w -extldflags '-Wl,--version-script=$(CURDIR)/pam/module/pam_vigil.map $(HARDEN_LDFLAGS)'" \
 		-o $@ ./pam/module && rm -f $(BIN)/pam_vigil.h
 
 # Install missing Debian packages only: apt-get update once, then install.
@@ -50,7 +58,7 @@ deps:
 	@command -v $(GO) >/dev/null || { echo "Go >= 1.21 is required (it fetches the 1.26 toolchain itself): see README"; exit 1; }
 
 # Unit, fuzz-seed and end-to-end tests (tests/ drives the real binaries).
-test: deps build selinux-share lint test-go
+test: deps build deb selinux-share lint test-go
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -110,7 +118,7 @@ NFPM       := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 # package's postinst: that is, no account, directories, key or service start
 # (see conf/system/README.md for those steps). Never overwrites an admin's
 # /etc/vigil files.
-install: build
+install: build pkg-files
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PAMDIR)
 	install -m 0755 $(BIN)/vigil-rec $(BIN)/vigil-rec-session $(BIN)/vigil-play $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(BIN)/vigil-policyd $(BIN)/vigilctl $(DESTDIR)$(PREFIX)/sbin/
@@ -126,8 +134,13 @@ install: build
 	install -d $(DESTDIR)$(SYSCONFDIR)/vigil
 	[ -e $(DESTDIR)$(SYSCONFDIR)/vigil/policy.toml ] || install -m 0644 conf/policy.example.toml $(DESTDIR)$(SYSCONFDIR)/vigil/policy.toml
 	[ -e $(DESTDIR)$(SYSCONFDIR)/vigil/rec.toml ] || install -m 0644 conf/rec.example.toml $(DESTDIR)$(SYSCONFDIR)/vigil/rec.toml
-	install -d $(DESTDIR)$(PREFIX)/share/doc/vigil
-	install -m 0644 README.md rec/spec/integrity.md $(DESTDIR)$(PREFIX)/share/doc/vigil/
+	for f in $(DOC_FILES); do install -D -m 0644 $$f $(DESTDIR)$(PREFIX)/share/doc/vigil/$$f || exit 1; done
+	install -D -m 0644 conf/ldap/vigil.schema $(DESTDIR)$(SYSCONFDIR)/ldap/schema/vigil.schema
+	install -D -m 0644 conf/ldap/vigil.ldif $(DESTDIR)$(SYSCONFDIR)/ldap/schema/vigil.ldif
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man1 $(PKG)/man/man1/*
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man8 $(PKG)/man/man8/*
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(PKG)/bash-completion/*
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions $(PKG)/zsh/*
 	@# The recorder must be setuid/setgid vigil: done here as root once the
 	@# account exists; not into a DESTDIR (this host's vigil UID is not the
 	@# target's: its package or image build does it there).
@@ -141,9 +154,41 @@ install: build
 	fi
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
+# Documentation under /usr/share/doc/vigil, in the repository's layout so that
+# README.md's links resolve: every file it links, and the files they link.
+DOC_FILES := README.md conf/system/README.md conf/policy.example.toml conf/rec.example.toml \
+	conf/ldap/vigil.schema conf/ldap/vigil.ldif conf/ldap/example.ldif \
+	nss/README.md pam/README.md play/README.md selinux/README.md \
+	policyd/spec/dbus.md policyd/spec/nss.md policyd/dbus/io.vigil.Policy1.conf \
+	rec/spec/integrity.md rec/spec/purge.md tests/bench/relay.c
+
+# What the package ships besides bin/, made at `make deb` time in $(PKG):
+# doc/ (DOC_FILES, copyright, changelog.gz), man/ (from the binaries' cobra
+# definitions: conf/clidoc; vigil-rec-session's is written by hand),
+# bash-completion/ and zsh/ (cobra's completion command), the stripped NSS
+# module (the build keeps its debug information).
+PKG := $(BIN)/pkg
+
+pkg-files: build
+	rm -rf $(PKG) && mkdir -p $(PKG)/doc $(PKG)/man/man1 $(PKG)/man/man8 $(PKG)/bash-completion $(PKG)/zsh
+	for f in $(DOC_FILES); do install -D -m 0644 $$f $(PKG)/doc/$$f || exit 1; done
+	install -m 0644 conf/system/deb/copyright $(PKG)/doc/copyright
+	sed '1s/([^)]*)/($(VERSION))/' conf/system/deb/changelog | gzip -9n >$(PKG)/doc/changelog.gz
+	$(BIN)/vigil-rec --man-pages $(PKG)/man/man1
+	$(BIN)/vigil-play man-pages $(PKG)/man/man1
+	$(BIN)/vigil-policyd --man-pages $(PKG)/man/man8
+	$(BIN)/vigilctl man-pages $(PKG)/man/man8
+	install -m 0644 rec/cmd/vigil-rec-session/vigil-rec-session.1 $(PKG)/man/man1/
+	gzip -9n $(PKG)/man/man1/* $(PKG)/man/man8/*
+	for c in vigil-play vigilctl; do \
+		$(BIN)/$$c completion bash >$(PKG)/bash-completion/$$c && $(BIN)/$$c completion zsh >$(PKG)/zsh/_$$c || exit 1; \
+	done
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note -o $(PKG)/libnss_vigil.so.2 $(BIN)/libnss_vigil.so.2
+	chmod -R u=rwX,go=rX $(PKG)
+
 # bin/vigil_<version>_<arch>.deb (conf/system/nfpm.yaml; nfpm is fetched by go run).
-deb: build
-	VIGIL_VERSION=$(VERSION) VIGIL_ARCH=$(DEB_ARCH) VIGIL_MULTIARCH=$(MULTIARCH) VIGIL_BIN=$(abspath $(BIN)) \
+deb: pkg-files
+	VIGIL_VERSION=$(VERSION) VIGIL_ARCH=$(DEB_ARCH) VIGIL_MULTIARCH=$(MULTIARCH) VIGIL_BIN=$(abspath $(BIN)) VIGIL_PKG=$(abspath $(PKG)) \
 		$(GO) run $(NFPM) pkg --packager deb --config conf/system/nfpm.yaml \
 		--target $(BIN)/vigil_$(VERSION)_$(DEB_ARCH).deb
 

@@ -38,7 +38,10 @@ const pkgPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 // verified; disable restores every file byte for byte; enable again from
 // outside (--root --force, the image-build way); then dpkg --purge, which
 // must disable Vigil again, and leaves nothing of the package behind but
-// the recordings it keeps on purpose (conf/system/README.md).
+// the recordings it keeps on purpose (conf/system/README.md). Also (in
+// package_files_test.go): the documentation, man pages and completions are
+// installed, and installing again after the purge trusts the kept public
+// keys, so the kept recording still verifies OK.
 func TestPackageDeb(t *testing.T) {
 	svctest.RequireRoot(t)
 	for _, c := range []string{"dpkg", "dpkg-deb", "chroot", "dbus-daemon", "su"} {
@@ -52,7 +55,7 @@ func TestPackageDeb(t *testing.T) {
 	}
 	start := time.Now()
 	deb := os.Getenv(envDeb)
-	for _, p := range []string{"libc6", "libpam0g", "libpam-runtime", "dbus", "adduser"} {
+	for _, p := range []string{"libc6", "libpam0g", "libpam-runtime", "dbus", "passwd"} {
 		if out, err := exec.Command("dpkg-query", "-W", "-f=${Status}", p).Output(); err != nil || string(out) != "install ok installed" {
 			t.Skipf("the package's dependency %s is not installed here (make deps installs it)", p)
 		}
@@ -122,6 +125,7 @@ func TestPackageDeb(t *testing.T) {
 		t.Errorf("vigil-policyd is not enabled for boot: %v", err)
 	}
 	key := c.run("sha256sum", "/etc/vigil/keys/signing.key")
+	checkShippedFiles(t, c) // package_files_test.go
 
 	// An admin's edit to a conffile survives a reinstall (postinst's second
 	// run: no new key, the stat override kept).
@@ -249,6 +253,7 @@ func TestPackageDeb(t *testing.T) {
 	if left := leftovers(t, upper, baseline); len(left) > 0 {
 		t.Errorf("left behind by install + purge (compared with the host before install):\n  %s", strings.Join(left, "\n  "))
 	}
+	reinstallAfterPurge(t, c, rec) // package_files_test.go
 	t.Logf("package test took %v", time.Since(start).Round(time.Millisecond))
 }
 
@@ -472,9 +477,10 @@ func upperState(t *testing.T, upper string) map[string]fileState {
 
 // kept are the changes install + purge may leave (conf/system/README.md):
 // the recordings, and the bookkeeping of dpkg, debconf (pam-auth-update's
-// answers), pam-auth-update, ldconfig and the shadow tools' backups; and
-// what the test user's own session wrote in its home.
-var kept = regexp.MustCompile(`^(/var/log/vigil(/.*)?|/var/lib/dpkg/.*|/var/log/dpkg\.log|/var/cache/debconf/.*|/var/lib/pam/seen|` +
+// answers), pam-auth-update, ldconfig, man-db's index (the man pages) and
+// the shadow tools' backups; and what the test user's own session wrote in
+// its home.
+var kept = regexp.MustCompile(`^(/var/log/vigil(/.*)?|/var/lib/dpkg/.*|/var/log/dpkg\.log|/var/cache/debconf/.*|/var/lib/pam/seen|/var/cache/man/.*|` +
 	`/etc/ld\.so\.cache|/var/cache/ldconfig/aux-cache|/etc/(passwd|group|shadow|gshadow)-|/home/vtest/.*)$`)
 
 // leftovers lists what differs in the upper layer now from the baseline

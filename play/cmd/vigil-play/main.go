@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/vigil-rec/vigil/conf/clidoc"
 )
 
 // Exit statuses shared by the subcommands.
@@ -51,7 +53,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(exportCmd(), verifyCmd(), listCmd(), searchCmd())
+	root.AddCommand(exportCmd(), verifyCmd(), listCmd(), searchCmd(), clidoc.Command(root, "1"))
 	addPlayCmd(root, args)
 	err := root.Execute()
 	if err == nil {

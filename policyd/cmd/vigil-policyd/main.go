@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-rec/vigil/conf/clidoc"
 	"github.com/vigil-rec/vigil/policyd/daemon"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
 )
@@ -47,6 +48,7 @@ func main() {
 	f.StringSliceVar(&cfg.Hosts, "host", nil, "this host's `NAME`s as rules match them (default: host name and FQDN)")
 	f.DurationVar(&cfg.Poll, "poll", cfg.Poll, "check the policy file and user database for changes every `DURATION` (0: never)")
 	f.BoolVar(&debug, "debug", false, "log debug messages")
+	clidoc.AddFlag(cmd, "8")
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "vigil-policyd:", err)
 		os.Exit(1)

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/clidoc"
 	"github.com/vigil-rec/vigil/conf/shells"
 	"github.com/vigil-rec/vigil/policyd/daemon"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
@@ -42,6 +44,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(statusCmd(), explainCmd(), reloadCmd(), rulesCmd(), checkConfigCmd(), keygenCmd(), rotateKeyCmd(), checkCmd(), enableCmd(), disableCmd(), holdCmd(), releaseCmd(), holdsCmd(), purgeCmd(), verifyPurgesCmd())
+	root.AddCommand(clidoc.Command(root, "8"))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "vigilctl:", err)
 		code := 1
@@ -59,6 +62,9 @@ func withClient(f func(ctx context.Context, c *dbusapi.Client) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), busTimeout)
 	defer cancel()
 	c, err := dbusapi.ConnectContext(ctx)
+	if errors.Is(err, dbusapi.ErrUnavailable) {
+		return err // "policyd is unavailable: ..."
+	}
 	if err != nil {
 		return fmt.Errorf("policyd: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/clidoc"
 	"github.com/vigil-rec/vigil/rec/recorder"
 	"github.com/vigil-rec/vigil/rec/sink"
 )
@@ -44,7 +45,7 @@ func run() int {
 		"when the recording cannot be written, hold the session and retry for `DURATION` before ending it")
 	rf := conf.AddRecFlags(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := conf.LoadRec(configPath, os.Getenv, rf)
+		c, err := conf.LoadRecVars(configPath, conf.RecConfVars, os.Getenv, rf)
 		if err != nil {
 			status = 1
 			return err
@@ -56,6 +57,7 @@ func run() int {
 		status, err = record(c, args, writeRetry)
 		return err
 	}
+	clidoc.AddFlag(cmd, "1")
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintf(os.Stderr, "vigil-rec: %v\n", err)
 		if status == 0 {
