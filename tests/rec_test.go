@@ -18,6 +18,7 @@ import (
 
 	"github.com/vigil-rec/vigil/rec/chain"
 	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/svctest"
 	"github.com/vigil-rec/vigil/rec/tlog"
 	"github.com/vigil-rec/vigil/rec/verify"
 )
@@ -369,5 +370,62 @@ func TestRecAnchorEvery(t *testing.T) {
 			t.Errorf("anchor_every %s: %d anchors in %d lines", tc.every, anchors, len(lines))
 		}
 		e.verifyOK(t, path)
+	}
+}
+
+// vigil-rec reads TLOG_REC_CONF_TEXT as tlog-rec does, including Debian's
+// stock /etc/tlog/tlog-rec.conf (comments, a trailing comma), and not
+// tlog-rec-session's variable; a text tlog would refuse is refused, naming
+// the variable and line.
+func TestRecTlogConfText(t *testing.T) {
+	stock, err := os.ReadFile("/etc/tlog/tlog-rec.conf")
+	if err != nil {
+		t.Skipf("Debian's tlog package (make deps): %v", err)
+	}
+	run := func(env ...string) (string, error) {
+		cmd := exec.Command(binPath("vigil-rec"), "--config", "/dev/null", "--configuration")
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("TLOG_REC_CONF_TEXT=" + string(stock)); err != nil {
+		t.Errorf("Debian's tlog-rec.conf: %v\n%s", err, out)
+	}
+	if out, err := run("TLOG_REC_CONF_TEXT={\"latency\": 7,\n}", "TLOG_REC_SESSION_CONF_TEXT={\"latency\": 9}"); err != nil || !strings.Contains(out, `"latency": 7,`) {
+		t.Errorf("TLOG_REC_CONF_TEXT not applied (or the session's variable was): %v\n%s", err, out)
+	}
+	if out, err := run("TLOG_REC_CONF_TEXT={\n\"latency\": 7,,\n}"); err == nil || !strings.Contains(out, "TLOG_REC_CONF_TEXT:3: ") {
+		t.Errorf("a text tlog refuses was accepted: %v\n%s", err, out)
+	}
+}
+
+// vigil-play verify run by a user who cannot read the trusted keys says so,
+// instead of checking without keys and calling every recording UNKNOWN_KEY.
+func TestVerifyKeysUnreadable(t *testing.T) {
+	if !svctest.InNamespace(t) {
+		return
+	}
+	policyHost(t) // the namespace's own /etc
+	if err := os.MkdirAll("/etc/vigil/keys", 0o750); err != nil {
+		t.Fatal(err)
+	}
+	e := newRecEnv(t)
+	pub, err := os.ReadFile(e.key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, "/etc/vigil/keys/host.pub", string(pub))
+	rec := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(rec, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(rec), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binPath("vigil-play"), "verify", rec)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "/etc/vigil/keys: permission denied") {
+		t.Errorf("verify as nobody: %v\n%s", err, out)
 	}
 }
