@@ -20,7 +20,6 @@ var (
 	// debts are the imports across components still to be removed (issue
 	// 13): this list only shrinks.
 	debts = map[string]bool{
-		"rec/retention -> policyd/decide":       true,
 		"play/cmd/vigil-play -> rec/retention":  true,
 		"policyd/cmd/vigilctl -> rec/retention": true,
 		"policyd/cmd/vigilctl -> rec/sink":      true,

@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/decide"
 	"github.com/vigil-rec/vigil/conf/hostinfo"
 	"github.com/vigil-rec/vigil/conf/shells"
-	"github.com/vigil-rec/vigil/policyd/decide"
 	"github.com/vigil-rec/vigil/policyd/ldaprules"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
 	"github.com/vigil-rec/vigil/policyd/nsslookup"

@@ -10,8 +10,8 @@ import (
 	"github.com/godbus/dbus/v5/introspect"
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-rec/vigil/conf/decide"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
-	"github.com/vigil-rec/vigil/policyd/decide"
 	"github.com/vigil-rec/vigil/policyd/nsslookup"
 	"github.com/vigil-rec/vigil/policyd/sessionkill"
 	"github.com/vigil-rec/vigil/policyd/ttyclaim"

@@ -21,7 +21,7 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/vigil-rec/vigil/policyd/decide"
+	"github.com/vigil-rec/vigil/conf/decide"
 )
 
 // BypassEnv makes libnss_vigil answer UNAVAIL at once.

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/vigil-rec/vigil/policyd/decide"
+	"github.com/vigil-rec/vigil/conf/decide"
 )
 
 func TestLookups(t *testing.T) {

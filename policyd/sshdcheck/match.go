@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/vigil-rec/vigil/conf"
-	"github.com/vigil-rec/vigil/policyd/decide"
+	"github.com/vigil-rec/vigil/conf/decide"
 )
 
 // Term is one sshd `Match` line, for users named in Users (nil: any user)

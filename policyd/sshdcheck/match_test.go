@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/decide"
 	"github.com/vigil-rec/vigil/conf/shells"
-	"github.com/vigil-rec/vigil/policyd/decide"
 )
 
 func engine(t *testing.T, policy string) *decide.Engine {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/vigil-rec/vigil/conf"
-	"github.com/vigil-rec/vigil/policyd/decide"
+	"github.com/vigil-rec/vigil/conf/decide"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/retention/retentiontest"
 	"github.com/vigil-rec/vigil/rec/verify"

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/vigil-rec/vigil/conf"
-	"github.com/vigil-rec/vigil/policyd/decide"
+	"github.com/vigil-rec/vigil/conf/decide"
 )
 
 // Period is how long a recording is kept after it ends, and why.

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/decide"
 	"github.com/vigil-rec/vigil/conf/shells"
-	"github.com/vigil-rec/vigil/policyd/decide"
 )
 
 // explain's shell line says what runs: for a wrapped user the recorder and

@@ -18,10 +18,10 @@ import (
 
 	"github.com/vigil-rec/vigil/conf"
 	"github.com/vigil-rec/vigil/conf/clidoc"
+	"github.com/vigil-rec/vigil/conf/decide"
 	"github.com/vigil-rec/vigil/conf/shells"
 	"github.com/vigil-rec/vigil/policyd/daemon"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
-	"github.com/vigil-rec/vigil/policyd/decide"
 	"github.com/vigil-rec/vigil/policyd/ldaprules"
 	"github.com/vigil-rec/vigil/policyd/nsslookup"
 )

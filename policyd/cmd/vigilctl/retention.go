@@ -19,8 +19,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/decide"
 	"github.com/vigil-rec/vigil/conf/hostinfo"
-	"github.com/vigil-rec/vigil/policyd/decide"
 	"github.com/vigil-rec/vigil/policyd/nsslookup"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/retention"
