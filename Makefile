@@ -17,7 +17,7 @@ DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-
 	lintian
 
 
-.PHONY: all build deps test test-go bench install deb pkg-files demo fuzz clean lint
+.PHONY: all build deps test test-go bench install deb pkg-files demo fuzz clean lint selinux-share sssd-root
 
 all: build
 
@@ -58,7 +58,7 @@ deps:
 	@command -v $(GO) >/dev/null || { echo "Go >= 1.21 is required (it fetches the 1.26 toolchain itself): see README"; exit 1; }
 
 # Unit, fuzz-seed and end-to-end tests (tests/ drives the real binaries).
-test: deps build deb selinux-share lint test-go
+test: deps build deb selinux-share sssd-root lint test-go
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -79,6 +79,22 @@ $(SELINUX_SHARE)/devel/Makefile:
 	@rm -rf $(BIN)/selinux-share $(BIN)/selinux-debs && mkdir -p $(BIN)/selinux-debs
 	cd $(BIN)/selinux-debs && apt-get download -qq selinux-policy-dev selinux-policy-default
 	for d in $(BIN)/selinux-debs/*.deb; do dpkg-deb -x $$d $(BIN)/selinux-share; done
+
+# Debian's sssd with the files provider, for tests/sssd_test.go: unpacked
+# under bin/ rather than installed, since libnss-sss's and libpam-sss's
+# maintainer scripts would rewrite the host's nsswitch.conf and PAM stacks.
+# The test lays it under /usr with an overlay in its own mount namespace.
+# lib/ is folded into usr/lib/ as on a merged-/usr host.
+SSSD_ROOT := $(CURDIR)/$(BIN)/sssd-root
+SSSD_DEBS := sssd-common sssd-proxy libsss-certmap0 libsss-idmap0 libsss-nss-idmap0 libnss-sss libpam-sss \
+	libldb2 libtdb1 libtevent0 libtalloc2 libdhash1 libbasicobjects0 libcollection4 libini-config5 \
+	libpath-utils1 libref-array1 libnl-3-200 libnl-route-3-200 libc-ares2 liblmdb0
+sssd-root: $(SSSD_ROOT)/usr/sbin/sssd
+$(SSSD_ROOT)/usr/sbin/sssd:
+	@rm -rf $(BIN)/sssd-root $(BIN)/sssd-debs && mkdir -p $(BIN)/sssd-debs
+	cd $(BIN)/sssd-debs && apt-get download -qq $(SSSD_DEBS)
+	for d in $(BIN)/sssd-debs/*.deb; do dpkg-deb -x $$d $(BIN)/sssd-root; done
+	cp -a $(BIN)/sssd-root/lib/. $(BIN)/sssd-root/usr/lib/ && rm -rf $(BIN)/sssd-root/lib
 
 # The SELinux policy module (selinux/README.md), built with Debian's devel Makefile.
 selinux: $(BIN)/vigil.pp

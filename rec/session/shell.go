@@ -116,8 +116,14 @@ func RealShell(getenv func(string) string, configured, shellsFile, self string) 
 	if shell == "" {
 		shell, source = configured, "shell"
 	}
-	named := shell
-	shell = shells.Clean(shell)
+	return checkShell(shell, source, shellsFile, self)
+}
+
+// checkShell reads shell as login programs read a passwd shell field
+// (shells.Clean) and returns it if shellsFile allows it and it is no
+// recorder, else nologin and why (source says where the shell came from).
+func checkShell(named, source, shellsFile, self string) (string, error) {
+	shell := shells.Clean(named)
 	if shell == Nologin {
 		return Nologin, nil
 	}
@@ -167,4 +173,43 @@ func FilesShell(passwdFile, name string) string {
 		}
 	}
 	return ""
+}
+
+// ShellSources is what a setuid recorder knows about the user's real
+// shell from sources the user cannot forge.
+type ShellSources struct {
+	// Policyd is the shell policyd names for a user it records, "" if it
+	// did not answer or does not record the user (then someone else's
+	// rules, SSSD's session_recording, made us the login shell).
+	Policyd string
+	// Files is the shell the user's /etc/passwd entry names (FilesShell),
+	// "" if the file does not list the user.
+	Files string
+}
+
+// SetuidRealShell picks the real shell in a setuid run, where the
+// environment is the user's to forge. A trusted source that names a real
+// shell (not a recorder) wins: policyd's for a user it records, else
+// /etc/passwd's, even nologin or a shell /etc/shells does not list
+// (refused, as in RealShell). Only when neither knows, as for an SSSD user
+// whose NSS entry is the recorder (SSSD puts the real shell into
+// TLOG_REC_SESSION_SHELL), does the shell come from the environment
+// (VIGIL_REC_SHELL, else TLOG_REC_SESSION_SHELL), and only one that
+// shellsFile lists and that is no recorder: a shell the user could start
+// inside the recording anyway. Anything else is nologin.
+func SetuidRealShell(src ShellSources, getenv func(string) string, shellsFile, self string) (string, error) {
+	if src.Policyd != "" && !isRecorder(shells.Clean(src.Policyd), self) {
+		return checkShell(src.Policyd, "policyd", shellsFile, self)
+	}
+	if src.Files != "" && !isRecorder(src.Files, self) {
+		return checkShell(src.Files, "passwd", shellsFile, self)
+	}
+	shell, source := getenv("VIGIL_REC_SHELL"), "VIGIL_REC_SHELL"
+	if shell == "" {
+		shell, source = getenv("TLOG_REC_SESSION_SHELL"), "TLOG_REC_SESSION_SHELL"
+	}
+	if shell == "" {
+		return Nologin, errors.New("no real shell: neither policyd, /etc/passwd, VIGIL_REC_SHELL nor TLOG_REC_SESSION_SHELL names one")
+	}
+	return checkShell(shell, source, shellsFile, self)
 }

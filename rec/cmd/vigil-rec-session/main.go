@@ -86,7 +86,12 @@ func run() int {
 		return fail(err)
 	}
 	self, _ := os.Executable()
-	shell, err := session.RealShell(st.getenv, c.Shell, shellsFile, self)
+	var shell string
+	if ids.Privileged() {
+		shell, err = session.SetuidRealShell(st.shells, os.Getenv, shellsFile, self)
+	} else {
+		shell, err = session.RealShell(os.Getenv, c.Shell, shellsFile, self)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vigil-rec-session: %v\n", err)
 	}
@@ -179,44 +184,44 @@ func record(ids session.IDs, c conf.Rec, host string, inv session.Invocation, sh
 	return res.Status
 }
 
-// loadConf reads /etc/vigil/rec.toml and this session's settings, and
-// returns the environment to take the real shell from. Unprivileged (no
-// setuid), the settings are the PAM-provided JSON in the environment, as in
-// tlog. In a setuid run the environment is the user's to forge: the
-// settings and the real shell come from policyd itself (for the PAM service
-// pam_vigil named), and without policyd only rec.toml counts.
+// loadConf reads /etc/vigil/rec.toml and this session's settings.
+// Unprivileged (no setuid), the settings are the PAM-provided JSON in the
+// environment, as in tlog. In a setuid run the environment is the user's to
+// forge: the settings come from policyd itself (for the PAM service
+// pam_vigil named), and without policyd only rec.toml counts; the real
+// shell is policyd's or /etc/passwd's, and only when neither knows it (a
+// user SSSD records) the environment's (session.SetuidRealShell).
 func loadConf(ids session.IDs) (settings, error) {
 	if !ids.Privileged() {
 		c, err := conf.LoadRec(conf.DefaultRecPath, os.Getenv, nil)
-		return settings{c, os.Getenv, ""}, err
+		return settings{conf: c}, err
 	}
-	host := ""
-	// Without policyd, the real shell is the one /etc/passwd names (never
-	// the environment's, and never the configured bash: nologin if none).
-	trusted := map[string]string{"VIGIL_REC_SHELL": session.Nologin, "TLOG_REC_SESSION_SHELL": ""}
+	var st settings
+	// Settings never come from the environment here: only policyd's.
+	trusted := map[string]string{}
 	if u, err := user.LookupId(fmt.Sprint(ids.UserUID)); err == nil {
+		st.shells.Files = session.FilesShell(passwdFile, u.Username)
 		if d, err := askPolicyd(u.Username, os.Getenv(envService)); err == nil {
-			trusted["VIGIL_REC_CONF"], trusted["VIGIL_REC_SHELL"] = d.Conf, d.Shell
-			host = d.host
-		} else {
-			if sh := session.FilesShell(passwdFile, u.Username); sh != "" {
-				trusted["VIGIL_REC_SHELL"] = sh
+			trusted["VIGIL_REC_CONF"] = d.Conf
+			if d.Record {
+				st.shells.Policyd = d.Shell
 			}
-			if os.Getenv("VIGIL_REC_CONF")+os.Getenv("TLOG_REC_SESSION_CONF_TEXT") != "" {
-				fmt.Fprintf(os.Stderr, "vigil-rec-session: %v: recording with %s only\n", err, conf.DefaultRecPath)
-			}
+			st.host = d.host
+		} else if os.Getenv("VIGIL_REC_CONF")+os.Getenv("TLOG_REC_SESSION_CONF_TEXT") != "" {
+			fmt.Fprintf(os.Stderr, "vigil-rec-session: %v: recording with %s only\n", err, conf.DefaultRecPath)
 		}
 	}
-	getenv := func(k string) string { return trusted[k] }
-	c, err := conf.LoadRec(conf.DefaultRecPath, getenv, nil)
-	return settings{c, getenv, host}, err
+	var err error
+	st.conf, err = conf.LoadRec(conf.DefaultRecPath, func(k string) string { return trusted[k] }, nil)
+	return st, err
 }
 
-// settings are the recorder configuration, the environment to read the
-// real shell from, and the host name from policyd ("" if it did not say).
+// settings are the recorder configuration, in a setuid run what trusted
+// sources say of the real shell, and the host name from policyd ("" if it
+// did not say).
 type settings struct {
 	conf   conf.Rec
-	getenv func(string) string
+	shells session.ShellSources
 	host   string
 }
 
