@@ -21,11 +21,15 @@ DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-
 
 all: build
 
+# The version every program reports and the package carries: written here
+# only (conf/version, set with -X).
+VERSION    ?= 0.1.0
+
 # Hardening, for every binary and module: position-independent, full RELRO
 # (-z relro -z now, which needs the external linker), no symbol tables or
 # DWARF (-s -w; panics still have their stack traces).
 HARDEN_LDFLAGS := -Wl,-z,relro,-z,now
-GO_LDFLAGS     := -s -w -linkmode=external -extldflags '$(HARDEN_LDFLAGS)'
+GO_LDFLAGS     := -s -w -X github.com/vigil-rec/vigil/conf/version.Version=$(VERSION) -linkmode=external -extldflags '$(HARDEN_LDFLAGS)'
 
 build: $(BIN)/libnss_vigil.so.2 $(BIN)/pam_vigil.so
 	@mkdir -p $(BIN)
@@ -122,7 +126,6 @@ fuzz:
 
 # Installation layout (install, deb). Modules go where libpam and glibc look
 # on Debian: the multiarch library directory (x86_64-linux-gnu on amd64).
-VERSION    ?= 0.1.0
 MULTIARCH  ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 DEB_ARCH   ?= $(shell dpkg --print-architecture)
 LIBDIR     ?= $(PREFIX)/lib/$(MULTIARCH)

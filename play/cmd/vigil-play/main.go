@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/conf/clidoc"
+	"github.com/vigil-rec/vigil/conf/version"
 )
 
 // Exit statuses shared by the subcommands.
@@ -45,7 +46,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Short: "Play, export, verify and list Vigil and tlog session recordings",
 		Long: "vigil-play reads session recordings in tlog's JSON format (versions 2.x), as written by\n" +
 			"vigil-rec and tlog-rec: one file per recording, or several recordings in one file.",
-		Version:       "0.1.0",
+		Version:       version.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

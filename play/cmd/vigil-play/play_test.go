@@ -18,6 +18,7 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-rec/vigil/conf/version"
 	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
@@ -313,7 +314,7 @@ func TestPlayCLI(t *testing.T) {
 		{[]string{"-r", "es", file}, 2, "", "--reader", "unknown reader"},
 		{[]string{"--paused", file}, 2, "", "needs a terminal", "paused without keys"},
 		{[]string{"-p", file}, 2, "", "needs a terminal", "short bool flag first"},
-		{[]string{"--version"}, 0, "vigil-play version 0.1.0\n", "", "root flag"},
+		{[]string{"--version"}, 0, "vigil-play version " + version.Version + "\n", "", "root flag"},
 		{[]string{"nosuch.json"}, 1, "", "nosuch.json", "missing file"},
 		{[]string{writeTemp(t, tlogLine(1, 0, ">2", "ok")+"{broken\n")}, 1, "ok" + exitSequence, ":2:", "malformed"},
 	} {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/conf/clidoc"
+	"github.com/vigil-rec/vigil/conf/version"
 	"github.com/vigil-rec/vigil/policyd/daemon"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
 )
@@ -27,7 +28,7 @@ func main() {
 		Short: "Vigil's session-recording policy daemon",
 		Long: "Decides per user, group, PAM service and host whether a session is recorded.\n" +
 			"Reloads on SIGHUP, on D-Bus Reload and when the policy file or the user database changes.",
-		Version:       "0.1.0",
+		Version:       version.Version,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,

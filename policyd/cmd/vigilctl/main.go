@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-rec/vigil/conf/clidoc"
 	"github.com/vigil-rec/vigil/conf/decide"
 	"github.com/vigil-rec/vigil/conf/shells"
+	"github.com/vigil-rec/vigil/conf/version"
 	"github.com/vigil-rec/vigil/policyd/daemon"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
 	"github.com/vigil-rec/vigil/policyd/ldaprules"
@@ -39,7 +40,7 @@ func main() {
 	root := &cobra.Command{
 		Use:           "vigilctl",
 		Short:         "Administer Vigil session recording",
-		Version:       "0.1.0",
+		Version:       version.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

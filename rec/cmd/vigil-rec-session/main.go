@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/version"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
 	"github.com/vigil-rec/vigil/rec/msg"
 	"github.com/vigil-rec/vigil/rec/recorder"
@@ -67,7 +68,7 @@ func run() int {
 			fmt.Print(usage)
 			return 0
 		case "-v", "--version":
-			fmt.Println("vigil-rec-session 0.1.0")
+			fmt.Println("vigil-rec-session", version.Version)
 			return 0
 		case "--configuration":
 			return printConfiguration(ids)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-rec/vigil/conf"
 	"github.com/vigil-rec/vigil/conf/clidoc"
+	"github.com/vigil-rec/vigil/conf/version"
 	"github.com/vigil-rec/vigil/rec/recorder"
 	"github.com/vigil-rec/vigil/rec/sink"
 )
@@ -34,7 +35,7 @@ func run() int {
 		Short: "Record terminal I/O of a program or a user shell",
 		Long: "Record terminal I/O of a program (default: $SHELL) into a tlog-compatible recording,\n" +
 			"hash-chained and signed. Exit status is the program's, or 128+signal.",
-		Version:       "0.1.0",
+		Version:       version.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
