@@ -350,8 +350,8 @@ func (pp *policyParser) list(v any, p []string) ([]string, error) {
 		return nil, pp.errorf(p, keyName(p), "must be an array of strings or a comma-separated string (got %s)", typeName(v))
 	}
 	for i, s := range items {
-		if s == "" || !utf8.ValidString(s) || strings.ContainsAny(s, "\x00\n") {
-			return nil, pp.errorf(p, keyName(p), "item %d is empty or not a valid name (%q)", i+1, s)
+		if msg := CheckName(s); msg != "" {
+			return nil, pp.errorf(p, keyName(p), "item %d is %s", i+1, msg)
 		}
 	}
 	return items, nil
@@ -396,9 +396,13 @@ func (pp *policyParser) rule(t map[string]any, base []string) (Rule, error) {
 		case "name":
 			r.Name, err = pp.str(t[k], p)
 		case "action":
-			r.Action, err = pp.oneOf(t[k], p, ActionRecord, ActionNoRecord)
+			if r.Action, err = pp.str(t[k], p); err == nil {
+				if msg := CheckAction(r.Action); msg != "" {
+					err = pp.errorf(p, "rule.action", "%s", msg)
+				}
+			}
 		case "priority":
-			r.Priority, err = pp.integer(t[k], p, 0, 1<<31-1)
+			r.Priority, err = pp.integer(t[k], p, 0, MaxRulePriority)
 		case "users":
 			r.Users, err = pp.list(t[k], p)
 		case "groups":
@@ -408,8 +412,8 @@ func (pp *policyParser) rule(t map[string]any, base []string) (Rule, error) {
 		case "hosts":
 			r.Hosts, err = pp.list(t[k], p)
 			for _, h := range r.Hosts {
-				if _, perr := path.Match(strings.TrimPrefix(h, "@"), ""); err == nil && perr != nil {
-					err = pp.errorf(p, "rule.hosts", "bad pattern %q: %v", h, perr)
+				if msg := CheckHost(h, true); err == nil && msg != "" {
+					err = pp.errorf(p, "rule.hosts", "%s", msg)
 				}
 			}
 		case "retention_days":
@@ -431,8 +435,8 @@ func (pp *policyParser) rule(t map[string]any, base []string) (Rule, error) {
 	if r.Name == "" {
 		return r, pp.errorf(base, "rule.name", "every rule needs a name")
 	}
-	if r.Action == "" {
-		return r, pp.errorf(base, "rule.action", "rule %q needs an action (record or norecord)", r.Name)
+	if msg := CheckAction(r.Action); msg != "" {
+		return r, pp.errorf(base, "rule.action", "rule %q: %s", r.Name, msg)
 	}
 	return r, nil
 }

@@ -41,7 +41,7 @@ func TestPolicyErrors(t *testing.T) {
 		{"[[rule]]\nname = \"a\"\naction = \"record\"\n\n[[rule]]\nname = \"b\"\nactoin = \"record\"", "p:7: rule.actoin: unknown key"},
 		{"[[rule]]\nname = \"a\"\naction = \"record\"\n[[rule]]\nname = \"a\"\naction = \"norecord\"", `p:4: rule "a": name already used at p:1`},
 		{"[[rule]]\naction = \"record\"", "p:1: rule.name: every rule needs a name"},
-		{"[[rule]]\nname = \"a\"", `p:1: rule.action: rule "a" needs an action`},
+		{"[[rule]]\nname = \"a\"", `p:1: rule.action: rule "a": missing; must be "record" or "norecord"`},
 		{"[[rule]]\nname = \"a\"\naction = \"record\"\nhosts = [\"@web\"]", `p:1: rule "a": hosts: host group "web" is not defined`},
 		{"[[rule]]\nname = \"a\"\naction = \"record\"\nhosts = [\"web[\"]", `p:4: rule.hosts: bad pattern "web["`},
 		{"[[rule]]\nname = \"a\"\naction = \"record\"\n[rule.rec]\nlog.inptu = true", "p:5: log.inptu: unknown recorder key"},

@@ -213,7 +213,7 @@ func TestPolicydDecisions(t *testing.T) {
 	}
 	writeFile(t, policy, policyV1+"\n[[rule]]\nname = \"x\"\naction = \"maybe\"\n")
 	out, err = exec.Command(binPath("vigilctl"), "reload").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "policy.toml:19: rule.action: must be one of record, norecord") {
+	if err == nil || !strings.Contains(string(out), `policy.toml:19: rule.action: must be "record" or "norecord" (got "maybe")`) {
 		t.Errorf("reload of a broken policy: %v\n%s", err, out)
 	}
 	if !explain(t, "carol", "--service", "sshd").Record {

@@ -242,7 +242,7 @@ func TestFetchJunk(t *testing.T) {
 	}
 	for cn, want := range map[string]string{
 		"bad-action":   "vigilAction: must be",
-		"bad-priority": "vigilPriority: must be an integer from 0",
+		"bad-priority": "vigilPriority: must be between 0 and 2147483647 (got -3)",
 		"bad-key":      `vigilRecSetting: log.keys: unknown recorder key`,
 		"bad-value":    `vigilRecSetting: limit.rate: must be an integer (got "fast")`,
 		"bad-glob":     `vigilHost: bad pattern "web["`,

@@ -22,12 +22,10 @@ package ldaprules
 
 import (
 	"fmt"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/vigil-rec/vigil/conf"
@@ -183,12 +181,8 @@ func parseRule(dn string, a attrs, groups map[string]string) (r conf.Rule, enabl
 	}
 	// vigilAction compares case-insensitively in the schema, so accept
 	// what the server considers equal.
-	switch r.Action = strings.ToLower(strings.TrimSpace(action)); r.Action {
-	case conf.ActionRecord, conf.ActionNoRecord:
-	case "":
-		return bad(attrAction, "missing; must be %q or %q", conf.ActionRecord, conf.ActionNoRecord)
-	default:
-		return bad(attrAction, "must be %q or %q (got %q)", conf.ActionRecord, conf.ActionNoRecord, action)
+	if r.Action = strings.ToLower(strings.TrimSpace(action)); conf.CheckAction(r.Action) != "" {
+		return bad(attrAction, "%s", conf.CheckAction(action))
 	}
 
 	if len(a[attrPriority]) > 0 {
@@ -197,8 +191,11 @@ func parseRule(dn string, a attrs, groups map[string]string) (r conf.Rule, enabl
 			return conf.Rule{}, false, err
 		}
 		n, perr := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
-		if perr != nil || n < 0 || n > 1<<31-1 {
-			return bad(attrPriority, "must be an integer from 0 to 2147483647 (got %q)", p)
+		if perr != nil {
+			return bad(attrPriority, "must be an integer (got %q)", p)
+		}
+		if msg := conf.CheckPriority(n); msg != "" {
+			return bad(attrPriority, "%s", msg)
 		}
 		r.Priority = int(n)
 	}
@@ -311,7 +308,7 @@ func entryName(dn string, a attrs) (string, *EntryError) {
 			return "", &EntryError{DN: dn, Attr: "cn", Msg: "several values and none in the DN: cannot tell the name"}
 		}
 	}
-	if msg := checkName(name); msg != "" {
+	if msg := conf.CheckName(name); msg != "" {
 		return "", &EntryError{DN: dn, Attr: "cn", Msg: msg}
 	}
 	return strings.TrimSpace(name), nil
@@ -334,22 +331,12 @@ func single(dn string, a attrs, attr string) (string, *EntryError) {
 func names(dn string, a attrs, attr string) ([]string, *EntryError) {
 	var out []string
 	for _, v := range a[attr] {
-		if msg := checkName(v); msg != "" {
+		if msg := conf.CheckName(v); msg != "" {
 			return nil, &EntryError{DN: dn, Attr: attrNames[attr], Msg: msg}
 		}
 		out = append(out, strings.TrimSpace(v))
 	}
 	return out, nil
-}
-
-// checkName applies policy.toml's rule for list items: a name that is
-// empty or holds NUL or a newline matches nothing and is always a mistake.
-func checkName(v string) string {
-	s := strings.TrimSpace(v)
-	if s == "" || !utf8.ValidString(s) || strings.ContainsAny(s, "\x00\n") {
-		return fmt.Sprintf("empty or not a valid name (%q)", v)
-	}
-	return ""
 }
 
 // hostPatterns returns host names and globs, checked as path.Match
@@ -360,11 +347,8 @@ func hostPatterns(dn string, a attrs, attr string, refs bool) ([]string, *EntryE
 		return nil, err
 	}
 	for _, h := range hosts {
-		if strings.HasPrefix(h, "@") && !refs {
-			return nil, &EntryError{DN: dn, Attr: attrNames[attr], Msg: fmt.Sprintf("%q: host groups cannot contain host groups", h)}
-		}
-		if _, perr := path.Match(strings.TrimPrefix(h, "@"), ""); perr != nil {
-			return nil, &EntryError{DN: dn, Attr: attrNames[attr], Msg: fmt.Sprintf("bad pattern %q: %v", h, perr)}
+		if msg := conf.CheckHost(h, refs); msg != "" {
+			return nil, &EntryError{DN: dn, Attr: attrNames[attr], Msg: msg}
 		}
 	}
 	return hosts, nil

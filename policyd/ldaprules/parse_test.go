@@ -53,7 +53,7 @@ func TestParseRule(t *testing.T) {
 		{name: "no action", a: attrs{attrCN: {"r"}}, attr: "vigilAction", msg: "missing"},
 		{name: "bad action", a: ok(attrs{attrAction: {"yes"}}), attr: "vigilAction", msg: `(got "yes")`},
 		{name: "two actions", a: ok(attrs{attrAction: {"record", "norecord"}}), attr: "vigilAction", msg: "has 2 values"},
-		{name: "negative priority", a: ok(attrs{attrPriority: {"-1"}}), attr: "vigilPriority", msg: "from 0 to 2147483647"},
+		{name: "negative priority", a: ok(attrs{attrPriority: {"-1"}}), attr: "vigilPriority", msg: "between 0 and 2147483647"},
 		{name: "huge priority", a: ok(attrs{attrPriority: {"2147483648"}}), attr: "vigilPriority"},
 		{name: "bad enabled", a: ok(attrs{attrEnabled: {"yes"}}), attr: "vigilEnabled", msg: "TRUE or FALSE"},
 		{name: "empty user", a: ok(attrs{attrUser: {" "}}), attr: "vigilUser", msg: "empty"},
@@ -141,6 +141,36 @@ func TestBuild(t *testing.T) {
 		if want := []string{`cn=G,ou=2: cn: host group "G" is already defined by another entry`,
 			`cn=a,ou=2: cn: rule "a" is already defined by another entry`}; !slices.Equal(skipped, want) {
 			t.Errorf("skipped %q, want %q", skipped, want)
+		}
+	}
+}
+
+// A bad value gets the same message from policy.toml and from LDAP: one
+// validator (conf.Check*) serves both, each source only says where.
+func TestSameMessagesAsTheFile(t *testing.T) {
+	for _, tc := range []struct {
+		toml string // the rule's line in policy.toml
+		a    attrs
+	}{
+		{`action = "maybe"`, attrs{attrCN: {"r"}, attrAction: {"maybe"}}},
+		{`action = "record"` + "\n" + `hosts = ["web["]`, attrs{attrCN: {"r"}, attrAction: {"record"}, attrHost: {"web["}}},
+		{`action = "record"` + "\n" + `users = ["a\nb"]`, attrs{attrCN: {"r"}, attrAction: {"record"}, attrUser: {"a\nb"}}},
+		{`action = "record"` + "\n" + `priority = -1`, attrs{attrCN: {"r"}, attrAction: {"record"}, attrPriority: {"-1"}}},
+	} {
+		_, ferr := conf.ParsePolicy("p", []byte("[[rule]]\nname = \"r\"\n"+tc.toml+"\n"))
+		_, _, lerr := parseRule(ruleDN, tc.a, nil)
+		if ferr == nil || lerr == nil {
+			t.Errorf("%q: file %v, LDAP %v: both must refuse", tc.toml, ferr, lerr)
+			continue
+		}
+		// "p:N: rule.KEY: MSG" and "…: vigilATTR: MSG" end alike.
+		_, fmsg, _ := strings.Cut(ferr.Error(), ": rule.")
+		_, fmsg, _ = strings.Cut(fmsg, ": ")
+		if _, item, ok := strings.Cut(fmsg, " is "); ok && strings.HasPrefix(fmsg, "item ") {
+			fmsg = item // which item: LDAP values have no order
+		}
+		if !strings.HasSuffix(lerr.Error(), fmsg) {
+			t.Errorf("%q: file says %q, LDAP says %q", tc.toml, ferr, lerr)
 		}
 	}
 }
