@@ -91,11 +91,13 @@ func decode(t *testing.T, path string) []tlog.Event {
 	for n := 1; ; n++ {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 {
-			d, perr := tlog.ParseMessage(line)
-			if perr != nil {
+			// A Decoder per line: the events' data alias its buffers.
+			var d tlog.Decoder
+			var m tlog.Message
+			if perr := d.Decode(line, &m); perr != nil {
 				t.Fatalf("%s:%d: %v", path, n, perr)
 			}
-			ev = append(ev, d.Events...)
+			ev = append(ev, m.Events...)
 		}
 		if err != nil {
 			return ev

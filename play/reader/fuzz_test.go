@@ -10,79 +10,14 @@ import (
 	"testing"
 
 	"github.com/vigil-rec/vigil/play/internal/recgen"
-	"github.com/vigil-rec/vigil/rec/tlog"
+	"github.com/vigil-rec/vigil/rec/tlog/tlogtest"
 )
-
-// fuzzSeeds are message lines covering the decoder's paths: real recorder
-// output (tlog-rec's and Vigil's with the integrity object), escapes,
-// surrogates, duplicate and escaped member names, odd numbers and types.
-var fuzzSeeds = []string{
-	`{"ver":"2.3","host":"vm","rec":"880036822e704a8f8b7f642af594eba7-1a70-21a17","user":"root","term":"xterm","session":4294967295,"id":1,"pos":0,"time":1795349830.121,"timing":">2]1/1>1+203>5","in_txt":"","in_bin":[],"out_txt":"hi�\ndone\n","out_bin":[255]}`,
-	`{"ver":"2.3","host":"vm","rec":"r","user":"root","term":"xterm","session":4294967295,"id":2,"pos":106,"time":1795350543.017,"timing":"=80x24]2/2>24","in_txt":"","in_bin":[],"out_txt":"�� tab\there \"q\" \\ ctl\u0001\u001b[1m","out_bin":[255,254],"vigil":{"v":1,"seq":2,"prev":"00","drop":{"messages":1,"bytes":2},"meta":{"a":[1,{"b":null}]},"end":true,"hash":"ab"}}`,
-	`{"ver":"2.2","host":"h","user":"u","term":"t","session":1,"id":7,"pos":5,"timing":"=100x30<3>4[1/2","in_txt":"ab\ud83d\ude00\ufffd","in_bin":[1,2],"out_txt":"\u00e9\/x\ud800y","out_bin":[]}`,
-	` { "ver" : 2 , "host":"","user":"","term":"","session":1,"id":0,"pos":0,"timing":" +0 >1 ","out_txt":"x","in_bin":[ 0 , -0 , 255 , 256 , 1.5 , [1] ],"out_bin":[]} ` + "\n",
-	`{"\u0076er":"2.3","ver":"9","host":"h","user":"u","term":"t","session":1,"id":0,"pos":0,"time":1e3,"timing":"","in_bin":[],"out_bin":[]}`,
-	`{"ver":"2.3","host":"h","user":"u","term":"t","session":1,"id":0,"pos":0,"time":-0.0,"timing":">1","out_txt":"` + "\xe2\x82x\xff" + `","in_bin":[],"out_bin":[]}`,
-	`{"ver":"2.3","host":"h","user":"u","term":"t","session":1,"id":0,"pos":0,"time":12.3456,"timing":"+1>2","out_txt":"😀€","in_bin":[],"out_bin":[],"in_txt":null}`,
-	`null`,
-	`{"ver":"2.3"}`,
-	`{"ver":"2.3","host":"h","user":"u","term":"t","session":0,"id":0,"pos":0,"timing":"","in_bin":[],"out_bin":[]}`,
-	`{"ver":"2.3","host":"h","user":"u","term":"t","session":1,"id":0,"pos":2147483648000,"timing":"","in_bin":[],"out_bin":[]}`,
-	`{"ver":"2.3","host":"h","user":"u","term":"t","session":1,"id":0,"pos":0,"timing":"]1/3","out_txt":"x","in_bin":[],"out_bin":[1,2]}`,
-}
-
-// FuzzDecodeMatchesParseMessage holds the fast decoder to tlog.ParseMessage
-// (encoding/json based): same acceptance, same first failing field, same
-// values and events.
-func FuzzDecodeMatchesParseMessage(f *testing.F) {
-	for _, s := range fuzzSeeds {
-		f.Add([]byte(s))
-	}
-	var d decoder
-	var m Message
-	f.Fuzz(func(t *testing.T, b []byte) {
-		want, werr := tlog.ParseMessage(b)
-		gerr := d.decode(b, &m)
-		if (werr == nil) != (gerr == nil) {
-			t.Fatalf("ParseMessage error %v, decoder error %v", werr, gerr)
-		}
-		if werr != nil {
-			var wf, gf *tlog.FieldError
-			wok, gok := errors.As(werr, &wf), errors.As(gerr, &gf)
-			if wok != gok || (wok && (wf.Field != gf.Field || wf.Reason != gf.Reason)) {
-				t.Fatalf("ParseMessage error %v, decoder error %v", werr, gerr)
-			}
-			return
-		}
-		compareMessage(t, want, &m)
-	})
-}
-
-func compareMessage(t *testing.T, want *tlog.Decoded, got *Message) {
-	t.Helper()
-	if want.Ver != got.Ver || want.Major != got.Major || want.Minor != got.Minor || want.Host != got.Host ||
-		want.Rec != got.Rec || want.User != got.User || want.Term != got.Term || want.Session != got.Session ||
-		want.ID != got.ID || want.Pos != got.Pos || !want.Time.Equal(got.Time) || want.Timing != string(got.Timing) ||
-		want.InTxt != string(got.InTxt) || want.OutTxt != string(got.OutTxt) ||
-		!bytes.Equal(want.InBin, got.InBin) || !bytes.Equal(want.OutBin, got.OutBin) {
-		t.Fatalf("fields differ\nwant %+v\ngot  %+v", want, got)
-	}
-	if len(want.Events) != len(got.Events) {
-		t.Fatalf("events differ\nwant %+v\ngot  %+v", want.Events, got.Events)
-	}
-	for i, w := range want.Events {
-		g := got.Events[i]
-		if w.Kind != g.Kind || w.T != g.T || w.Cols != g.Cols || w.Rows != g.Rows || !bytes.Equal(w.Data, g.Data) {
-			t.Fatalf("event %d differs\nwant %+v\ngot  %+v", i, w, g)
-		}
-	}
-}
 
 // FuzzReader feeds arbitrary input to a Reader in strict and lax mode: it
 // never panics, strict mode stops at the first error with an *Error naming
 // a line, and lax mode yields at least what strict mode yielded.
 func FuzzReader(f *testing.F) {
-	for _, s := range fuzzSeeds {
+	for _, s := range tlogtest.Lines {
 		f.Add([]byte(s + "\n" + s + "\n\n" + s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -160,7 +95,7 @@ func trace(r *Reader) string {
 
 // Decoding on several goroutines yields what decoding in turn does.
 func FuzzParallelMatches(f *testing.F) {
-	for _, s := range fuzzSeeds {
+	for _, s := range tlogtest.Lines {
 		f.Add([]byte(s + "\n" + s + "\n\n" + s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -3,6 +3,8 @@ package reader
 import (
 	"io"
 	"sync"
+
+	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
 // The pipeline of Options.Workers: one goroutine reads lines into batches,
@@ -22,7 +24,7 @@ type batch struct {
 	lens  []int  // the length of each line's text in buf
 	items []item
 	msgs  []Message
-	decs  []decoder // one per line: a message's slices alias its decoder
+	decs  []tlog.Decoder // one per line: a message's slices alias its decoder
 	done  chan struct{}
 }
 
@@ -94,7 +96,7 @@ func (p *pipeline) read() {
 		// the slices may have moved.
 		if len(b.msgs) < len(b.items) {
 			b.msgs = make([]Message, batchLines)
-			b.decs = make([]decoder, batchLines)
+			b.decs = make([]tlog.Decoder, batchLines)
 		}
 		start := 0
 		for i := range b.items {

@@ -25,32 +25,11 @@ import (
 // a corrupt or hostile file from taking all memory.
 const DefaultMaxLine = 64 << 20
 
-// Message is one decoded tlog message. The byte slices and the events' Data
-// alias the reader's buffers: they are valid until the next call to Next
-// (or Peek after a Next), and must be copied to be kept.
-type Message struct {
-	Line int // 1-based line number in the input
-
-	Ver          string // as written ("2.3", or an integer's digits)
-	Major, Minor uint64
-	Host         string
-	Rec          string // "" if absent
-	User, Term   string
-	Session      uint32
-	ID           uint64
-	Pos          time.Duration
-	Time         time.Time // zero if the optional "time" is absent
-	Timing       []byte
-	InTxt        []byte
-	InBin        []byte // elements up to the first that is not an int 0..255
-	OutTxt       []byte
-	OutBin       []byte
-	Events       []tlog.Event
-	// Vigil is the raw "vigil" object of Vigil's integrity fields (see
-	// rec/spec/integrity.md), nil without one.
-	Vigil []byte
-	Size  int // bytes of the line, including its '\n'
-}
+// Message is one decoded tlog message, as tlog.Decoder decodes it; Line
+// and Size are set. The byte slices and the events' Data alias the reader's
+// buffers: they are valid until the next call to Next (or Peek after a
+// Next), and must be copied to be kept.
+type Message = tlog.Message
 
 // Error is a problem at one line of the input.
 type Error struct {
@@ -90,7 +69,7 @@ type Reader struct {
 
 	lines *lineReader // reads and decodes lines here, or
 	pipe  *pipeline   // on other goroutines (Options.Workers)
-	dec   decoder
+	dec   tlog.Decoder
 	it    item
 	msg   Message
 	cur   *Message // the message returned last
@@ -373,12 +352,12 @@ type item struct {
 }
 
 // decode decodes the line into it.msg.
-func (it *item) decode(d *decoder) {
+func (it *item) decode(d *tlog.Decoder) {
 	if it.err != nil {
 		return
 	}
 	if it.blank = isBlank(it.text); !it.blank {
-		it.derr = d.decode(it.text, it.msg)
+		it.derr = d.Decode(it.text, it.msg)
 	}
 }
 
@@ -448,7 +427,7 @@ func (l *lineReader) readLine() (line []byte, terminated bool, err error) {
 
 func isBlank(line []byte) bool {
 	for _, c := range line {
-		if !isWS(c) {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return false
 		}
 	}
@@ -474,9 +453,9 @@ func GuessRec(line []byte) (string, bool) {
 // ParseLine decodes one message line (with or without its '\n') without the
 // ordering checks of a Reader. The message's byte slices may alias line.
 func ParseLine(line []byte) (*Message, error) {
-	var d decoder
+	var d tlog.Decoder
 	m := &Message{Size: len(line)}
-	if err := d.decode(line, m); err != nil {
+	if err := d.Decode(line, m); err != nil {
 		return nil, err
 	}
 	return m, nil

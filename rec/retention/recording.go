@@ -93,8 +93,9 @@ func readHead(f *os.File) (*Recording, error) {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		m, err := tlog.ParseMessage(sc.Bytes())
-		if err != nil {
+		var d tlog.Decoder
+		var m tlog.Message
+		if err := d.Decode(sc.Bytes(), &m); err != nil {
 			return nil, fmt.Errorf("line %d: not a recording: %w", line, err)
 		}
 		r.Rec, r.User, r.Host = m.Rec, m.User, m.Host
@@ -128,7 +129,9 @@ func (r *Recording) readAll(f *os.File, trusted keys.Set) error {
 		return fmt.Errorf("holds %d recordings, not one", len(reports))
 	}
 	r.Size, r.SHA256, r.State = n.n, hex.EncodeToString(sum.Sum(nil)), reports[0].State.String()
-	if m, err := tlog.ParseMessage(last.last); err == nil && !m.Time.IsZero() {
+	var d tlog.Decoder
+	var m tlog.Message
+	if err := d.Decode(last.last, &m); err == nil && !m.Time.IsZero() {
 		end := m.Pos
 		if k := len(m.Events); k > 0 {
 			end = m.Events[k-1].T

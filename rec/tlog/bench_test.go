@@ -71,3 +71,60 @@ func BenchmarkEncodeBinary(b *testing.B) {
 func BenchmarkEncodeUTF8(b *testing.B) {
 	benchEncode(b, bytes.Repeat([]byte("日本語のテキスト, déjà vu 😀 ok\r\n"), 1<<15))
 }
+
+// lines collects the message lines of a recording of data.
+type lines struct{ b [][]byte }
+
+func (l *lines) WriteMessage(m *msg.Message) error {
+	l.b = append(l.b, append([]byte(nil), m.Line...))
+	return nil
+}
+
+// benchLines is a busy terminal's recording at the default payload: text
+// with escape sequences, CRLFs and non-ASCII characters.
+func benchLines(b *testing.B) (ls [][]byte, size int64) {
+	var l lines
+	e := NewEncoder(Meta{Host: "vm", Rec: "880036822e704a8f8b7f642af594eba7-1a70-21a17", User: "root", Term: "xterm", Session: 1, Start: time.Unix(1700000000, 0)},
+		Options{Payload: 2048, Output: true, Window: true}, &l)
+	text := bytes.Repeat([]byte("output of a busy terminal \x1b[1mbold\x1b[0m é\r\n"), 40)
+	for i := range 4000 {
+		if err := e.Output(time.Duration(i)*2*time.Millisecond, text); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := e.Close(8 * time.Second); err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range l.b {
+		size += int64(len(line))
+	}
+	return l.b, size
+}
+
+// BenchmarkDecode decodes messages as vigil-play's reader does (Decode)
+// and as the verifier does (Scan).
+func BenchmarkDecode(b *testing.B) {
+	ls, size := benchLines(b)
+	var d Decoder
+	var m Message
+	var h Head
+	for _, c := range []struct {
+		name string
+		f    func([]byte) error
+	}{
+		{"Decode", func(line []byte) error { return d.Decode(line, &m) }},
+		{"Scan", func(line []byte) error { return d.Scan(line, &h) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for range b.N {
+				for _, line := range ls {
+					if err := c.f(line); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -7,14 +7,24 @@ import (
 	"time"
 )
 
+// decodeLine decodes one line with a new Decoder.
+func decodeLine(line []byte) (*Message, error) {
+	var d Decoder
+	m := &Message{}
+	if err := d.Decode(line, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // header builds a message line from a field list, for decoder tests.
 func header(fields string) []byte {
 	return []byte("{" + fields + "}\n")
 }
 
-func TestParseMessageEvents(t *testing.T) {
+func TestDecodeEvents(t *testing.T) {
 	line := `{"ver":"2.3","host":"vm","rec":"880036822e704a8f8b7f642af594eba7-493a-39e67","user":"root","term":"xterm","session":4294967295,"id":1,"pos":0,"time":1795350824.217,"timing":"=80x24+3>2+463<6[1/1>6]1/1>3]1/1<1>4+500=100x30+300>26]2/3<25>5+299<5>6","in_txt":"echo h�\rprintf '\\377\\342\\202x\\n'\rexit\r","in_bin":[233],"out_txt":"# echo h�\r\nh�\r\n# printf '\\377\\342\\202x\\n'\r\n��x\r\n# exit\r\n","out_bin":[233,233,255,226,130]}` + "\n"
-	d, err := ParseMessage([]byte(line))
+	d, err := decodeLine([]byte(line))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,10 +53,10 @@ func TestParseMessageEvents(t *testing.T) {
 	}
 }
 
-func TestParseMessageLenient(t *testing.T) {
+func TestDecodeLenient(t *testing.T) {
 	// Integer ver, no rec/time/in_txt/out_txt, whitespace and zero records
 	// in the timing, unknown fields, leftover text: all accepted as tlog does.
-	d, err := ParseMessage(header(`"ver":2,"host":"","user":"u","term":"","session":1,"id":0,"pos":7,"timing":" +0 <0 \n=1x2\t+5 >1 ","out_txt":"ab","in_bin":[],"out_bin":[],"vigil":{"sig":"x"}`))
+	d, err := decodeLine(header(`"ver":2,"host":"","user":"u","term":"","session":1,"id":0,"pos":7,"timing":" +0 <0 \n=1x2\t+5 >1 ","out_txt":"ab","in_bin":[],"out_bin":[],"vigil":{"sig":"x"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,13 +66,13 @@ func TestParseMessageLenient(t *testing.T) {
 		t.Fatalf("%+v", d)
 	}
 	for _, v := range []string{`"2.2"`, `"1"`, `"0.9"`} {
-		if _, err := ParseMessage(header(`"ver":` + v + `,"host":"","user":"","term":"","session":1,"id":0,"pos":0,"timing":"","in_bin":[],"out_bin":[]`)); err != nil {
+		if _, err := decodeLine(header(`"ver":` + v + `,"host":"","user":"","term":"","session":1,"id":0,"pos":0,"timing":"","in_bin":[],"out_bin":[]`)); err != nil {
 			t.Errorf("ver %s: %v", v, err)
 		}
 	}
 }
 
-func TestParseMessageErrors(t *testing.T) {
+func TestDecodeErrors(t *testing.T) {
 	base := map[string]string{
 		"ver": `"2.3"`, "host": `"vm"`, "rec": `"r"`, "user": `"root"`, "term": `"xterm"`, "session": `1`,
 		"id": `1`, "pos": `0`, "time": `1.5`, "timing": `">1"`, "in_txt": `""`, "in_bin": `[]`, "out_txt": `"a"`, "out_bin": `[]`,
@@ -82,7 +92,7 @@ func TestParseMessageErrors(t *testing.T) {
 		}
 		return header(strings.Join(parts, ","))
 	}
-	if _, err := ParseMessage(build("", "")); err != nil {
+	if _, err := decodeLine(build("", "")); err != nil {
 		t.Fatalf("base message: %v", err)
 	}
 	cases := []struct{ field, value, want string }{
@@ -114,7 +124,7 @@ func TestParseMessageErrors(t *testing.T) {
 		{"out_bin", `{}`, `A message field has invalid type: "out_bin"`},
 	}
 	for _, c := range cases {
-		_, err := ParseMessage(build(c.field, c.value))
+		_, err := decodeLine(build(c.field, c.value))
 		if c.want == "" {
 			if err != nil {
 				t.Errorf("%s=%s: unused bad bin element must be ignored: %v", c.field, c.value, err)
@@ -126,11 +136,11 @@ func TestParseMessageErrors(t *testing.T) {
 			t.Errorf("%s=%s: error %v, want %s", c.field, c.value, err, c.want)
 		}
 	}
-	if _, err := ParseMessage(build("timing", `"]1/1"`)); err == nil {
+	if _, err := decodeLine(build("timing", `"]1/1"`)); err == nil {
 		t.Error("missing bin byte accepted")
 	}
 	for _, bad := range []string{``, `[1]`, `{"ver":"2.3"`, `null`} {
-		if _, err := ParseMessage([]byte(bad)); err == nil {
+		if _, err := decodeLine([]byte(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}

@@ -303,11 +303,11 @@ func TestLargeWriteSplitsSamePos(t *testing.T) {
 		if p := payloadOf(t, m.Line); p > 100 {
 			t.Errorf("message %d payload %d > 100", i+1, p)
 		}
-		d, err := ParseMessage(m.Line)
+		d, err := decodeLine(m.Line)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i > 0 && (d.Pos != 7*ms || !strings.HasPrefix(d.Timing, "=80x24")) {
+		if i > 0 && (d.Pos != 7*ms || !bytes.HasPrefix(d.Timing, []byte("=80x24"))) {
 			t.Errorf("message %d: pos %v timing %s", i+1, d.Pos, d.Timing)
 		}
 		for _, ev := range d.Events {
@@ -374,7 +374,7 @@ func TestWriterErrorRetry(t *testing.T) {
 			if m.ID != uint64(j+1) {
 				t.Fatalf("run %d: message %d has ID %d", i, j, m.ID)
 			}
-			d, err := ParseMessage(m.Line)
+			d, err := decodeLine(m.Line)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -458,7 +458,7 @@ func summary(t *testing.T, c *collect) (in, out []byte, wins []string) {
 		if m.ID != uint64(i+1) || m.Final != (i == len(c.msgs)-1) {
 			t.Fatalf("message %d: ID %d Final %v", i, m.ID, m.Final)
 		}
-		d, err := ParseMessage(m.Line)
+		d, err := decodeLine(m.Line)
 		if err != nil {
 			t.Fatal(err)
 		}

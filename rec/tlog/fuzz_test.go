@@ -109,7 +109,7 @@ func FuzzEncoder(f *testing.F) {
 			if p := payloadOf(t, m.Line); p > payload {
 				t.Fatalf("message %d payload %d > %d: %s", i+1, p, payload, m.Line)
 			}
-			d, err := ParseMessage(m.Line)
+			d, err := decodeLine(m.Line)
 			if err != nil {
 				t.Fatalf("message %d does not parse: %v\n%s", i+1, err, m.Line)
 			}
@@ -156,7 +156,7 @@ func FuzzParseMessage(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := ParseMessage(b)
+		d, err := decodeLine(b)
 		if err != nil {
 			return
 		}

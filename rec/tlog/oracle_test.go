@@ -247,7 +247,7 @@ func TestTlogRecDifferential(t *testing.T) {
 				t.Fatal(err)
 			}
 			first, _, _ := bytes.Cut(ref, []byte("\n"))
-			d, err := ParseMessage(first)
+			d, err := decodeLine(first)
 			if err != nil {
 				t.Fatal(err)
 			}

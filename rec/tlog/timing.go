@@ -22,8 +22,8 @@ type TimingRecord struct {
 
 // NextTimingRecord parses the record of tm that starts at i, after the
 // whitespace tlog-play skips. It returns the index after it, or done at the
-// end of the program. Both decoders (ParseMessage and the player's fast
-// reader) walk timing programs with it, so they accept exactly the same.
+// end of the program. The Decoder and the reference decoder of its
+// differential fuzz test walk timing programs with it.
 func NextTimingRecord[S ~string | ~[]byte](tm S, i int) (r TimingRecord, next int, done bool, err error) {
 	bad := func(format string, a ...any) error { return fieldErr("timing", "invalid value", format, a...) }
 	for i < len(tm) && isSpace(tm[i]) {

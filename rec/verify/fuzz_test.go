@@ -27,7 +27,7 @@ func FuzzParseLine(f *testing.F) {
 		f.Add(l)
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		e, err := parseLine(line)
+		e, err := new(lineParser).line(line)
 		// Strict parsing implies a well-formed JSON object line.
 		if err == nil && (!json.Valid(line) || line[len(line)-1] != '\n') {
 			t.Fatalf("accepted invalid line %q", line)
@@ -57,13 +57,15 @@ func FuzzRecordings(f *testing.F) {
 		for _, r := range reps {
 			n += r.Messages
 		}
-		// Every line, including an unterminated last one, is one message.
-		want := bytes.Count(data, []byte("\n"))
-		if len(data) > 0 && data[len(data)-1] != '\n' {
-			want++
+		// Every line is one message, except that an unterminated last
+		// line may be reported as cut off instead.
+		lines := bytes.Count(data, []byte("\n"))
+		unterminated := len(data) > 0 && data[len(data)-1] != '\n'
+		if unterminated {
+			lines++
 		}
-		if n != want {
-			t.Fatalf("%d messages counted, %d lines", n, want)
+		if n != lines && !(unterminated && n == lines-1) {
+			t.Fatalf("%d messages counted, %d lines", n, lines)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-rec/vigil/rec/chain"
 	"github.com/vigil-rec/vigil/rec/msg"
+	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
 // entry is what one recording line contributes to its recording's report.
@@ -30,82 +31,57 @@ type entry struct {
 	sig     []byte
 }
 
-// tlogPart is what the verifier needs from the tlog fields. Member names
-// are matched exactly, the last of duplicates winning, as tlog.ParseMessage
-// and vigil-play's reader do (encoding/json's struct decoding would also
-// take "Rec" or "ID" for them).
-type tlogPart struct {
-	Rec     string
-	ID      uint64
-	Vigil   json.RawMessage
-	members int
+// lineParser parses lines, reusing its buffers.
+type lineParser struct {
+	dec  tlog.Decoder
+	head tlog.Head
+	tlog []byte // an anchor's tlog fields, as an object
 }
 
-func decodeTlog(b []byte, t *tlogPart) error {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return err
-	}
-	if obj == nil {
-		return errors.New("not a JSON object")
-	}
-	t.members = len(obj)
-	if v, ok := obj["rec"]; ok {
-		if err := json.Unmarshal(v, &t.Rec); err != nil {
-			return fmt.Errorf("rec: %w", err)
-		}
-	}
-	if v, ok := obj["id"]; ok {
-		if err := json.Unmarshal(v, &t.ID); err != nil {
-			return fmt.Errorf("id: %w", err)
-		}
-	}
-	t.Vigil = obj["vigil"]
-	return nil
-}
-
-// parseLine checks that line (including its '\n') is a canonical tlog line,
+// line checks that line (including its '\n') is a canonical tlog line,
 // with or without the vigil object, and extracts its fields. It does not
 // check hashes, signatures or order. The entry may alias line.
-func parseLine(line []byte) (entry, error) {
+func (lp *lineParser) line(line []byte) (entry, error) {
 	body, nl := bytes.CutSuffix(line, []byte("\n"))
-	e, err := parseBody(body)
+	e, err := lp.body(body)
 	if err == nil && !nl {
 		err = errors.New("line is not newline-terminated")
 	}
 	return e, err
 }
 
-// parseBody parses a line without its '\n'. On error, rec and id are set
-// when the tlog fields could be read.
-func parseBody(body []byte) (entry, error) {
+// body parses a line without its '\n'. On error, rec and id are set
+// when the tlog fields could be read. Member names are matched exactly,
+// the last of duplicates winning, as vigil-play's reader does
+// (encoding/json's struct decoding would also take "Rec" or "ID" for them).
+func (lp *lineParser) body(body []byte) (entry, error) {
 	var e entry
+	h := &lp.head
 	// The first occurrence is the real one: tlog fields are flat (no
 	// objects), and a JSON string cannot contain the marker's unescaped
 	// quotes. The last occurrence would be wrong when meta holds a member
 	// named "vigil" whose value starts with "v".
 	idx := bytes.Index(body, []byte(chain.Marker))
 	if idx < 0 {
-		var t tlogPart
-		if err := decodeTlog(body, &t); err != nil {
+		if err := lp.dec.Scan(body, h); err != nil {
 			return e, fmt.Errorf("not valid JSON: %w", err)
 		}
-		e.rec, e.id, e.plain = t.Rec, t.ID, true
-		if t.Vigil != nil {
+		e.rec, e.id, e.plain = h.Rec, h.ID, true
+		if h.Vigil != nil {
 			// An anchor in another layout would escape its hash check.
 			return e, errors.New(`"vigil" object not in the canonical layout`)
 		}
 		return e, nil
 	}
-	var t tlogPart
-	if err := decodeTlog(append(body[:idx:idx], '}'), &t); err != nil {
+	lp.tlog = append(append(lp.tlog[:0], body[:idx]...), '}')
+	if err := lp.dec.Scan(lp.tlog, h); err != nil {
 		return e, fmt.Errorf("tlog fields are not a valid JSON object: %w", err)
 	}
-	if t.members == 0 {
+	if h.Members == 0 {
 		return e, errors.New("no tlog fields before the vigil object")
 	}
-	e.rec, e.id = t.Rec, t.ID
-	if t.Vigil != nil {
+	e.rec, e.id = h.Rec, h.ID
+	if h.Vigil != nil {
 		return e, errors.New(`"vigil" appears among the tlog fields`)
 	}
 	p := parser{b: body, i: idx + len(chain.Marker)}

@@ -108,12 +108,13 @@ const MaxRecordings = 100000
 // returns one report per rec id, in order of first appearance. The error
 // is only for failures to read r.
 func Recordings(r io.Reader, trusted keys.Set) ([]Report, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	lines := lineReader{br: bufio.NewReaderSize(r, 64<<10)}
+	var lp lineParser
 	var order []*group
 	groups := map[string]*group{}
 	prevRec := ""
 	for n := 1; ; n++ {
-		line, err := readLine(br)
+		line, err := lines.read()
 		if len(line) == 0 {
 			if err == io.EOF {
 				break
@@ -122,7 +123,7 @@ func Recordings(r io.Reader, trusted keys.Set) ([]Report, error) {
 				return nil, fmt.Errorf("verify: line %d: %w", n, err)
 			}
 		}
-		e, perr := parseLine(line)
+		e, perr := lp.line(line)
 		if perr != nil && e.rec == "" {
 			// A broken line's rec is guessed so the report lands on the
 			// recording it most likely belongs to.
@@ -159,17 +160,28 @@ func Recordings(r io.Reader, trusted keys.Set) ([]Report, error) {
 	return reports, nil
 }
 
-// readLine returns the next line including its '\n' (absent only at EOF).
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var line []byte
+// lineReader reads lines, reusing its buffers.
+type lineReader struct {
+	br   *bufio.Reader
+	long []byte // a line longer than br's buffer, assembled
+}
+
+// read returns the next line including its '\n' (absent only at EOF),
+// valid until the next read.
+func (l *lineReader) read() ([]byte, error) {
+	chunk, err := l.br.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return chunk, err
+	}
+	l.long = append(l.long[:0], chunk...)
 	for {
-		chunk, err := br.ReadSlice('\n')
-		line = append(line, chunk...)
-		if len(line) > MaxLine {
+		chunk, err = l.br.ReadSlice('\n')
+		l.long = append(l.long, chunk...)
+		if len(l.long) > MaxLine {
 			return nil, fmt.Errorf("longer than %d bytes", MaxLine)
 		}
 		if err != bufio.ErrBufferFull {
-			return line, err
+			return l.long, err
 		}
 	}
 }
@@ -286,7 +298,8 @@ func (g *group) add(n int, line []byte, e *entry, perr error, trusted keys.Set) 
 		g.noteLine(Modified, n, e, seq, "anchor seq %d follows seq %d after %d messages", e.seq, g.anchorSeq, uint64(seq)-g.anchorLines)
 	}
 	g.h.Reset()
-	g.h.Write(e.hash[:])
+	stored := e.hash // a copy: e would escape through the hash.Hash
+	g.h.Write(stored[:])
 	g.segLine, g.segBroken = 0, false
 	g.anchorSeq, g.anchorLines = e.seq, uint64(seq)
 

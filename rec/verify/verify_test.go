@@ -510,7 +510,7 @@ func TestCaseFoldedNames(t *testing.T) {
 // Lines that are not JSON objects, or anchors without tlog fields.
 func TestNotObjects(t *testing.T) {
 	for _, l := range []string{"null\n", "[1]\n", `{,"vigil":{"v":2,"seq":1,"hash":"` + strings.Repeat("0", 64) + `"}}` + "\n"} {
-		if _, err := parseLine([]byte(l)); err == nil {
+		if _, err := new(lineParser).line([]byte(l)); err == nil {
 			t.Errorf("%q accepted", l)
 		}
 	}
