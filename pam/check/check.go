@@ -7,6 +7,12 @@
 // they do for sshd or login only when called by root, and Check refuses
 // otherwise. It opens a session for real: modules with side effects
 // (pam_systemd, pam_lastlog, pam_mkhomedir, ...) have them.
+//
+// It must run on the process's main thread: pam_loginuid writes
+// /proc/self/loginuid, which the kernel accepts only from the thread-group
+// leader, and fails the session (PAM_SESSION_ERR) from any other thread. A
+// Go program calls Check from its main goroutine after locking it to the
+// main thread in an init function (runtime.LockOSThread).
 package check
 
 import (
@@ -17,10 +23,14 @@ import (
 	"strings"
 
 	"github.com/msteinert/pam/v2"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNotRoot is returned when Check is not run by root.
 var ErrNotRoot = errors.New("check must run as root")
+
+// ErrNotMainThread is returned when Check is not called on the main thread.
+var ErrNotMainThread = errors.New("check must run on the main thread (pam_loginuid writes /proc/self/loginuid)")
 
 // Options tune the transaction.
 type Options struct {
@@ -58,9 +68,12 @@ func Check(service, user string, opts Options) (Result, error) {
 	if os.Geteuid() != 0 {
 		return Result{}, ErrNotRoot
 	}
-	// A PAM handle and its modules stay on one thread.
+	// A PAM handle and its modules stay on one thread: the main one.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	if unix.Gettid() != os.Getpid() {
+		return Result{}, ErrNotMainThread
+	}
 
 	var res Result
 	conv := pam.ConversationFunc(func(s pam.Style, msg string) (string, error) {

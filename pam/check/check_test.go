@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -15,6 +16,36 @@ import (
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
 	"github.com/vigil-rec/vigil/rec/svctest"
 )
+
+// Check must run on the main thread: init keeps the main goroutine there
+// and TestMain runs what onMain hands it while the tests run elsewhere.
+func init() { runtime.LockOSThread() }
+
+var mainFuncs = make(chan func())
+
+func TestMain(m *testing.M) {
+	done := make(chan int)
+	go func() { done <- m.Run() }()
+	for {
+		select {
+		case f := <-mainFuncs:
+			f()
+		case code := <-done:
+			os.Exit(code)
+		}
+	}
+}
+
+// checkOnMain is Check called on the main thread.
+func checkOnMain(service, user string, opts Options) (r Result, err error) {
+	ran := make(chan struct{})
+	mainFuncs <- func() {
+		defer close(ran)
+		r, err = Check(service, user, opts)
+	}
+	<-ran
+	return r, err
+}
 
 // confDir writes PAM service files (name -> content) into a temp dir.
 func confDir(t *testing.T, services map[string]string) string {
@@ -44,7 +75,7 @@ func TestCheck(t *testing.T) {
 		"denied": "session required pam_deny.so\n",
 	})
 
-	r, err := Check("envset", "root", Options{ConfDir: dir, Rhost: "10.1.2.3", Tty: "pts/7"})
+	r, err := checkOnMain("envset", "root", Options{ConfDir: dir, Rhost: "10.1.2.3", Tty: "pts/7"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +90,7 @@ func TestCheck(t *testing.T) {
 		t.Errorf("envset: messages %+v", r.Messages)
 	}
 
-	r, err = Check("denied", "root", Options{ConfDir: dir})
+	r, err = checkOnMain("denied", "root", Options{ConfDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +100,7 @@ func TestCheck(t *testing.T) {
 
 	// No such service and no "other" in dir: the check fails, it never
 	// falls back to the host's stack.
-	if r, err := Check("vigil-no-such-service", "root", Options{ConfDir: dir}); err == nil && r.Opened() {
+	if r, err := checkOnMain("vigil-no-such-service", "root", Options{ConfDir: dir}); err == nil && r.Opened() {
 		t.Errorf("unknown service opened a session: %+v", r)
 	}
 }
@@ -113,7 +144,7 @@ func TestCheckVigil(t *testing.T) {
 
 func checkVigilInner(t *testing.T) {
 	dir := os.Getenv(envInner)
-	r, err := Check("vtest", "alice", Options{ConfDir: dir})
+	r, err := checkOnMain("vtest", "alice", Options{ConfDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +154,7 @@ func checkVigilInner(t *testing.T) {
 		t.Errorf("alice: status %v, vigil env %q; want success and %q", r.Status, r.Vigil, want)
 	}
 
-	r, err = Check("vtest", "carol", Options{ConfDir: dir})
+	r, err = checkOnMain("vtest", "carol", Options{ConfDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,3 +165,49 @@ func checkVigilInner(t *testing.T) {
 		t.Errorf("carol: messages %+v, want pam_vigil's error", r.Messages)
 	}
 }
+
+// pam_loginuid writes /proc/self/loginuid, which the kernel takes only from
+// the thread-group leader: off the main thread the session would fail with
+// PAM_SESSION_ERR, which vigilctl check once reported for a session sshd
+// opened. Check says why instead. Run in a child process: opening the
+// session sets that process's loginuid.
+func TestCheckLoginuid(t *testing.T) {
+	svctest.RequireRoot(t)
+	if !pam.CheckPamHasStartConfdir() {
+		t.Skip("libpam has no pam_start_confdir")
+	}
+	if _, err := os.Stat("/proc/self/loginuid"); err != nil {
+		t.Skip("no loginuid in this kernel:", err)
+	}
+	if dir := os.Getenv(envLoginuid); dir != "" {
+		// Off the main thread first: once set, loginuid is "already
+		// correct" and pam_loginuid no longer writes it.
+		type res struct {
+			r   Result
+			err error
+		}
+		c := make(chan res, 1)
+		go func() {
+			r, err := Check("loginuid", "root", Options{ConfDir: dir})
+			c <- res{r, err}
+		}()
+		if off := <-c; !errors.Is(off.err, ErrNotMainThread) {
+			t.Errorf("off the main thread: %v, status %v; want %v", off.err, off.r.Status, ErrNotMainThread)
+		}
+		r, err := checkOnMain("loginuid", "root", Options{ConfDir: dir})
+		if err != nil || !r.Opened() {
+			t.Errorf("on the main thread: %v, status %v; want the session opened", err, r.Status)
+		}
+		return
+	}
+	dir := confDir(t, map[string]string{"loginuid": "session required pam_loginuid.so\nsession required pam_permit.so\n"})
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestCheckLoginuid$", "-test.v", "-test.count=1", "-test.timeout=1m")
+	cmd.Env = append(os.Environ(), envLoginuid+"="+dir)
+	out, err := cmd.CombinedOutput()
+	t.Logf("child:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestCheckLoginuid") {
+		t.Fatalf("child failed: %v", err)
+	}
+}
+
+const envLoginuid = "VIGIL_TEST_CHECK_LOGINUID"

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -35,6 +36,10 @@ type exitError struct {
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
+
+// check runs PAM modules that work only on the main thread (pam/check):
+// keep main, and so cobra's commands, there.
+func init() { runtime.LockOSThread() }
 
 func main() {
 	root := &cobra.Command{
