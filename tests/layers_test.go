@@ -23,7 +23,6 @@ var (
 		"play/cmd/vigil-play -> rec/retention":  true,
 		"policyd/cmd/vigilctl -> rec/retention": true,
 		"policyd/cmd/vigilctl -> rec/sink":      true,
-		"policyd/cmd/vigilctl -> pam/check":     true,
 	}
 )
 

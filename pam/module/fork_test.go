@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-rec/vigil/pam/internal/pamtest"
+	"github.com/vigil-rec/vigil/pam/pamtest"
 	"github.com/vigil-rec/vigil/rec/svctest"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-rec/vigil/pam/internal/pamtest"
+	"github.com/vigil-rec/vigil/pam/pamtest"
 	"github.com/vigil-rec/vigil/pam/session"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
 	"github.com/vigil-rec/vigil/policyd/nssdb"

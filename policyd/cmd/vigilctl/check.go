@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vigil-rec/vigil/pam/check"
+	"github.com/vigil-rec/vigil/policyd/pamcheck"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
 )
 
@@ -32,7 +32,7 @@ func checkCmd() *cobra.Command {
 			"is refused (what sshd allows does not change it; vigilctl enable refuses on it).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := check.Check(service, args[0], check.Options{ConfDir: confDir, Rhost: rhost, Tty: tty})
+			res, err := pamcheck.Check(service, args[0], pamcheck.Options{ConfDir: confDir, Rhost: rhost, Tty: tty})
 			if err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-package check
+package pamcheck
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/msteinert/pam/v2"
 
-	"github.com/vigil-rec/vigil/pam/internal/pamtest"
+	"github.com/vigil-rec/vigil/pam/pamtest"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
 	"github.com/vigil-rec/vigil/rec/svctest"
 )

@@ -30,7 +30,7 @@ const (
 // Root is the module's root directory.
 func Root() string {
 	_, self, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(self), "..", "..", "..")
+	return filepath.Join(filepath.Dir(self), "..", "..")
 }
 
 // BuildArgs are the go build arguments that make pam_vigil.so at out; the

@@ -1,4 +1,4 @@
-// Package check runs a real PAM session for `vigilctl check USER
+// Package pamcheck runs a real PAM session for `vigilctl check USER
 // [--service S]`: pam_start on the service's stack, pam_open_session,
 // pam_getenvlist, pam_close_session, pam_end, as a login program would but
 // without authentication, and reports what the stack did.
@@ -13,7 +13,7 @@
 // leader, and fails the session (PAM_SESSION_ERR) from any other thread. A
 // Go program calls Check from its main goroutine after locking it to the
 // main thread in an init function (runtime.LockOSThread).
-package check
+package pamcheck
 
 import (
 	"errors"
