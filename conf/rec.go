@@ -99,6 +99,10 @@ const (
 	DefaultLimitBurst = 32 << 20
 )
 
+// DefaultRecDir is the file writer's default directory (file.path), where
+// the tools look for recordings unless told otherwise.
+const DefaultRecDir = "/var/log/vigil"
+
 // DefaultRec returns the built-in defaults (tlog's, except the rate limit,
 // plus Vigil's own keys).
 func DefaultRec() Rec {
@@ -108,7 +112,7 @@ func DefaultRec() Rec {
 		Log:      RecLog{Input: false, Output: true, Window: true},
 		Limit:    RecLimit{Rate: DefaultLimitRate, Burst: DefaultLimitBurst, Action: "delay"},
 		Writer:   "file",
-		File:     RecFile{Path: "/var/log/vigil"},
+		File:     RecFile{Path: DefaultRecDir},
 		Syslog:   RecSyslog{Facility: "authpriv", Priority: "info"},
 		Journal:  RecJournal{Priority: "info", Augment: true},
 		Notice:   DefaultNotice,

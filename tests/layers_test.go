@@ -14,15 +14,8 @@ var (
 	components = []string{"rec", "play", "policyd", "pam", "nss"}
 	// contracts are the formats and interfaces between components.
 	contracts = map[string]bool{
-		"rec/tlog": true, "rec/chain": true, "rec/msg": true, "rec/keys": true, "rec/verify": true, "rec/procstat": true,
+		"rec/tlog": true, "rec/chain": true, "rec/msg": true, "rec/keys": true, "rec/verify": true, "rec/procstat": true, "rec/store": true,
 		"policyd/dbusapi": true, "policyd/nssdb": true,
-	}
-	// debts are the imports across components still to be removed (issue
-	// 13): this list only shrinks.
-	debts = map[string]bool{
-		"play/cmd/vigil-play -> rec/retention":  true,
-		"policyd/cmd/vigilctl -> rec/retention": true,
-		"policyd/cmd/vigilctl -> rec/sink":      true,
 	}
 )
 
@@ -37,7 +30,6 @@ func TestLayers(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	var bad []string
-	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		fields := strings.Fields(line)
 		from, ok := strings.CutPrefix(fields[0], module)
@@ -57,21 +49,12 @@ func TestLayers(t *testing.T) {
 			if component(from) == component(to) || contracts[to] {
 				continue
 			}
-			if debts[edge] {
-				seen[edge] = true
-				continue
-			}
 			bad = append(bad, edge)
 		}
 	}
 	sort.Strings(bad)
 	for _, e := range bad {
 		t.Errorf("forbidden import: %s", e)
-	}
-	for e, open := range debts {
-		if open && !seen[e] {
-			t.Errorf("%s is gone: take it off the debts", e)
-		}
 	}
 }
 

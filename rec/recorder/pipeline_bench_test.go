@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigil-rec/vigil/conf"
 	"github.com/vigil-rec/vigil/rec/sink"
+	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
@@ -32,7 +33,7 @@ func BenchmarkRecordOutput(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		s, err := sink.OpenFile(b.TempDir()+"/", sink.FileMeta{Host: "h", User: "u", Rec: "r"})
+		s, err := sink.OpenFile(b.TempDir()+"/", store.Meta{Host: "h", User: "u", Rec: "r"})
 		if err != nil {
 			b.Fatal(err)
 		}

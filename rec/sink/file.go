@@ -8,17 +8,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
-	"unicode"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-rec/vigil/conf/atomicfile"
 	"github.com/vigil-rec/vigil/rec/msg"
+	"github.com/vigil-rec/vigil/rec/store"
 )
 
 // FileMode is the mode of recording files, set with fchmod after creation
@@ -28,45 +26,6 @@ const FileMode = 0o640
 // maxSuffix bounds the numeric suffixes tried when a recording file name is
 // taken; running out means something is creating names in a loop.
 const maxSuffix = 1000
-
-// FileMeta names a recording for the per-recording file name.
-type FileMeta struct {
-	Start time.Time // recording start; the name uses it in UTC
-	Host  string
-	User  string
-	Rec   string // recording ID
-}
-
-// Name returns the per-recording file name
-// <UTC start as 20060102T150405Z>-<host>-<user>-<rec>.jsonl, with host, user
-// and rec passed through SanitizeName.
-func (m FileMeta) Name() string {
-	return m.base() + ".jsonl"
-}
-
-func (m FileMeta) base() string {
-	return m.Start.UTC().Format("20060102T150405Z") + "-" + SanitizeName(m.Host) +
-		"-" + SanitizeName(m.User) + "-" + SanitizeName(m.Rec)
-}
-
-// SanitizeName makes s safe as one component of a file name: '/', '\\',
-// whitespace and every non-printable rune become '_', a leading '.' becomes
-// '_' (no hidden files, no "." or ".."), and an empty s becomes "_".
-// Printable non-ASCII letters (UTF-8 user names) are kept.
-func SanitizeName(s string) string {
-	if s == "" {
-		return "_"
-	}
-	var b strings.Builder
-	for i, r := range s {
-		if r == '/' || r == '\\' || r == unicode.ReplacementChar ||
-			!unicode.IsPrint(r) || unicode.IsSpace(r) || (i == 0 && r == '.') {
-			r = '_'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
 
 // BatchSize is how many bytes of whole lines the file sink gathers before
 // it writes them with one write(2). A flooding terminal produces a message
@@ -117,12 +76,12 @@ type File struct {
 }
 
 // OpenFile opens the file sink. If path is an existing directory or ends in
-// "/", a new file named meta.Name() is created in it with O_EXCL (an
+// "/", a new file named meta.Name(0) is created in it with O_EXCL (an
 // existing file is never reused: a taken name gets a numeric suffix,
 // "<name>.1.jsonl", "<name>.2.jsonl", ...). Otherwise messages are appended
 // to path as tlog does, creating it if needed. New files get mode 0640.
 // Files are opened O_APPEND and (as os.OpenFile always does) O_CLOEXEC.
-func OpenFile(path string, meta FileMeta) (*File, error) {
+func OpenFile(path string, meta store.Meta) (*File, error) {
 	if path == "" {
 		return nil, errors.New("file sink: empty path")
 	}
@@ -138,13 +97,9 @@ func OpenFile(path string, meta FileMeta) (*File, error) {
 	return openAppend(path)
 }
 
-func createInDir(dir string, meta FileMeta) (*File, error) {
-	base := filepath.Join(dir, meta.base())
+func createInDir(dir string, meta store.Meta) (*File, error) {
 	for n := 0; n <= maxSuffix; n++ {
-		p := base + ".jsonl"
-		if n > 0 {
-			p = base + "." + strconv.Itoa(n) + ".jsonl"
-		}
+		p := filepath.Join(dir, meta.Name(n))
 		// O_NOFOLLOW: a symlink planted under the name must not redirect
 		// the recording.
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND|unix.O_NOFOLLOW, FileMode)
@@ -160,7 +115,7 @@ func createInDir(dir string, meta FileMeta) (*File, error) {
 		}
 		return s.withReserve()
 	}
-	return nil, fmt.Errorf("file sink: no free recording file name for %s.jsonl after %d suffixes", base, maxSuffix)
+	return nil, fmt.Errorf("file sink: no free recording file name for %s after %d suffixes", filepath.Join(dir, meta.Name(0)), maxSuffix)
 }
 
 // openAppend opens path for appending. It first tries to create it

@@ -12,47 +12,15 @@ import (
 
 	"github.com/vigil-rec/vigil/conf"
 	"github.com/vigil-rec/vigil/rec/msg"
+	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
-var testMeta = FileMeta{
+var testMeta = store.Meta{
 	Start: time.Date(2026, 11, 22, 21, 4, 5, 0, time.FixedZone("CET", 3600)),
 	Host:  "vm.example.org",
 	User:  "rüdiger",
 	Rec:   testRec,
-}
-
-func TestSanitizeName(t *testing.T) {
-	for in, want := range map[string]string{
-		"":            "_",
-		"alice":       "alice",
-		"rüdiger":     "rüdiger",
-		".hidden":     "_hidden",
-		"..":          "_.",
-		"a/../b":      "a_.._b",
-		"tab\there":   "tab_here",
-		"nl\n":        "nl_",
-		"esc\x1b[1m":  "esc_[1m",
-		"bad\xffutf8": "bad_utf8",
-		`back\slash`:  "back_slash",
-		"dom.ain":     "dom.ain",
-	} {
-		if got := SanitizeName(in); got != want {
-			t.Errorf("SanitizeName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestFileName(t *testing.T) {
-	want := "20261122T200405Z-vm.example.org-rüdiger-" + testRec + ".jsonl"
-	if got := testMeta.Name(); got != want {
-		t.Fatalf("Name() = %q, want %q", got, want)
-	}
-	m := testMeta
-	m.Host, m.User = "../etc", ".x/y"
-	if got := m.Name(); got != "20261122T200405Z-_._etc-_x_y-"+testRec+".jsonl" {
-		t.Fatalf("Name() = %q: host/user not sanitized", got)
-	}
 }
 
 // withUmask runs f with the process umask set to mask.
@@ -94,7 +62,7 @@ func TestFileDirPerRecording(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		if want := filepath.Join(dir, testMeta.Name()); s.Path() != want {
+		if want := filepath.Join(dir, testMeta.Name(0)); s.Path() != want {
 			t.Fatalf("Path() = %q, want %q", s.Path(), want)
 		}
 		ms := []*msg.Message{tlogMessage(t, testRec, 1, "héllo 😀\r\n"), tlogMessage(t, testRec, 2, "bye")}
@@ -167,7 +135,7 @@ func TestFileBatches(t *testing.T) {
 
 func TestFileNeverOverwrites(t *testing.T) {
 	dir := t.TempDir()
-	first := filepath.Join(dir, testMeta.Name())
+	first := filepath.Join(dir, testMeta.Name(0))
 	if err := os.WriteFile(first, []byte("keep\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +294,7 @@ func TestFileDiskFullReserve(t *testing.T) {
 
 	// Another recording does not start without room for its reserve, and
 	// does once there is room again.
-	_, err = OpenFile(dir, FileMeta{Start: testMeta.Start, Host: "h", User: "u", Rec: "r2"})
+	_, err = OpenFile(dir, store.Meta{Start: testMeta.Start, Host: "h", User: "u", Rec: "r2"})
 	if err == nil {
 		t.Fatal("a recording started with no room for its reserve")
 	}
@@ -339,7 +307,7 @@ func TestFileDiskFullReserve(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	s, err = OpenFile(dir, FileMeta{Start: testMeta.Start, Host: "h", User: "u", Rec: "r2"})
+	s, err = OpenFile(dir, store.Meta{Start: testMeta.Start, Host: "h", User: "u", Rec: "r2"})
 	if err != nil {
 		t.Fatalf("open with room: %v", err)
 	}
@@ -444,7 +412,7 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, ok := s.(*File)
-	if !ok || filepath.Base(f.Path()) != testMeta.Name() {
+	if !ok || filepath.Base(f.Path()) != testMeta.Name(0) {
 		t.Fatalf("Open(file) = %T %v", s, s)
 	}
 	writeAll(t, s, []*msg.Message{tlogMessage(t, testRec, 1, "x")})

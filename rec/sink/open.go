@@ -5,6 +5,7 @@ import (
 
 	"github.com/vigil-rec/vigil/conf"
 	"github.com/vigil-rec/vigil/rec/msg"
+	"github.com/vigil-rec/vigil/rec/store"
 )
 
 // Ident is the SYSLOG_IDENTIFIER / syslog tag of recordings.
@@ -13,7 +14,7 @@ const Ident = "vigil-rec"
 // Open opens the sink that c.Writer selects: "file" (c.File.Path, meta
 // names the per-recording file), "journal" (c.Journal) or "syslog"
 // (c.Syslog).
-func Open(c conf.Rec, meta FileMeta) (msg.Sink, error) {
+func Open(c conf.Rec, meta store.Meta) (msg.Sink, error) {
 	switch c.Writer {
 	case "file":
 		s, err := OpenFile(c.File.Path, meta)

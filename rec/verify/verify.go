@@ -59,7 +59,10 @@ type Report struct {
 	Seq    uint64
 	Detail string
 
-	Messages      int    // lines of this recording
+	Messages int // lines of this recording
+	// LastHash is the stored chain hash (hex) of the recording's last
+	// line when that line is an anchor: what a purge record names.
+	LastHash      string
 	LastSignedSeq uint64 // highest anchor seq with a valid signature by a trusted key
 	KeyIDs        []string
 	Dropped       msg.Drop // totals of the rate limiter's drop records
@@ -261,6 +264,7 @@ func (g *group) noteLine(s State, n int, e *entry, seq int, format string, args 
 
 func (g *group) add(n int, line []byte, e *entry, perr error, trusted keys.Set) {
 	g.rep.Messages++
+	g.rep.LastHash = ""
 	seq := g.rep.Messages // the line's place in the recording
 	if g.segLine == 0 {
 		g.segLine, g.segSeq, g.segID = n, seq, e.id
@@ -280,6 +284,7 @@ func (g *group) add(n int, line []byte, e *entry, perr error, trusted keys.Set) 
 		return
 	}
 	g.anchors++
+	g.rep.LastHash = string(e.hashHex)
 	g.h.Write(line[:e.hashed])
 	var sum [sha256.Size]byte
 	hashOK := [sha256.Size]byte(g.h.Sum(sum[:0])) == e.hash

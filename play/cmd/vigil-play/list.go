@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -19,29 +18,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/play/player"
-	"github.com/vigil-rec/vigil/play/reader"
 	"github.com/vigil-rec/vigil/rec/keys"
-	"github.com/vigil-rec/vigil/rec/retention"
-	"github.com/vigil-rec/vigil/rec/verify"
+	"github.com/vigil-rec/vigil/rec/store"
 )
 
-// defaultRecDir is where vigil-rec writes per-recording files by default.
-const defaultRecDir = "/var/log/vigil"
-
-// listing is one recording in the output of list.
+// listing is one recording in the output of list: its summary, and the
+// hold on it.
 type listing struct {
-	File     string    `json:"file"`
-	Rec      string    `json:"rec"`
-	Start    time.Time `json:"-"`
-	Duration float64   `json:"duration"` // seconds
-	User     string    `json:"user"`
-	Host     string    `json:"host"`
-	Term     string    `json:"term"`
-	Size     int64     `json:"size"` // bytes of the recording's messages
-	State    string    `json:"state"`
-	Detail   string    `json:"detail,omitempty"`
+	store.Summary
 	// Hold is the legal hold on the recording (vigilctl hold), if any.
-	Hold *retention.Hold `json:"hold,omitempty"`
+	Hold *store.Hold `json:"hold,omitempty"`
 	// StartJSON is Start in RFC 3339, null when unknown (format 2.2 has no
 	// wall-clock time).
 	StartJSON *string `json:"start"`
@@ -78,7 +64,7 @@ func listCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list [DIR|FILE...|--reader journal] [--user U] [--host H] [--since T] [--until T] [--rec R] [--json]",
 		Short: "List recordings with their time, user, host and integrity state",
-		Long: `List the recordings in each DIR (its *.jsonl files; default ` + defaultRecDir + `) or FILE,
+		Long: `List the recordings in each DIR (its *.jsonl files; default ` + store.DefaultDir + `) or FILE,
 one line per recording, oldest first: start (local time), duration, user, host,
 terminal, size, integrity state (as "verify" reports it), HELD when a legal hold
 (vigilctl hold, in the directory's holds/) keeps it from purging, recording id
@@ -117,7 +103,7 @@ directory, file or key could not be read.`,
 			case o.source == "journal" && len(args) > 0:
 				return &exitError{exitUsageErr, errors.New("--reader journal lists the journal: no DIR or FILE")}
 			case len(args) == 0:
-				args = []string{defaultRecDir}
+				args = []string{store.DefaultDir}
 			}
 			return runList(cmd, args, f, trusted, o)
 		},
@@ -216,17 +202,14 @@ func listSources(stderr io.Writer, args []string, trusted keys.Set, o listOption
 		return results, exitOK, err
 	}
 	status := exitOK
-	files, missing, err := recordingFiles(args, stderr)
-	if err != nil {
-		return nil, status, err
-	}
+	files, missing := recordingFiles(args, stderr)
 	if missing {
 		status = exitUsageErr
 	}
-	cache := openListCache(trusted)
-	cache.reread = o.noCache
+	cache := store.OpenCache(trusted)
+	cache.Reread = o.noCache
 	results := summarize(files, cache, trusted, bar)
-	if err := cache.save(); err != nil {
+	if err := cache.Save(); err != nil {
 		warn(stderr, "cannot cache the list: %v", err)
 	}
 	return results, status, nil
@@ -235,13 +218,13 @@ func listSources(stderr io.Writer, args []string, trusted keys.Set, o listOption
 // holdsOf returns the holds on the recordings of a directory, reading each
 // directory's holds once; a hold file that cannot be read is reported and
 // the others still count.
-func holdsOf(stderr io.Writer) func(dir string) retention.Holds {
-	seen := map[string]retention.Holds{}
-	return func(dir string) retention.Holds {
+func holdsOf(stderr io.Writer) func(dir string) store.Holds {
+	seen := map[string]store.Holds{}
+	return func(dir string) store.Holds {
 		h, ok := seen[dir]
 		if !ok {
 			var err error
-			h, err = retention.LoadHolds(retention.HoldsDir(dir))
+			h, err = store.LoadHolds(store.HoldsDir(dir))
 			if err != nil {
 				warn(stderr, "%v", err)
 			}
@@ -315,57 +298,6 @@ func formatSize(n int64) string {
 	return fmt.Sprintf("%.1f%s", v, suffix)
 }
 
-// listFile describes the recordings in one file.
-func listFile(path string, trusted keys.Set) ([]listing, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	return describe(path, f, fi.Size(), trusted)
-}
-
-// recordingData is a file, or a recording's messages in memory.
-type recordingData interface {
-	io.ReadSeeker
-	io.ReaderAt
-}
-
-// describe describes the recordings in f, of size bytes, named path. The
-// integrity state needs all of it (verify); the metadata comes from the
-// first and last message, except where several recordings share f, which
-// is scanned.
-func describe(path string, f recordingData, size int64, trusted keys.Set) ([]listing, error) {
-	reports, err := verify.Recordings(f, trusted)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(reports) == 0 {
-		return []listing{{File: path, State: "EMPTY", Size: size, Detail: "no messages"}}, nil
-	}
-	if len(reports) == 1 {
-		l := listing{File: path, Size: size}
-		setState(&l, reports[0])
-		first, err := firstMessage(f, path)
-		if err != nil {
-			return nil, err
-		}
-		last, err := lastMessage(f, size)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if first != nil {
-			l.describe(first, last)
-		}
-		return []listing{l}, nil
-	}
-	return scanFile(f, path, reports)
-}
-
 // summarizeJournal lists the recordings in the journal, read one by one.
 func summarizeJournal(trusted keys.Set, bar *progressBar) ([]fileListings, error) {
 	recs, err := player.JournalRecordings()
@@ -392,7 +324,21 @@ func listJournal(rec string, trusted keys.Set) ([]listing, error) {
 	if err != nil {
 		return nil, err
 	}
-	return describe(j.Name(), bytes.NewReader(data), int64(len(data)), trusted)
+	ss, err := store.Summarize(bytes.NewReader(data), j.Name(), int64(len(data)), trusted, nil)
+	return listings(j.Name(), int64(len(data)), ss), err
+}
+
+// listings are the lines of list for the summaries of a file of size
+// bytes: one per recording, or an EMPTY line when it has none.
+func listings(path string, size int64, ss []store.Summary) []listing {
+	if len(ss) == 0 {
+		return []listing{{Summary: store.Summary{File: path, State: "EMPTY", Size: size, Detail: "no messages"}}}
+	}
+	ls := make([]listing, len(ss))
+	for i := range ss {
+		ls[i].Summary = ss[i]
+	}
+	return ls
 }
 
 // fileListings is what list found in one file.
@@ -404,7 +350,7 @@ type fileListings struct {
 // summarize lists every file: from the cache when the file did not change,
 // else by reading and verifying it, several files at once. The progress
 // bar counts the bytes of the files read.
-func summarize(files []string, cache *listCache, trusted keys.Set, bar *progressBar) []fileListings {
+func summarize(files []string, cache *store.Cache, trusted keys.Set, bar *progressBar) []fileListings {
 	out := make([]fileListings, len(files))
 	type job struct {
 		i  int
@@ -418,8 +364,8 @@ func summarize(files []string, cache *listCache, trusted keys.Set, bar *progress
 			out[i].err = err
 			continue
 		}
-		if ls, ok := cache.get(path, fi); ok {
-			out[i].listings = ls
+		if ss, ok := cache.Get(path, fi); ok {
+			out[i].listings = listings(path, fi.Size(), ss)
 			continue
 		}
 		jobs = append(jobs, job{i, fi})
@@ -432,13 +378,11 @@ func summarize(files []string, cache *listCache, trusted keys.Set, bar *progress
 	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
 		wg.Go(func() {
 			for j := range ch {
-				ls, err := listFile(files[j.i], trusted)
+				ss, err := store.Describe(files[j.i], trusted)
 				mu.Lock()
-				out[j.i] = fileListings{ls, err}
+				out[j.i] = fileListings{listings(files[j.i], j.fi.Size(), ss), err}
 				if err == nil {
-					// The size and times from before reading: if the
-					// file changed meanwhile, the next run reads it again.
-					cache.put(files[j.i], j.fi, ls)
+					cache.Put(files[j.i], j.fi, ss)
 				}
 				done += j.fi.Size()
 				bar.update(done, total)
@@ -453,123 +397,4 @@ func summarize(files []string, cache *listCache, trusted keys.Set, bar *progress
 	wg.Wait()
 	bar.clear()
 	return out
-}
-
-func setState(l *listing, r verify.Report) {
-	l.Rec, l.State = r.Rec, r.State.String()
-	if r.State != verify.OK {
-		l.Detail = r.Detail
-	}
-}
-
-// describe fills in the metadata from a recording's first and last message
-// (last may be nil when it is the first).
-func (l *listing) describe(first, last *reader.Message) {
-	l.User, l.Host, l.Term = first.User, first.Host, first.Term
-	if l.Rec == "" {
-		l.Rec = first.Rec
-	}
-	if !first.Time.IsZero() {
-		// time is the wall clock at the message's pos; the recording
-		// starts pos earlier.
-		l.Start = first.Time.Add(-first.Pos)
-	}
-	if last == nil {
-		last = first
-	}
-	l.Duration = endOf(last).Seconds()
-}
-
-// endOf is the time of a message's last packet.
-func endOf(m *reader.Message) time.Duration {
-	end := m.Pos
-	if n := len(m.Events); n > 0 {
-		end = m.Events[n-1].T
-	}
-	return end
-}
-
-// firstMessage returns the first message that decodes, nil if none does.
-func firstMessage(f io.ReadSeeker, path string) (*reader.Message, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	r := reader.New(f, path, reader.Options{Lax: true})
-	m, err := r.Next()
-	if err == io.EOF {
-		return nil, nil
-	}
-	return m, err
-}
-
-// lastMessage returns the last message that decodes, searching backwards
-// from the end in growing blocks (a truncated last line is passed over).
-func lastMessage(f io.ReaderAt, size int64) (*reader.Message, error) {
-	for block := int64(64 << 10); ; block *= 8 {
-		off := max(size-block, 0)
-		buf := make([]byte, size-off)
-		if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
-			return nil, err
-		}
-		lines := bytes.Split(buf, []byte("\n"))
-		if off > 0 {
-			lines = lines[1:] // starts mid-line
-		}
-		for i := len(lines) - 1; i >= 0; i-- {
-			if len(bytes.TrimSpace(lines[i])) == 0 {
-				continue
-			}
-			if m, err := reader.ParseLine(lines[i]); err == nil {
-				return m, nil
-			}
-		}
-		if off == 0 || block >= reader.DefaultMaxLine {
-			return nil, nil
-		}
-	}
-}
-
-// scanFile reads a file holding several recordings, collecting each one's
-// first and last message and size.
-func scanFile(f io.ReadSeeker, path string, reports []verify.Report) ([]listing, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	type acc struct {
-		first, last *reader.Message
-		size        int64
-	}
-	recs := map[string]*acc{}
-	br := bufio.NewReaderSize(f, 256<<10)
-	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 {
-			if m, perr := reader.ParseLine(line); perr == nil {
-				a := recs[m.Rec]
-				if a == nil {
-					a = &acc{first: m}
-					recs[m.Rec] = a
-				}
-				a.last = m
-				a.size += int64(len(line))
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	out := make([]listing, 0, len(reports))
-	for _, r := range reports {
-		l := listing{File: path}
-		setState(&l, r)
-		if a := recs[r.Rec]; a != nil {
-			l.Size = a.size
-			l.describe(a.first, a.last)
-		}
-		out = append(out, l)
-	}
-	return out, nil
 }

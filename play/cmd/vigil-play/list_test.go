@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/vigil-rec/vigil/rec/retention"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/vigil-rec/vigil/play/internal/recgen"
 	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/store"
 )
 
 func TestParseWhen(t *testing.T) {
@@ -48,42 +48,6 @@ func TestFormat(t *testing.T) {
 	}
 }
 
-// The last message is found behind a truncated last line and across the
-// first search block.
-func TestLastMessage(t *testing.T) {
-	msg := func(id int, pad string) string {
-		return `{"ver":"2.3","host":"h","rec":"r","user":"u","term":"t","session":1,"id":` + string(rune('0'+id)) +
-			`,"pos":` + string(rune('0'+id)) + `000,"timing":">1","in_txt":"","in_bin":[],"out_txt":"` + pad + `","out_bin":[]}` + "\n"
-	}
-	big := strings.Repeat("x", 100<<10)
-	data := msg(1, "a") + msg(2, "b") + msg(3, "c")[:50]
-	bigData := msg(1, "a") + strings.Replace(msg(2, "b"), `">1"`, `">102400"`, 1)
-	bigData = strings.Replace(bigData, `"out_txt":"b"`, `"out_txt":"`+big+`"`, 1) + "{trunc"
-	for _, c := range []struct {
-		data string
-		id   uint64
-	}{{data, 2}, {bigData, 2}, {"{broken\n", 0}} {
-		path := filepath.Join(t.TempDir(), "r.jsonl")
-		if err := os.WriteFile(path, []byte(c.data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := lastMessage(f, int64(len(c.data)))
-		f.Close()
-		switch {
-		case err != nil:
-			t.Errorf("%v", err)
-		case c.id == 0 && m != nil:
-			t.Errorf("found message %d in garbage", m.ID)
-		case c.id != 0 && (m == nil || m.ID != c.id):
-			t.Errorf("last message %+v, want id %d", m, c.id)
-		}
-	}
-}
-
 // listDir writes n recordings of a few screens each into dir.
 func listDir(t testing.TB, dir string, n int) {
 	t.Helper()
@@ -108,6 +72,29 @@ func listDir(t testing.TB, dir string, n int) {
 	}
 }
 
+// markCached sets the state of every file of dir in the list cache to
+// CACHED, so that a listing shows whether it came from the cache.
+func markCached(t *testing.T, dir string) {
+	t.Helper()
+	cache := store.OpenCache(keys.Set{})
+	files, _ := store.Files([]string{dir})
+	for _, p := range files {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss, ok := cache.Get(p, fi)
+		if !ok {
+			t.Fatalf("%s is not in the cache", p)
+		}
+		ss[0].State = "CACHED"
+		cache.Put(p, fi, ss)
+	}
+	if err := cache.Save(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // list's cache: used while a file is unchanged, not once it was edited in
 // place, even with its size and modification time put back.
 func TestListCache(t *testing.T) {
@@ -126,15 +113,7 @@ func TestListCache(t *testing.T) {
 		t.Fatalf("first list:\n%s", out)
 	}
 	// What the cache says is shown while the files are unchanged.
-	cache := openListCache(keys.Set{})
-	for p, e := range cache.entries {
-		e.Listings[0].State = "CACHED"
-		cache.entries[p] = e
-	}
-	cache.changed = true
-	if err := cache.save(); err != nil {
-		t.Fatal(err)
-	}
+	markCached(t, dir)
 	if out := list(); strings.Count(out, " CACHED ") != 3 {
 		t.Fatalf("the cache was not used:\n%s", out)
 	}
@@ -142,15 +121,7 @@ func TestListCache(t *testing.T) {
 		t.Fatalf("--no-cache used the cache:\n%s", out)
 	}
 	// (--no-cache wrote the true states back.)
-	cache = openListCache(keys.Set{})
-	for p, e := range cache.entries {
-		e.Listings[0].State = "CACHED"
-		cache.entries[p] = e
-	}
-	cache.changed = true
-	if err := cache.save(); err != nil {
-		t.Fatal(err)
-	}
+	markCached(t, dir)
 	path := filepath.Join(dir, "rec-00001.jsonl")
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -169,7 +140,7 @@ func TestListCache(t *testing.T) {
 		t.Fatalf("an edited file was not verified again:\n%s", out)
 	}
 	// Another user's or a world-writable cache is not trusted.
-	if err := os.Chmod(cache.path, 0o666); err != nil {
+	if err := os.Chmod(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "vigil-play", "list.cache"), 0o666); err != nil {
 		t.Fatal(err)
 	}
 	if out := list(); strings.Contains(out, " CACHED ") {
@@ -223,7 +194,7 @@ func TestListHeld(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &first); err != nil || first.Rec == "" {
 		t.Fatalf("first listing %q: %v", out, err)
 	}
-	if err := retention.Place(dir, retention.Hold{Rec: first.Rec, Since: time.Now(), By: "auditor", Reason: "case 42"}); err != nil {
+	if err := store.Place(dir, store.Hold{Rec: first.Rec, Since: time.Now(), By: "auditor", Reason: "case 42"}); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = runCLI("", "list", dir)

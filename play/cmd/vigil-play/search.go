@@ -18,6 +18,7 @@ import (
 	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/reader"
 	"github.com/vigil-rec/vigil/play/screen"
+	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
@@ -29,7 +30,7 @@ func searchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "search PATTERN [DIR|FILE...|--reader journal] [--regex] [--input] [--user U] [--rec R] [--json]",
 		Short: "Find the moments where a text was shown on screen or typed",
-		Long: `Search the recordings in each DIR (its *.jsonl files; default ` + defaultRecDir + `) or FILE,
+		Long: `Search the recordings in each DIR (its *.jsonl files; default ` + store.DefaultDir + `) or FILE,
 or with --reader journal those in the systemd journal, for PATTERN: plain text
 or, with --regex, a Go regular expression (RE2 syntax). Each recording of a file
 holding several (tlog's single-file layout) is searched on its own.
@@ -66,7 +67,7 @@ read (the other recordings are still searched).`,
 			case o.source == "journal" && len(paths) > 0:
 				return &exitError{exitUsageErr, errors.New("--reader journal searches the journal: no DIR or FILE")}
 			case len(paths) == 0:
-				paths = []string{defaultRecDir}
+				paths = []string{store.DefaultDir}
 			}
 			return runSearch(cmd, paths, o, asJSON)
 		},
@@ -145,10 +146,7 @@ func runSearch(cmd *cobra.Command, args []string, o searchOptions, asJSON bool) 
 			}
 		}
 	} else {
-		files, missing, err := recordingFiles(args, stderr)
-		if err != nil {
-			return &exitError{exitUsageErr, err}
-		}
+		files, missing := recordingFiles(args, stderr)
 		if missing {
 			status = exitUsageErr
 		}

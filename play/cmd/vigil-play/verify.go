@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/verify"
 )
 
@@ -47,7 +48,7 @@ func verifyCmd() *cobra.Command {
 		Use:   "verify [-k KEYFILE|DIR]... [FILE|DIR...|-r journal [REC...]]",
 		Short: "Check recordings' hash chains and signatures",
 		Long: `Check the integrity of every recording in each FILE (- for standard input; a
-directory stands for its *.jsonl files; default ` + defaultRecDir + `): the hash chain
+directory stands for its *.jsonl files; default ` + store.DefaultDir + `): the hash chain
 over all messages, the ed25519 signatures against the trusted public keys, and
 that the recording is complete. With --reader journal, the recordings REC in the
 systemd journal (default: all of them; FILE is then journal:TLOG_REC=REC). One
@@ -138,7 +139,7 @@ func verifySources(cmd *cobra.Command, source string, args []string) (out []veri
 		return out, false, nil
 	}
 	if len(args) == 0 {
-		args = []string{defaultRecDir}
+		args = []string{store.DefaultDir}
 	}
 	var plain []string
 	for _, a := range args {
@@ -148,11 +149,11 @@ func verifySources(cmd *cobra.Command, source string, args []string) (out []veri
 		}
 		plain = append(plain, a)
 	}
-	files, missing, err := recordingFiles(plain, cmd.ErrOrStderr())
+	files, missing := recordingFiles(plain, cmd.ErrOrStderr())
 	for _, f := range files {
 		out = append(out, verifySource{name: f})
 	}
-	return out, missing, err
+	return out, missing, nil
 }
 
 func verifyOne(cmd *cobra.Command, src verifySource, trusted keys.Set) ([]verify.Report, error) {

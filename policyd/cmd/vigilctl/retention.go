@@ -23,14 +23,10 @@ import (
 	"github.com/vigil-rec/vigil/conf/hostinfo"
 	"github.com/vigil-rec/vigil/policyd/nsslookup"
 	"github.com/vigil-rec/vigil/rec/keys"
-	"github.com/vigil-rec/vigil/rec/retention"
-	"github.com/vigil-rec/vigil/rec/sink"
+	"github.com/vigil-rec/vigil/policyd/retention"
+	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/verify"
 )
-
-// recDir is where the recorder's file writer puts recordings by default;
-// holds and purge records live beside them.
-const recDir = "/var/log/vigil"
 
 // caller names who runs vigilctl for holds and purge records: the user,
 // and the audit login user behind sudo or su, which the caller cannot
@@ -56,26 +52,21 @@ func caller() string {
 // and, when found in dir, the file.
 func resolveRec(arg, dir string) (rec, file string, err error) {
 	if fi, err := os.Stat(arg); err == nil && fi.Mode().IsRegular() {
-		r, err := retention.ReadHead(arg)
+		r, err := store.ReadHead(arg)
 		if err != nil {
 			return "", "", err
 		}
 		file, err = filepath.Abs(arg)
 		return r.Rec, file, err
 	}
-	if err := retention.CheckRecID(arg); err != nil {
+	if err := store.CheckRecID(arg); err != nil {
 		return "", "", fmt.Errorf("%s is neither a recording file nor a %w", arg, err)
 	}
-	// The file name ends with the (sanitized) id, maybe plus ".N".
-	base := filepath.Join(dir, "*-"+sink.SanitizeName(arg))
-	names, _ := filepath.Glob(base + ".jsonl")
-	more, _ := filepath.Glob(base + ".*.jsonl")
-	for _, n := range append(names, more...) {
-		if r, err := retention.ReadHead(n); err == nil && r.Rec == arg {
-			return arg, n, nil
-		}
+	file, err = store.Find(dir, arg)
+	if errors.Is(err, store.ErrNotFound) {
+		return arg, "", nil
 	}
-	return arg, "", nil
+	return arg, file, err
 }
 
 func holdCmd() *cobra.Command {
@@ -93,9 +84,9 @@ func holdCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			h := retention.Hold{Rec: rec, File: file, Since: time.Now().UTC(), By: caller(), Reason: reason}
-			if err := retention.Place(dir, h); errors.Is(err, fs.ErrExist) {
-				holds, _ := retention.LoadHolds(retention.HoldsDir(dir))
+			h := store.Hold{Rec: rec, File: file, Since: time.Now().UTC(), By: caller(), Reason: reason}
+			if err := store.Place(dir, h); errors.Is(err, fs.ErrExist) {
+				holds, _ := store.LoadHolds(store.HoldsDir(dir))
 				old, _ := holds.Held(rec)
 				return fmt.Errorf("recording %s is already held, since %s by %s (%s); release it first to change the hold",
 					rec, old.Since.Format(time.RFC3339), old.By, old.Reason)
@@ -111,7 +102,7 @@ func holdCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why it is held (case number, request): `TEXT`")
-	cmd.Flags().StringVar(&dir, "dir", recDir, "recordings `DIR`ectory")
+	cmd.Flags().StringVar(&dir, "dir", store.DefaultDir, "recordings `DIR`ectory")
 	return cmd
 }
 
@@ -126,7 +117,7 @@ func releaseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			h, err := retention.Release(dir, rec)
+			h, err := store.Release(dir, rec)
 			if err != nil {
 				return err
 			}
@@ -134,7 +125,7 @@ func releaseCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", recDir, "recordings `DIR`ectory")
+	cmd.Flags().StringVar(&dir, "dir", store.DefaultDir, "recordings `DIR`ectory")
 	return cmd
 }
 
@@ -150,11 +141,11 @@ func holdsCmd() *cobra.Command {
 			"Exit status: 0 listed, 1 some hold file could not be read (the others are listed).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			holds, err := retention.LoadHolds(retention.HoldsDir(dir))
+			holds, err := store.LoadHolds(store.HoldsDir(dir))
 			if err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "vigilctl: %v\n", err)
 			}
-			list := make([]retention.Hold, 0, len(holds))
+			list := make([]store.Hold, 0, len(holds))
 			for _, h := range holds {
 				list = append(list, h)
 			}
@@ -182,7 +173,7 @@ func holdsCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", recDir, "recordings `DIR`ectory")
+	cmd.Flags().StringVar(&dir, "dir", store.DefaultDir, "recordings `DIR`ectory")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
@@ -285,7 +276,7 @@ read, recorded or deleted (see the messages), 2 bad option.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dir, "dir", recDir, "recordings `DIR`ectory")
+	f.StringVar(&dir, "dir", store.DefaultDir, "recordings `DIR`ectory")
 	f.StringVarP(&policy, "policy", "p", conf.DefaultPolicyPath, "policy `FILE` that sets the retention")
 	f.StringVar(&keyFile, "sign-key", filepath.Join(keyDir, signingKey), "`KEY` that signs the purge record")
 	f.StringSliceVarP(&keyPaths, "key", "k", []string{keyDir}, "trusted public `KEY` or directory of *.pub, to note purged recordings' integrity (repeatable)")
@@ -365,7 +356,7 @@ func verifyPurgesCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify-purges [DIR]",
 		Short: "Verify the signed, chained records of what purge deleted",
-		Long: `Checks every purge record in DIR (default ` + retention.RecordsDir(recDir) + `): its signature
+		Long: `Checks every purge record in DIR (default ` + retention.RecordsDir(store.DefaultDir) + `): its signature
 against the trusted public keys and its link to the record before it.
 States, worst first: MODIFIED (changed after it was signed, not in the
 canonical layout, not what the next record linked to, or a seq used twice),
@@ -377,7 +368,7 @@ Exit status: 0 every record OK (or none), 1 some record not OK, 2 the
 directory or a key could not be read.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := retention.RecordsDir(recDir)
+			dir := retention.RecordsDir(store.DefaultDir)
 			if len(args) == 1 {
 				dir = args[0]
 			}

@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-rec/vigil/policyd/retention"
 	"github.com/vigil-rec/vigil/rec/keys"
-	"github.com/vigil-rec/vigil/rec/retention"
-	"github.com/vigil-rec/vigil/rec/retention/retentiontest"
+	"github.com/vigil-rec/vigil/rec/store/storetest"
 )
 
 func run(t *testing.T, cmd *cobra.Command, args ...string) (string, error) {
@@ -67,7 +67,7 @@ retention_days = 365
 	}
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	rec := func(id, user string, days int) string {
-		path, err := retentiontest.Write(dir, retentiontest.Spec{Rec: id, User: user, Host: "h1.example.com",
+		path, err := storetest.Write(dir, storetest.Spec{Rec: id, User: user, Host: "h1.example.com",
 			Start: now.AddDate(0, 0, -days), Duration: time.Minute, Key: key})
 		if err != nil {
 			t.Fatal(err)

@@ -27,6 +27,7 @@ import (
 	"github.com/vigil-rec/vigil/rec/recorder"
 	"github.com/vigil-rec/vigil/rec/session"
 	"github.com/vigil-rec/vigil/rec/sink"
+	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
@@ -148,7 +149,7 @@ func record(ids session.IDs, c conf.Rec, host string, inv session.Invocation, sh
 		if err != nil {
 			return opened{}, err
 		}
-		s, err := sink.Open(c, sink.FileMeta{Start: time.Now(), Host: meta.Host, User: meta.User, Rec: meta.Rec})
+		s, err := sink.Open(c, store.Meta{Start: time.Now(), Host: meta.Host, User: meta.User, Rec: meta.Rec})
 		return opened{s, key}, err
 	})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/vigil-rec/vigil/conf/version"
 	"github.com/vigil-rec/vigil/rec/recorder"
 	"github.com/vigil-rec/vigil/rec/sink"
+	"github.com/vigil-rec/vigil/rec/store"
 )
 
 func main() {
@@ -88,7 +89,7 @@ func record(c conf.Rec, args []string, writeRetry time.Duration) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	s, err := sink.Open(c, sink.FileMeta{Start: time.Now(), Host: meta.Host, User: meta.User, Rec: meta.Rec})
+	s, err := sink.Open(c, store.Meta{Start: time.Now(), Host: meta.Host, User: meta.User, Rec: meta.Rec})
 	if err != nil {
 		return 1, err
 	}

@@ -1,4 +1,4 @@
-package retention
+package store
 
 import (
 	"encoding/json"
@@ -105,14 +105,14 @@ func Place(recDir string, h Hold) error {
 	}
 	defer unlock()
 	dir := HoldsDir(recDir)
-	if err := ensureDir(dir); err != nil {
+	if err := EnsureSubdir(dir); err != nil {
 		return fmt.Errorf("holds: %w", err)
 	}
 	data, err := json.MarshalIndent(h, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := createFile(dir, h.Rec+".json", append(data, '\n')); err != nil {
+	if err := CreateFile(dir, h.Rec+".json", append(data, '\n')); err != nil {
 		return fmt.Errorf("hold %s: %w", h.Rec, err)
 	}
 	return nil

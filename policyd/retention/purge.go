@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigil-rec/vigil/conf/atomicfile"
 	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/store"
 )
 
 // Action is what purge did, or in a dry run would do, with a recording.
@@ -29,9 +30,9 @@ const (
 // Outcome is what purge found and did for one recording file.
 type Outcome struct {
 	Entry
-	Action Action `json:"action"`
-	Why    string `json:"why,omitempty"`
-	Hold   *Hold  `json:"hold,omitempty"`
+	Action Action      `json:"action"`
+	Why    string      `json:"why,omitempty"`
+	Hold   *store.Hold `json:"hold,omitempty"`
 }
 
 // Options say what to purge and how to record it.
@@ -65,12 +66,12 @@ type Result struct {
 // the file; the next run lists it again). Per-recording problems are in
 // the Result; the error is for what stopped the run.
 func Purge(o Options) (*Result, error) {
-	unlock, err := Lock(o.Dir)
+	unlock, err := store.Lock(o.Dir)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	holds, err := LoadHolds(HoldsDir(o.Dir))
+	holds, err := store.LoadHolds(store.HoldsDir(o.Dir))
 	if err != nil {
 		return nil, fmt.Errorf("%w; nothing purged: a hold that cannot be read could be on any recording", err)
 	}
@@ -81,7 +82,7 @@ func Purge(o Options) (*Result, error) {
 	res := &Result{Recordings: []Outcome{}}
 	var due []int
 	for _, e := range entries {
-		if !recordingName.MatchString(e.Name()) || !e.Type().IsRegular() {
+		if !store.IsRecordingName(e.Name()) || !e.Type().IsRegular() {
 			continue
 		}
 		out := o.examine(filepath.Join(o.Dir, e.Name()), holds)
@@ -130,7 +131,7 @@ func Purge(o Options) (*Result, error) {
 }
 
 // examine decides about one recording file.
-func (o *Options) examine(path string, holds Holds) Outcome {
+func (o *Options) examine(path string, holds store.Holds) Outcome {
 	out := Outcome{Entry: Entry{Recording: Recording{File: path}}}
 	fail := func(err error) Outcome {
 		out.Action, out.Why = Failed, "kept: "+bare(err).Error()
@@ -141,7 +142,7 @@ func (o *Options) examine(path string, holds Holds) Outcome {
 		return fail(err)
 	}
 	defer f.Close()
-	r, err := readHead(f)
+	r, err := head(f)
 	if err != nil {
 		return fail(err)
 	}

@@ -1,4 +1,4 @@
-package retention
+package store
 
 import (
 	"fmt"
@@ -26,11 +26,11 @@ func Lock(recDir string) (unlock func(), err error) {
 	return func() { d.Close() }, nil // closing releases the flock
 }
 
-// ensureDir creates dir (mode 0750) if it is missing, with the group of its
+// EnsureSubdir creates dir (mode 0750) if it is missing, with the group of its
 // parent, the recordings directory: whoever may read the recordings may
 // read their holds and purge records, and nobody else learns who is under
 // a hold.
-func ensureDir(dir string) error {
+func EnsureSubdir(dir string) error {
 	if fi, err := os.Stat(dir); err == nil {
 		if !fi.IsDir() {
 			return fmt.Errorf("%s is not a directory", dir)
@@ -54,10 +54,10 @@ func ensureDir(dir string) error {
 	return atomicfile.SyncDir(filepath.Dir(dir))
 }
 
-// createFile writes data to dir/name (mode 0640, the directory's group)
+// CreateFile writes data to dir/name (mode 0640, the directory's group)
 // all at once and durably, never replacing an existing file: the content
 // goes to a temporary file that is then hard-linked under its name.
-func createFile(dir, name string, data []byte) error {
+func CreateFile(dir, name string, data []byte) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/verify"
 )
 
@@ -140,7 +141,7 @@ func parseRecord(data []byte, env *envelope) (*Record, error) {
 // with the highest seq, signed with key; it returns the file's path and
 // SHA-256. r.Seq and r.Prev are set here.
 func appendRecord(dir string, r *Record, key ed25519.PrivateKey) (path, hash string, err error) {
-	if err := ensureDir(dir); err != nil {
+	if err := store.EnsureSubdir(dir); err != nil {
 		return "", "", fmt.Errorf("purge records: %w", err)
 	}
 	stored, err := readRecords(dir)
@@ -161,7 +162,7 @@ func appendRecord(dir string, r *Record, key ed25519.PrivateKey) (path, hash str
 	env.Sig = hex.EncodeToString(ed25519.Sign(key, recordSigInput(body)))
 	data := encodeRecord(env)
 	name := fmt.Sprintf("%s-%06d.json", r.Time.UTC().Format("20060102T150405Z"), r.Seq)
-	if err := createFile(dir, name, data); err != nil {
+	if err := store.CreateFile(dir, name, data); err != nil {
 		return "", "", fmt.Errorf("purge record: %w", err)
 	}
 	sum := sha256.Sum256(data)

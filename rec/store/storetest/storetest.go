@@ -1,6 +1,6 @@
-// Package retentiontest writes recording files for retention tests the way
+// Package storetest writes recording files for tests the way
 // vigil-rec does: the real tlog encoder, hash chain and file writer.
-package retentiontest
+package storetest
 
 import (
 	"crypto/ed25519"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-rec/vigil/rec/chain"
 	"github.com/vigil-rec/vigil/rec/sink"
+	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
@@ -25,7 +26,7 @@ type Spec struct {
 // it) and sets the file's mtime to the session's end, as if it had been
 // written then. It returns the file's path.
 func Write(dir string, s Spec) (string, error) {
-	f, err := sink.OpenFile(dir+"/", sink.FileMeta{Start: s.Start, Host: s.Host, User: s.User, Rec: s.Rec})
+	f, err := sink.OpenFile(dir+"/", store.Meta{Start: s.Start, Host: s.Host, User: s.User, Rec: s.Rec})
 	if err != nil {
 		return "", err
 	}

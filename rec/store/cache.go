@@ -1,4 +1,4 @@
-package main
+package store
 
 import (
 	"bytes"
@@ -16,19 +16,18 @@ import (
 	"github.com/vigil-rec/vigil/rec/keys"
 )
 
-// The list cache keeps what list found in each file, so that listing
-// thousands of recordings again reads only their directory entries and
-// inodes. It lives in the user's cache directory ($XDG_CACHE_HOME, or
-// ~/.cache), root's too rather than /var/cache: one place and one rule for
-// all, since the integrity states in it are trusted only in a file of the
-// user's own.
+// The Cache keeps the summaries of each file, so that listing thousands of
+// recordings again reads only their directory entries and inodes. It
+// lives in the user's cache directory ($XDG_CACHE_HOME, or ~/.cache),
+// root's too rather than /var/cache: one place and one rule for all, since
+// the integrity states in it are trusted only in a file of the user's own.
 //
-// Only what a file's content says is cached (listFile's listings): a
-// column that depends on anything else is to be filled in after the cache.
+// Only what a file's content says is cached (Describe's summaries):
+// anything that depends on something else (holds) is to be added after.
 const (
-	listCacheName = "vigil-play/list.cache"
-	// listCacheVersion changes with the listing type's fields or meaning.
-	listCacheVersion = 1
+	cacheName = "vigil-play/list.cache"
+	// cacheVersion changes with Summary's fields or meaning.
+	cacheVersion = 2
 )
 
 // fileID tells whether a file is still the one summarized. The change
@@ -49,24 +48,27 @@ func fileIDOf(fi fs.FileInfo) (fileID, bool) {
 		CTime: st.Ctim.Nano()}, true
 }
 
-type listCacheEntry struct {
-	ID       fileID
-	Keys     [32]byte // the trusted keys the states were found with
-	Listings []listing
+type cacheEntry struct {
+	ID        fileID
+	Keys      [32]byte // the trusted keys the states were found with
+	Summaries []Summary
 }
 
-type listCacheFile struct {
+type cacheFile struct {
 	Version int
-	Entries map[string]listCacheEntry // by absolute path
+	Entries map[string]cacheEntry // by absolute path
 }
 
-// listCache is the cache of one run of list.
-type listCache struct {
+// Cache is the cache of one listing. Its methods are not safe for
+// concurrent use.
+type Cache struct {
 	path    string // "" when there is no cache directory
 	keys    [32]byte
-	entries map[string]listCacheEntry
+	entries map[string]cacheEntry
 	changed bool
-	reread  bool // get finds nothing: every file is read again
+	// Reread makes Get find nothing: every file is read again (and the
+	// cache renewed).
+	Reread bool
 }
 
 // keysDigest identifies a set of trusted keys.
@@ -74,15 +76,15 @@ func keysDigest(trusted keys.Set) [32]byte {
 	return sha256.Sum256([]byte(strings.Join(trusted.IDs(), "\n")))
 }
 
-// openListCache reads the cache; a missing, foreign or broken one is an
-// empty cache.
-func openListCache(trusted keys.Set) *listCache {
-	c := &listCache{keys: keysDigest(trusted), entries: map[string]listCacheEntry{}}
+// OpenCache reads the user's cache of summaries found with the trusted
+// keys; a missing, foreign or broken one is an empty cache.
+func OpenCache(trusted keys.Set) *Cache {
+	c := &Cache{keys: keysDigest(trusted), entries: map[string]cacheEntry{}}
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		return c
 	}
-	c.path = filepath.Join(dir, listCacheName)
+	c.path = filepath.Join(dir, cacheName)
 	f, err := os.Open(c.path)
 	if err != nil {
 		return c
@@ -91,8 +93,8 @@ func openListCache(trusted keys.Set) *listCache {
 	if fi, err := f.Stat(); err != nil || !ownFile(fi) {
 		return c
 	}
-	var cf listCacheFile
-	if err := gob.NewDecoder(f).Decode(&cf); err == nil && cf.Version == listCacheVersion && cf.Entries != nil {
+	var cf cacheFile
+	if err := gob.NewDecoder(f).Decode(&cf); err == nil && cf.Version == cacheVersion && cf.Entries != nil {
 		c.entries = cf.Entries
 	}
 	return c
@@ -111,30 +113,31 @@ func absPath(path string) string {
 	return path
 }
 
-// get returns what the file at path held when it was as fi is now.
-func (c *listCache) get(path string, fi fs.FileInfo) ([]listing, bool) {
+// Get returns the summaries of the file at path when it was as fi is now.
+func (c *Cache) Get(path string, fi fs.FileInfo) ([]Summary, bool) {
 	id, ok := fileIDOf(fi)
-	if !ok || c.reread {
+	if !ok || c.Reread {
 		return nil, false
 	}
 	e, ok := c.entries[absPath(path)]
 	if !ok || e.ID != id || e.Keys != c.keys {
 		return nil, false
 	}
-	return e.Listings, true
+	return e.Summaries, true
 }
 
-// put records what the file at path, as fi, holds.
-func (c *listCache) put(path string, fi fs.FileInfo, ls []listing) {
+// Put records the summaries of the file at path, as fi. fi must be from
+// before the file was read: if it changed meanwhile, the next Get misses.
+func (c *Cache) Put(path string, fi fs.FileInfo, ss []Summary) {
 	if id, ok := fileIDOf(fi); ok {
-		c.entries[absPath(path)] = listCacheEntry{ID: id, Keys: c.keys, Listings: ls}
+		c.entries[absPath(path)] = cacheEntry{ID: id, Keys: c.keys, Summaries: ss}
 		c.changed = true
 	}
 }
 
-// save writes the cache back if it changed, without the files that are
+// Save writes the cache back if it changed, without the files that are
 // gone.
-func (c *listCache) save() error {
+func (c *Cache) Save() error {
 	if c.path == "" || !c.changed {
 		return nil
 	}
@@ -144,7 +147,7 @@ func (c *listCache) save() error {
 		}
 	}
 	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(listCacheFile{Version: listCacheVersion, Entries: c.entries}); err != nil {
+	if err := gob.NewEncoder(&b).Encode(cacheFile{Version: cacheVersion, Entries: c.entries}); err != nil {
 		return err
 	}
 	return writeFileAtomic(c.path, &b)

@@ -1,0 +1,336 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/tlog"
+	"github.com/vigil-rec/vigil/rec/verify"
+)
+
+// Summary is what one recording is: who, where, when, how big, and
+// whether it is intact. Its JSON is what `vigil-play list --json` prints
+// of it.
+type Summary struct {
+	File string `json:"file"`
+	Rec  string `json:"rec"`
+	// Start is the wall-clock time of the recording's start; zero when
+	// unknown (format 2.2 has no wall-clock time).
+	Start    time.Time `json:"-"`
+	Duration float64   `json:"duration"` // seconds from the start to the last packet
+	User     string    `json:"user"`
+	Host     string    `json:"host"`
+	Term     string    `json:"term"`
+	Size     int64     `json:"size"` // bytes of the recording's messages
+	// State and Detail are the integrity state as rec/verify reports it.
+	State  string `json:"state"`
+	Detail string `json:"detail,omitempty"`
+	// End is when the last message's last packet happened by that
+	// message's own (chained) time field; zero when unknown.
+	End time.Time `json:"-"`
+	// LastHash is the chain hash stored in the last line, if that is an
+	// anchor: purge records name a deleted recording by it.
+	LastHash string `json:"-"`
+}
+
+// Data is a recording's bytes: a file, or a journal recording read into
+// memory.
+type Data interface {
+	io.ReadSeeker
+	io.ReaderAt
+}
+
+// Describe summarizes the recordings in the file at path: one, or several
+// when they share the file (tlog's single-file layout); none when it holds
+// no messages.
+func Describe(path string, trusted keys.Set) ([]Summary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return Summarize(f, path, fi.Size(), trusted, nil)
+}
+
+// Summarize summarizes the recordings in d, of size bytes, named name.
+// Their integrity needs all of d (rec/verify); the rest comes from the
+// first and last message, except where several recordings share d, which
+// is read again. tee, if not nil, gets every byte of d as it is verified
+// (purge hashes the file on the way).
+func Summarize(d Data, name string, size int64, trusted keys.Set, tee io.Writer) ([]Summary, error) {
+	if _, err := d.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var r io.Reader = d
+	if tee != nil {
+		r = io.TeeReader(d, tee)
+	}
+	reports, err := verify.Recordings(r, trusted)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	switch len(reports) {
+	case 0:
+		return nil, nil
+	case 1:
+		s := Summary{File: name, Size: size}
+		s.setState(reports[0])
+		first, err := firstMessage(d, name)
+		if err != nil {
+			return nil, err
+		}
+		last, err := lastMessage(d, size)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if first != nil {
+			s.describe(first, last)
+		}
+		return []Summary{s}, nil
+	}
+	return scan(d, name, reports)
+}
+
+func (s *Summary) setState(r verify.Report) {
+	s.Rec, s.State, s.LastHash = r.Rec, r.State.String(), r.LastHash
+	if r.State != verify.OK {
+		s.Detail = r.Detail
+	}
+}
+
+// message is what a summary takes from one message.
+type message struct {
+	rec, user, host, term string
+	time                  time.Time // zero when the format has none
+	pos, end              time.Duration
+}
+
+// decode decodes line (with or without its '\n') into m.
+func (m *message) decode(d *tlog.Decoder, line []byte) error {
+	var t tlog.Message
+	if err := d.Decode(bytes.TrimSuffix(line, []byte("\n")), &t); err != nil {
+		return err
+	}
+	*m = message{rec: t.Rec, user: t.User, host: t.Host, term: t.Term, time: t.Time, pos: t.Pos, end: EndOf(&t)}
+	return nil
+}
+
+// EndOf is the time of a message's last packet, from the recording's start.
+func EndOf(m *tlog.Message) time.Duration {
+	if n := len(m.Events); n > 0 {
+		return m.Events[n-1].T
+	}
+	return m.Pos
+}
+
+// describe fills in the metadata from a recording's first and last message
+// (last may be nil when it is the first).
+func (s *Summary) describe(first, last *message) {
+	s.User, s.Host, s.Term = first.user, first.host, first.term
+	if s.Rec == "" {
+		s.Rec = first.rec
+	}
+	if !first.time.IsZero() {
+		// time is the wall clock at the message's pos; the recording
+		// starts pos earlier.
+		s.Start = first.time.Add(-first.pos)
+	}
+	if last == nil {
+		last = first
+	}
+	s.Duration = last.end.Seconds()
+	if !last.time.IsZero() {
+		s.End = last.time.Add(last.end - last.pos).UTC()
+	}
+}
+
+// lines calls f with each line of r (a last one without '\n' included)
+// until f returns false; a line longer than verify.MaxLine is an error.
+func lines(r io.Reader, f func(line []byte) bool) error {
+	br := bufio.NewReaderSize(r, 32<<10)
+	var long []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		line := part
+		if err == bufio.ErrBufferFull || long != nil {
+			long = append(long, part...)
+			if len(long) > verify.MaxLine {
+				return fmt.Errorf("line longer than %d bytes", verify.MaxLine)
+			}
+			if err == bufio.ErrBufferFull {
+				continue
+			}
+			line, long = long, nil
+		}
+		if len(line) > 0 && !f(line) {
+			return nil
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// firstMessage returns the first message that decodes, nil if none does.
+func firstMessage(d io.ReadSeeker, name string) (*message, error) {
+	if _, err := d.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var dec tlog.Decoder
+	var first *message
+	err := lines(d, func(line []byte) bool {
+		var m message
+		if m.decode(&dec, line) == nil {
+			first = &m
+		}
+		return first == nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return first, nil
+}
+
+// lastMessage returns the last message that decodes, searching backwards
+// from the end in growing blocks (a truncated last line is passed over).
+func lastMessage(d io.ReaderAt, size int64) (*message, error) {
+	var dec tlog.Decoder
+	for block := int64(64 << 10); ; block *= 8 {
+		off := max(size-block, 0)
+		buf := make([]byte, size-off)
+		if _, err := d.ReadAt(buf, off); err != nil && err != io.EOF {
+			return nil, err
+		}
+		ls := bytes.Split(buf, []byte("\n"))
+		if off > 0 {
+			ls = ls[1:] // starts mid-line
+		}
+		for i := len(ls) - 1; i >= 0; i-- {
+			if len(bytes.TrimSpace(ls[i])) == 0 {
+				continue
+			}
+			var m message
+			if m.decode(&dec, ls[i]) == nil {
+				return &m, nil
+			}
+		}
+		if off == 0 || block >= verify.MaxLine {
+			return nil, nil
+		}
+	}
+}
+
+// scan reads data holding several recordings, collecting each one's first
+// and last message and size.
+func scan(d io.ReadSeeker, name string, reports []verify.Report) ([]Summary, error) {
+	if _, err := d.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	type acc struct {
+		first, last message
+		size        int64
+	}
+	recs := map[string]*acc{}
+	var dec tlog.Decoder
+	err := lines(d, func(line []byte) bool {
+		var m message
+		if m.decode(&dec, line) == nil {
+			a := recs[m.rec]
+			if a == nil {
+				a = &acc{first: m}
+				recs[m.rec] = a
+			}
+			a.last = m
+			a.size += int64(len(line))
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	out := make([]Summary, 0, len(reports))
+	for _, r := range reports {
+		s := Summary{File: name}
+		s.setState(r)
+		if a := recs[r.Rec]; a != nil {
+			s.Size = a.size
+			s.describe(&a.first, &a.last)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// ReadHead summarizes the recording in the file at path from its first
+// message alone: rec, user, host, terminal, start, and the file's size. It
+// neither verifies nor reads further: a file whose first line is not a
+// message is not a recording.
+func ReadHead(path string) (*Summary, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	s, err := Head(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Head is ReadHead of an open file, read from its current offset.
+func Head(f *os.File) (*Summary, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	s := &Summary{File: f.Name(), Size: fi.Size()}
+	var dec tlog.Decoder
+	n, found := 0, false
+	var derr error
+	err = lines(f, func(line []byte) bool {
+		n++
+		if len(bytes.TrimSpace(line)) == 0 {
+			return true
+		}
+		var m message
+		if derr = m.decode(&dec, line); derr != nil {
+			derr = fmt.Errorf("line %d: not a recording: %w", n, derr)
+			return false
+		}
+		s.describe(&m, nil)
+		s.Duration, s.End = 0, time.Time{} // the first message does not say
+		found = true
+		return false
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case derr != nil:
+		return nil, derr
+	case !found:
+		return nil, errors.New("empty, not a recording")
+	}
+	if !s.Start.IsZero() {
+		s.Start = s.Start.UTC()
+	}
+	return s, nil
+}
