@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -61,8 +62,24 @@ func Describe(path string, trusted keys.Set) ([]Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Summarize(f, path, fi.Size(), trusted, nil)
+	size := fi.Size()
+	if size > smallFile {
+		return Summarize(f, path, size, trusted, nil)
+	}
+	// Most recordings are small: one read, then everything from memory.
+	bp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(bp)
+	buf := (*bp)[:size]
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return summarize(bytes.NewReader(buf), memSource(buf), path, size, trusted)
 }
+
+// smallFile is the size up to which Describe reads a file at once.
+const smallFile = 1 << 20
+
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
 
 // Summarize summarizes the recordings in d, of size bytes, named name.
 // Their integrity needs all of d (rec/verify); the rest comes from the
@@ -77,6 +94,41 @@ func Summarize(d Data, name string, size int64, trusted keys.Set, tee io.Writer)
 	if tee != nil {
 		r = io.TeeReader(d, tee)
 	}
+	return summarize(r, dataSource(d), name, size, trusted)
+}
+
+// source gives a recording's bytes again after verify has read them: a
+// block at an offset, or all from the start.
+type source struct {
+	block func(off, n int64) ([]byte, error)
+	all   func() (io.Reader, error)
+}
+
+// memSource is data in memory: blocks are slices of it.
+func memSource(b []byte) source {
+	return source{
+		block: func(off, n int64) ([]byte, error) { return b[off : off+n], nil },
+		all:   func() (io.Reader, error) { return bytes.NewReader(b), nil },
+	}
+}
+
+func dataSource(d Data) source {
+	return source{
+		block: func(off, n int64) ([]byte, error) {
+			b := make([]byte, n)
+			if _, err := d.ReadAt(b, off); err != nil && err != io.EOF {
+				return nil, err
+			}
+			return b, nil
+		},
+		all: func() (io.Reader, error) {
+			_, err := d.Seek(0, io.SeekStart)
+			return d, err
+		},
+	}
+}
+
+func summarize(r io.Reader, src source, name string, size int64, trusted keys.Set) ([]Summary, error) {
 	reports, err := verify.Recordings(r, trusted)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -87,11 +139,11 @@ func Summarize(d Data, name string, size int64, trusted keys.Set, tee io.Writer)
 	case 1:
 		s := Summary{File: name, Size: size}
 		s.setState(reports[0])
-		first, err := firstMessage(d, name)
+		first, err := edgeMessage(src, size, true)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		last, err := lastMessage(d, size)
+		last, err := edgeMessage(src, size, false)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -100,7 +152,11 @@ func Summarize(d Data, name string, size int64, trusted keys.Set, tee io.Writer)
 		}
 		return []Summary{s}, nil
 	}
-	return scan(d, name, reports)
+	all, err := src.all()
+	if err != nil {
+		return nil, err
+	}
+	return scan(all, name, reports)
 }
 
 func (s *Summary) setState(r verify.Report) {
@@ -186,61 +242,61 @@ func lines(r io.Reader, f func(line []byte) bool) error {
 	}
 }
 
-// firstMessage returns the first message that decodes, nil if none does.
-func firstMessage(d io.ReadSeeker, name string) (*message, error) {
-	if _, err := d.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	var dec tlog.Decoder
-	var first *message
-	err := lines(d, func(line []byte) bool {
-		var m message
-		if m.decode(&dec, line) == nil {
-			first = &m
-		}
-		return first == nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return first, nil
-}
-
-// lastMessage returns the last message that decodes, searching backwards
-// from the end in growing blocks (a truncated last line is passed over).
-func lastMessage(d io.ReaderAt, size int64) (*message, error) {
+// edgeMessage returns the first (or last) message that decodes, looking
+// from the start (or the end) in growing blocks; a line cut by the block's
+// edge, or truncated at the end, is passed over.
+func edgeMessage(src source, size int64, first bool) (*message, error) {
 	var dec tlog.Decoder
 	for block := int64(64 << 10); ; block *= 8 {
-		off := max(size-block, 0)
-		buf := make([]byte, size-off)
-		if _, err := d.ReadAt(buf, off); err != nil && err != io.EOF {
+		n := min(block, size)
+		off := int64(0)
+		if !first {
+			off = size - n
+		}
+		buf, err := src.block(off, n)
+		if err != nil {
 			return nil, err
 		}
-		ls := bytes.Split(buf, []byte("\n"))
-		if off > 0 {
-			ls = ls[1:] // starts mid-line
+		whole := n == size
+		if !whole && first {
+			buf = buf[:bytes.LastIndexByte(buf, '\n')+1]
+		} else if !whole {
+			i := bytes.IndexByte(buf, '\n')
+			if i < 0 {
+				i = len(buf) - 1 // all of it is one line's middle
+			}
+			buf = buf[i+1:]
 		}
-		for i := len(ls) - 1; i >= 0; i-- {
-			if len(bytes.TrimSpace(ls[i])) == 0 {
+		for len(buf) > 0 {
+			var line []byte
+			if first {
+				i := bytes.IndexByte(buf, '\n')
+				if i < 0 {
+					i = len(buf) - 1
+				}
+				line, buf = buf[:i+1], buf[i+1:]
+			} else {
+				end := bytes.TrimRight(buf, "\n")
+				i := bytes.LastIndexByte(end, '\n')
+				line, buf = end[i+1:], end[:i+1]
+			}
+			if len(bytes.TrimSpace(line)) == 0 {
 				continue
 			}
 			var m message
-			if m.decode(&dec, ls[i]) == nil {
+			if m.decode(&dec, line) == nil {
 				return &m, nil
 			}
 		}
-		if off == 0 || block >= verify.MaxLine {
+		if whole || block >= verify.MaxLine {
 			return nil, nil
 		}
 	}
 }
 
-// scan reads data holding several recordings, collecting each one's first
-// and last message and size.
-func scan(d io.ReadSeeker, name string, reports []verify.Report) ([]Summary, error) {
-	if _, err := d.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
+// scan reads data holding several recordings from its start, collecting
+// each one's first and last message and size.
+func scan(d io.Reader, name string, reports []verify.Report) ([]Summary, error) {
 	type acc struct {
 		first, last message
 		size        int64

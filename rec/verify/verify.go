@@ -111,7 +111,13 @@ const MaxRecordings = 100000
 // returns one report per rec id, in order of first appearance. The error
 // is only for failures to read r.
 func Recordings(r io.Reader, trusted keys.Set) ([]Report, error) {
-	lines := lineReader{br: bufio.NewReaderSize(r, 64<<10)}
+	size := 64 << 10
+	if b, ok := r.(interface{ Len() int }); ok {
+		// Data in memory (a small file read at once): no bigger buffer
+		// than the data, whose zeroing would cost more than verifying.
+		size = min(size, b.Len()+1)
+	}
+	lines := lineReader{br: bufio.NewReaderSize(r, size)}
 	var lp lineParser
 	var order []*group
 	groups := map[string]*group{}
