@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -136,16 +137,6 @@ func LoadPolicy(path string) (*Policy, error) {
 	return ParsePolicy(path, data)
 }
 
-// policyKeys lists every key the policy accepts, by table; "*" marks a
-// table of arbitrary keys (host_groups) or the recorder overlay (rec).
-var policyKeys = map[string][]string{
-	"":                  {"recorder", "source", "session_recording", "host_groups", "rule", "ldap", "retention"},
-	"session_recording": {"scope", "users", "groups", "exclude_users", "exclude_groups"},
-	"rule":              {"name", "action", "priority", "users", "groups", "services", "hosts", "rec", "retention_days"},
-	"retention":         {"days"},
-	"ldap":              {"uri", "base", "bind_dn", "bind_password_file", "start_tls", "ca_cert", "refresh", "timeout", "cache", "host"},
-}
-
 // ParsePolicy parses a policy document; name locates errors.
 func ParsePolicy(name string, data []byte) (*Policy, error) {
 	src := string(data)
@@ -160,67 +151,212 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 	pp := policyParser{file: name, lines: tomlKeyLines(src)}
 	p := &Policy{File: name, Recorder: DefaultRecorder, Source: "file",
 		SessionRecording: SessionRecording{Scope: ScopeNone}, LDAP: DefaultLDAP()}
-	if err := pp.checkKeys(tree, nil, ""); err != nil {
+	if err := parseTable(&pp, tree, nil, "", policyFields, p); err != nil {
 		return nil, err
-	}
-	for _, k := range []string{"session_recording", "host_groups", "ldap"} {
-		if v, ok := tree[k]; ok {
-			if _, isTable := v.(map[string]any); !isTable {
-				return nil, pp.errorf([]string{k}, k, "must be a table ([%s]), got %s", k, typeName(v))
-			}
-		}
-	}
-	var err error
-	if v, ok := tree["recorder"]; ok {
-		if p.Recorder, err = pp.path(v, []string{"recorder"}); err != nil {
-			return nil, err
-		}
-	}
-	if v, ok := tree["source"]; ok {
-		if p.Source, err = pp.oneOf(v, []string{"source"}, "file", "ldap"); err != nil {
-			return nil, err
-		}
-	}
-	if t, ok := tree["session_recording"].(map[string]any); ok {
-		if err := pp.sessionRecording(t, &p.SessionRecording); err != nil {
-			return nil, err
-		}
-	}
-	if t, ok := tree["host_groups"].(map[string]any); ok {
-		p.HostGroups = map[string][]string{}
-		for _, k := range sortedKeys(t) {
-			if p.HostGroups[k], err = pp.list(t[k], []string{"host_groups", k}); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if v, ok := tree["rule"]; ok {
-		rules, ok := v.([]map[string]any)
-		if !ok {
-			return nil, pp.errorf([]string{"rule"}, "rule", "must be an array of tables ([[rule]])")
-		}
-		for i, t := range rules {
-			r, err := pp.rule(t, []string{"rule", fmt.Sprintf("#%d", i)})
-			if err != nil {
-				return nil, err
-			}
-			p.Rules = append(p.Rules, r)
-		}
-	}
-	if t, ok := tree["ldap"].(map[string]any); ok {
-		if err := pp.ldap(t, &p.LDAP); err != nil {
-			return nil, err
-		}
-	}
-	if v, ok := tree["retention"]; ok {
-		if err := pp.retention(v, p); err != nil {
-			return nil, err
-		}
 	}
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// policyField is one key of a policy table and how its value is checked
+// and stored in the table's target. The tables below drive parsing and the
+// unknown-key check alike, so that a key's rules live in one place (as
+// recFields do for the recorder's keys).
+type policyField[T any] struct {
+	key string
+	set func(pp *policyParser, v any, p []string, dst *T) error
+}
+
+// parseTable parses table t at path base (named table in messages) into
+// dst: every key must be one of fields; each is set in key order.
+func parseTable[T any](pp *policyParser, t map[string]any, base []string, table string, fields []policyField[T], dst *T) error {
+	keys := sortedKeys(t)
+	at := make([]int, len(keys))
+	for i, k := range keys {
+		if at[i] = slices.IndexFunc(fields, func(f policyField[T]) bool { return f.key == k }); at[i] < 0 {
+			return pp.errorf(append(slices.Clone(base), k), dotted(table, k), "unknown key")
+		}
+	}
+	for i, k := range keys {
+		if err := fields[at[i]].set(pp, t[k], append(slices.Clone(base), k), dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// subTable parses the table at key into the target get returns.
+func subTable[T, S any](key string, fields []policyField[S], get func(*T) *S) policyField[T] {
+	return policyField[T]{key, func(pp *policyParser, v any, p []string, dst *T) error {
+		t, ok := v.(map[string]any)
+		if !ok {
+			return pp.errorf(p, key, "must be a table ([%s]), got %s", key, typeName(v))
+		}
+		return parseTable(pp, t, p, key, fields, get(dst))
+	}}
+}
+
+func strField[T any](key string, get func(*T) *string) policyField[T] {
+	return policyField[T]{key, func(pp *policyParser, v any, p []string, dst *T) (err error) {
+		*get(dst), err = pp.str(v, p)
+		return err
+	}}
+}
+
+func pathField[T any](key string, get func(*T) *string) policyField[T] {
+	return policyField[T]{key, func(pp *policyParser, v any, p []string, dst *T) (err error) {
+		*get(dst), err = pp.path(v, p)
+		return err
+	}}
+}
+
+func oneOfField[T any](key string, get func(*T) *string, allowed ...string) policyField[T] {
+	return policyField[T]{key, func(pp *policyParser, v any, p []string, dst *T) (err error) {
+		*get(dst), err = pp.oneOf(v, p, allowed...)
+		return err
+	}}
+}
+
+func intField[T any](key string, lo, hi int64, get func(*T) *int) policyField[T] {
+	return policyField[T]{key, func(pp *policyParser, v any, p []string, dst *T) (err error) {
+		*get(dst), err = pp.integer(v, p, lo, hi)
+		return err
+	}}
+}
+
+func listField[T any](key string, get func(*T) *[]string) policyField[T] {
+	return policyField[T]{key, func(pp *policyParser, v any, p []string, dst *T) (err error) {
+		*get(dst), err = pp.list(v, p)
+		return err
+	}}
+}
+
+var policyFields = []policyField[Policy]{
+	pathField("recorder", func(p *Policy) *string { return &p.Recorder }),
+	oneOfField("source", func(p *Policy) *string { return &p.Source }, "file", "ldap"),
+	subTable("session_recording", sessionRecordingFields, func(p *Policy) *SessionRecording { return &p.SessionRecording }),
+	{"host_groups", func(pp *policyParser, v any, path []string, p *Policy) error {
+		t, ok := v.(map[string]any)
+		if !ok {
+			return pp.errorf(path, "host_groups", "must be a table ([host_groups]), got %s", typeName(v))
+		}
+		p.HostGroups = map[string][]string{}
+		for _, k := range sortedKeys(t) {
+			var err error
+			if p.HostGroups[k], err = pp.list(t[k], append(slices.Clone(path), k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}},
+	{"rule", func(pp *policyParser, v any, path []string, p *Policy) error {
+		rules, ok := v.([]map[string]any)
+		if !ok {
+			return pp.errorf(path, "rule", "must be an array of tables ([[rule]])")
+		}
+		for i, t := range rules {
+			r, err := pp.rule(t, []string{"rule", fmt.Sprintf("#%d", i)})
+			if err != nil {
+				return err
+			}
+			p.Rules = append(p.Rules, r)
+		}
+		return nil
+	}},
+	{"ldap", func(pp *policyParser, v any, path []string, p *Policy) error {
+		t, ok := v.(map[string]any)
+		if !ok {
+			return pp.errorf(path, "ldap", "must be a table ([ldap]), got %s", typeName(v))
+		}
+		return pp.ldap(t, &p.LDAP)
+	}},
+	{"retention", func(pp *policyParser, v any, path []string, p *Policy) error {
+		t, ok := v.(map[string]any)
+		if !ok {
+			return pp.errorf(path, "retention", "must be a table ([retention]) (got %s)", typeName(v))
+		}
+		return parseTable(pp, t, path, "retention", retentionFields, p)
+	}},
+}
+
+var sessionRecordingFields = []policyField[SessionRecording]{
+	oneOfField("scope", func(s *SessionRecording) *string { return &s.Scope }, ScopeNone, ScopeSome, ScopeAll),
+	listField("users", func(s *SessionRecording) *[]string { return &s.Users }),
+	listField("groups", func(s *SessionRecording) *[]string { return &s.Groups }),
+	listField("exclude_users", func(s *SessionRecording) *[]string { return &s.ExcludeUsers }),
+	listField("exclude_groups", func(s *SessionRecording) *[]string { return &s.ExcludeGroups }),
+}
+
+var retentionFields = []policyField[Policy]{
+	intField("days", 0, MaxRetentionDays, func(p *Policy) *int { return &p.RetentionDays }),
+}
+
+var ruleFields = []policyField[Rule]{
+	strField("name", func(r *Rule) *string { return &r.Name }),
+	{"action", func(pp *policyParser, v any, p []string, r *Rule) (err error) {
+		if r.Action, err = pp.str(v, p); err == nil {
+			if msg := CheckAction(r.Action); msg != "" {
+				err = pp.errorf(p, "rule.action", "%s", msg)
+			}
+		}
+		return err
+	}},
+	intField("priority", 0, MaxRulePriority, func(r *Rule) *int { return &r.Priority }),
+	listField("users", func(r *Rule) *[]string { return &r.Users }),
+	listField("groups", func(r *Rule) *[]string { return &r.Groups }),
+	listField("services", func(r *Rule) *[]string { return &r.Services }),
+	{"hosts", func(pp *policyParser, v any, p []string, r *Rule) (err error) {
+		if r.Hosts, err = pp.list(v, p); err != nil {
+			return err
+		}
+		for _, h := range r.Hosts {
+			if msg := CheckHost(h, true); msg != "" {
+				return pp.errorf(p, "rule.hosts", "%s", msg)
+			}
+		}
+		return nil
+	}},
+	{"retention_days", func(pp *policyParser, v any, p []string, r *Rule) error {
+		days, err := pp.integer(v, p, 0, MaxRetentionDays)
+		if err == nil {
+			r.RetentionDays = &days
+		}
+		return err
+	}},
+	{"rec", func(pp *policyParser, v any, p []string, r *Rule) error {
+		sub, ok := v.(map[string]any)
+		if !ok {
+			return pp.errorf(p, "rule.rec", "must be a table (got %s)", typeName(v))
+		}
+		return r.Rec.mergeTree(sub, pp.file, pp.lines, p)
+	}},
+}
+
+var ldapFields = []policyField[LDAP]{
+	{"uri", func(pp *policyParser, v any, p []string, l *LDAP) (err error) {
+		l.URI, err = pp.str(v, p)
+		if err == nil && !strings.HasPrefix(l.URI, "ldap://") && !strings.HasPrefix(l.URI, "ldaps://") {
+			err = pp.errorf(p, "ldap.uri", "must start with ldap:// or ldaps:// (got %q)", l.URI)
+		}
+		return err
+	}},
+	strField("base", func(l *LDAP) *string { return &l.Base }),
+	strField("bind_dn", func(l *LDAP) *string { return &l.BindDN }),
+	pathField("bind_password_file", func(l *LDAP) *string { return &l.PasswordFile }),
+	{"start_tls", func(pp *policyParser, v any, p []string, l *LDAP) error {
+		var ok bool
+		if l.StartTLS, ok = v.(bool); !ok {
+			return pp.errorf(p, "ldap.start_tls", "must be a boolean (got %s)", typeName(v))
+		}
+		return nil
+	}},
+	pathField("ca_cert", func(l *LDAP) *string { return &l.CACert }),
+	intField("refresh", 5, 86400, func(l *LDAP) *int { return &l.Refresh }),
+	intField("timeout", 1, 300, func(l *LDAP) *int { return &l.Timeout }),
+	pathField("cache", func(l *LDAP) *string { return &l.Cache }),
+	strField("host", func(l *LDAP) *string { return &l.Host }),
 }
 
 // TlogRecorder reports whether recorder is one of tlog's programs, which
@@ -266,18 +402,6 @@ type policyParser struct {
 
 func (pp *policyParser) errorf(path []string, key, format string, args ...any) *Error {
 	return &Error{File: pp.file, Line: pp.lines.find(path), Key: key, Msg: fmt.Sprintf(format, args...)}
-}
-
-// checkKeys rejects keys the table does not know.
-func (pp *policyParser) checkKeys(t map[string]any, path []string, table string) error {
-	known := policyKeys[table]
-	for _, k := range sortedKeys(t) {
-		if !contains(known, k) {
-			p := append(append([]string(nil), path...), k)
-			return pp.errorf(p, dotted(table, k), "unknown key")
-		}
-	}
-	return nil
 }
 
 func dotted(table, key string) string {
@@ -357,80 +481,10 @@ func (pp *policyParser) list(v any, p []string) ([]string, error) {
 	return items, nil
 }
 
-func (pp *policyParser) sessionRecording(t map[string]any, sr *SessionRecording) error {
-	base := []string{"session_recording"}
-	if err := pp.checkKeys(t, base, "session_recording"); err != nil {
-		return err
-	}
-	var err error
-	for _, k := range sortedKeys(t) {
-		p := append(append([]string(nil), base...), k)
-		switch k {
-		case "scope":
-			sr.Scope, err = pp.oneOf(t[k], p, ScopeNone, ScopeSome, ScopeAll)
-		case "users":
-			sr.Users, err = pp.list(t[k], p)
-		case "groups":
-			sr.Groups, err = pp.list(t[k], p)
-		case "exclude_users":
-			sr.ExcludeUsers, err = pp.list(t[k], p)
-		case "exclude_groups":
-			sr.ExcludeGroups, err = pp.list(t[k], p)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func (pp *policyParser) rule(t map[string]any, base []string) (Rule, error) {
 	r := Rule{Priority: DefaultRulePriority, Origin: fmt.Sprintf("%s:%d", pp.file, pp.lines.find(base))}
-	if err := pp.checkKeys(t, base, "rule"); err != nil {
+	if err := parseTable(pp, t, base, "rule", ruleFields, &r); err != nil {
 		return r, err
-	}
-	var err error
-	for _, k := range sortedKeys(t) {
-		p := append(append([]string(nil), base...), k)
-		switch k {
-		case "name":
-			r.Name, err = pp.str(t[k], p)
-		case "action":
-			if r.Action, err = pp.str(t[k], p); err == nil {
-				if msg := CheckAction(r.Action); msg != "" {
-					err = pp.errorf(p, "rule.action", "%s", msg)
-				}
-			}
-		case "priority":
-			r.Priority, err = pp.integer(t[k], p, 0, MaxRulePriority)
-		case "users":
-			r.Users, err = pp.list(t[k], p)
-		case "groups":
-			r.Groups, err = pp.list(t[k], p)
-		case "services":
-			r.Services, err = pp.list(t[k], p)
-		case "hosts":
-			r.Hosts, err = pp.list(t[k], p)
-			for _, h := range r.Hosts {
-				if msg := CheckHost(h, true); err == nil && msg != "" {
-					err = pp.errorf(p, "rule.hosts", "%s", msg)
-				}
-			}
-		case "retention_days":
-			var days int
-			if days, err = pp.integer(t[k], p, 0, MaxRetentionDays); err == nil {
-				r.RetentionDays = &days
-			}
-		case "rec":
-			sub, ok := t[k].(map[string]any)
-			if !ok {
-				return r, pp.errorf(p, "rule.rec", "must be a table (got %s)", typeName(t[k]))
-			}
-			err = r.Rec.mergeTree(sub, pp.file, pp.lines, p)
-		}
-		if err != nil {
-			return r, err
-		}
 	}
 	if r.Name == "" {
 		return r, pp.errorf(base, "rule.name", "every rule needs a name")
@@ -441,61 +495,10 @@ func (pp *policyParser) rule(t map[string]any, base []string) (Rule, error) {
 	return r, nil
 }
 
-func (pp *policyParser) retention(v any, p *Policy) error {
-	base := []string{"retention"}
-	t, ok := v.(map[string]any)
-	if !ok {
-		return pp.errorf(base, "retention", "must be a table ([retention]) (got %s)", typeName(v))
-	}
-	if err := pp.checkKeys(t, base, "retention"); err != nil {
-		return err
-	}
-	var err error
-	if d, ok := t["days"]; ok {
-		p.RetentionDays, err = pp.integer(d, []string{"retention", "days"}, 0, MaxRetentionDays)
-	}
-	return err
-}
-
 func (pp *policyParser) ldap(t map[string]any, l *LDAP) error {
 	base := []string{"ldap"}
-	if err := pp.checkKeys(t, base, "ldap"); err != nil {
+	if err := parseTable(pp, t, base, "ldap", ldapFields, l); err != nil {
 		return err
-	}
-	var err error
-	for _, k := range sortedKeys(t) {
-		p := append(append([]string(nil), base...), k)
-		switch k {
-		case "uri":
-			l.URI, err = pp.str(t[k], p)
-			if err == nil && !strings.HasPrefix(l.URI, "ldap://") && !strings.HasPrefix(l.URI, "ldaps://") {
-				err = pp.errorf(p, "ldap.uri", "must start with ldap:// or ldaps:// (got %q)", l.URI)
-			}
-		case "base":
-			l.Base, err = pp.str(t[k], p)
-		case "bind_dn":
-			l.BindDN, err = pp.str(t[k], p)
-		case "bind_password_file":
-			l.PasswordFile, err = pp.path(t[k], p)
-		case "start_tls":
-			var ok bool
-			if l.StartTLS, ok = t[k].(bool); !ok {
-				err = pp.errorf(p, "ldap.start_tls", "must be a boolean (got %s)", typeName(t[k]))
-			}
-		case "ca_cert":
-			l.CACert, err = pp.path(t[k], p)
-		case "refresh":
-			l.Refresh, err = pp.integer(t[k], p, 5, 86400)
-		case "timeout":
-			l.Timeout, err = pp.integer(t[k], p, 1, 300)
-		case "cache":
-			l.Cache, err = pp.path(t[k], p)
-		case "host":
-			l.Host, err = pp.str(t[k], p)
-		}
-		if err != nil {
-			return err
-		}
 	}
 	if l.StartTLS && strings.HasPrefix(l.URI, "ldaps://") {
 		return pp.errorf(base, "ldap.start_tls", "start_tls with an ldaps:// uri: choose one")
