@@ -12,15 +12,16 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vigil-rec/vigil/policyd/pamcheck"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
+	"github.com/vigil-rec/vigil/policyd/pamcheck"
+	"github.com/vigil-rec/vigil/policyd/sshdaudit"
 )
 
 func checkCmd() *cobra.Command {
 	var (
 		service, rhost, tty, confDir string
 		asJSON                       bool
-		s                            sshdOpts
+		s                            sshdaudit.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "check USER",
@@ -59,7 +60,7 @@ func checkCmd() *cobra.Command {
 				decision, why = "unknown", err.Error()
 			}
 			nss := checkNSS(args[0])
-			sshd := checkSSHD(&s, args[0], wrapped)
+			sshd := sshdaudit.Check(s, args[0], wrapped)
 			status := "success: the session opens"
 			if !res.Opened() {
 				status = "refused: " + res.Status.Error()
@@ -91,7 +92,7 @@ func checkCmd() *cobra.Command {
 					text := strings.ReplaceAll(strings.TrimRight(m.Text, "\n"), "\n", "\n           ")
 					fmt.Fprintf(w, "  message: %s\n", text)
 				}
-				sshd.print(w, args[0])
+				sshd.Print(w, args[0])
 			}
 			if !res.Opened() {
 				return &exitError{1, fmt.Errorf("the session for %s through %s is refused", args[0], service)}
@@ -105,7 +106,7 @@ func checkCmd() *cobra.Command {
 	f.StringVar(&tty, "tty", "", "PAM_TTY")
 	f.StringVar(&confDir, "pam-dir", "", "PAM configuration `DIR` instead of /etc/pam.d")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
-	s.flags(cmd, false)
+	sshdFlags(cmd, &s, nil)
 	return cmd
 }
 

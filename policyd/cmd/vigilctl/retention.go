@@ -22,8 +22,8 @@ import (
 	"github.com/vigil-rec/vigil/conf/decide"
 	"github.com/vigil-rec/vigil/conf/hostinfo"
 	"github.com/vigil-rec/vigil/policyd/nsslookup"
-	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/policyd/retention"
+	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/verify"
 )
