@@ -83,7 +83,7 @@ func (p *pipeline) read() {
 			b.lens = append(b.lens, len(it.text))
 			b.buf = append(b.buf, it.text...)
 			if it.err != nil {
-				if _, skipped := it.err.(*tooLong); !skipped {
+				if _, skipped := it.err.(*tlog.TooLongError); !skipped {
 					end = true // a read error ends the input
 					break
 				}

@@ -9,7 +9,6 @@
 package reader
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -21,9 +20,6 @@ import (
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
-// DefaultMaxLine bounds one line. tlog lines are a few KiB; the bound keeps
-// a corrupt or hostile file from taking all memory.
-const DefaultMaxLine = 64 << 20
 
 // Message is one decoded tlog message, as tlog.Decoder decodes it; Line
 // and Size are set. The byte slices and the events' Data alias the reader's
@@ -52,7 +48,7 @@ type Options struct {
 	Lax bool
 	// OnSkip, in lax mode, is told about every line skipped.
 	OnSkip func(*Error)
-	// MaxLine bounds a line's length; 0 means DefaultMaxLine.
+	// MaxLine bounds a line's length; 0 means tlog.MaxLine.
 	MaxLine int
 	// Workers above 1 decode lines on that many goroutines, reading
 	// ahead of the messages returned: decoding is most of the work of
@@ -117,11 +113,12 @@ func New(src io.Reader, name string, opt Options) *Reader {
 // that returned pos would read on. Options must be the same.
 func Resume(src io.Reader, name string, opt Options, pos Position) *Reader {
 	if opt.MaxLine <= 0 {
-		opt.MaxLine = DefaultMaxLine
+		opt.MaxLine = tlog.MaxLine
 	}
 	r := &Reader{name: name, opt: opt, off: pos.Offset, line: pos.Line, pos: pos,
 		started: pos.Started, lastID: pos.ID, lastRec: pos.Rec, lastT: pos.T}
-	lr := &lineReader{br: bufio.NewReaderSize(src, 256<<10), max: opt.MaxLine, off: pos.Offset, line: pos.Line}
+	lr := &lineReader{tlog.NewLineReader(src, 256<<10, opt.MaxLine)}
+	lr.Off, lr.Line = pos.Offset, pos.Line
 	if opt.Workers > 1 {
 		r.pipe = startPipeline(lr, opt.Workers)
 	} else {
@@ -246,7 +243,7 @@ func (r *Reader) next() (*Message, error) {
 		}
 		r.line, r.off = it.line, it.off
 		if it.err != nil {
-			var tl *tooLong
+			var tl *tlog.TooLongError
 			if errors.As(it.err, &tl) {
 				if r.fail(it.err) {
 					break
@@ -264,7 +261,7 @@ func (r *Reader) next() (*Message, error) {
 			if r.opt.Rec != "" {
 				// A broken line of another recording in a shared file
 				// does not concern the selected one.
-				if rec, ok := GuessRec(it.text); ok && rec != r.opt.Rec {
+				if rec, ok := tlog.GuessRec(it.text); ok && rec != r.opt.Rec {
 					continue
 				}
 			}
@@ -334,18 +331,13 @@ func (r *Reader) checkOrder(m *Message) error {
 	return nil
 }
 
-// tooLong is a line longer than MaxLine; the reader has skipped it.
-type tooLong struct{ max int }
-
-func (e *tooLong) Error() string { return fmt.Sprintf("line longer than %d bytes", e.max) }
-
 // item is one line of the input and what decoding it gave.
 type item struct {
 	text       []byte
 	terminated bool  // text ends with '\n'
 	line       int   // its number
 	off        int64 // input bytes up to its end
-	err        error // reading failed: *tooLong (skipped), or the input's error
+	err        error // reading failed: *tlog.TooLongError (skipped), or the input's error
 	blank      bool
 	msg        *Message
 	derr       error // decoding failed
@@ -361,68 +353,20 @@ func (it *item) decode(d *tlog.Decoder) {
 	}
 }
 
-// lineReader splits the input into lines, counting them and their bytes.
-type lineReader struct {
-	br   *bufio.Reader
-	max  int
-	long []byte // a line longer than br's buffer, assembled
-	line int    // lines read
-	off  int64  // bytes read
-}
+// lineReader reads the input's lines into items.
+type lineReader struct{ *tlog.LineReader }
 
 // read reads the next line into it (text valid until the next read); false
-// at the end of the input. A line longer than max is consumed to its end
-// without being kept, and it.err says so.
-func (l *lineReader) read(it *item) bool {
-	it.text, it.terminated, it.err = l.readLine()
+// at the end of the input. A line longer than the bound is consumed to its
+// end without being kept, and it.err says so.
+func (l lineReader) read(it *item) bool {
+	it.text, it.err = l.ReadLine()
 	if it.err == io.EOF {
 		return false
 	}
-	it.line, it.off = l.line, l.off
+	it.terminated = bytes.HasSuffix(it.text, []byte("\n"))
+	it.line, it.off = l.Line, l.Off
 	return true
-}
-
-func (l *lineReader) readLine() (line []byte, terminated bool, err error) {
-	chunk, err := l.br.ReadSlice('\n')
-	l.off += int64(len(chunk))
-	if err == nil || (err == io.EOF && len(chunk) > 0) {
-		l.line++
-		return chunk, err == nil, nil
-	}
-	if err == io.EOF {
-		return nil, false, err
-	}
-	l.line++
-	if err != bufio.ErrBufferFull {
-		return nil, false, err
-	}
-	l.long = append(l.long[:0], chunk...)
-	for {
-		chunk, err = l.br.ReadSlice('\n')
-		l.off += int64(len(chunk))
-		if len(l.long)+len(chunk) > l.max {
-			l.long = l.long[:0]
-			for err == bufio.ErrBufferFull {
-				chunk, err = l.br.ReadSlice('\n')
-				l.off += int64(len(chunk))
-			}
-			if err != nil && err != io.EOF {
-				return nil, false, err
-			}
-			return nil, false, &tooLong{l.max}
-		}
-		l.long = append(l.long, chunk...)
-		switch err {
-		case bufio.ErrBufferFull:
-			continue
-		case nil:
-			return l.long, true, nil
-		case io.EOF:
-			return l.long, false, nil
-		default:
-			return nil, false, err
-		}
-	}
 }
 
 func isBlank(line []byte) bool {
@@ -432,22 +376,6 @@ func isBlank(line []byte) bool {
 		}
 	}
 	return true
-}
-
-// GuessRec finds the "rec" member of a line without decoding it (the line
-// may not decode at all).
-func GuessRec(line []byte) (string, bool) {
-	const key = `"rec":"`
-	i := bytes.Index(line, []byte(key))
-	if i < 0 {
-		return "", false
-	}
-	rest := line[i+len(key):]
-	j := bytes.IndexAny(rest, `"\`)
-	if j < 0 || rest[j] != '"' {
-		return "", false
-	}
-	return string(rest[:j]), true
 }
 
 // ParseLine decodes one message line (with or without its '\n') without the
@@ -460,3 +388,6 @@ func ParseLine(line []byte) (*Message, error) {
 	}
 	return m, nil
 }
+
+// GuessRec is tlog.GuessRec. TEMPORARY until search moves to play/search.
+func GuessRec(line []byte) (string, bool) { return tlog.GuessRec(line) }

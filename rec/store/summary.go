@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -212,32 +211,20 @@ func (s *Summary) describe(first, last *message) {
 	}
 }
 
-// lines calls f with each line of r (a last one without '\n' included)
-// until f returns false; a line longer than verify.MaxLine is an error.
+// lines calls f with each line of r until f returns false; a line longer
+// than tlog.MaxLine is an error.
 func lines(r io.Reader, f func(line []byte) bool) error {
-	br := bufio.NewReaderSize(r, 32<<10)
-	var long []byte
+	lr := tlog.NewLineReader(r, 32<<10, tlog.MaxLine)
 	for {
-		part, err := br.ReadSlice('\n')
-		line := part
-		if err == bufio.ErrBufferFull || long != nil {
-			long = append(long, part...)
-			if len(long) > verify.MaxLine {
-				return fmt.Errorf("line longer than %d bytes", verify.MaxLine)
-			}
-			if err == bufio.ErrBufferFull {
-				continue
-			}
-			line, long = long, nil
-		}
-		if len(line) > 0 && !f(line) {
-			return nil
-		}
+		line, err := lr.ReadLine()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return err
+		}
+		if !f(line) {
+			return nil
 		}
 	}
 }
@@ -288,7 +275,7 @@ func edgeMessage(src source, size int64, first bool) (*message, error) {
 				return &m, nil
 			}
 		}
-		if whole || block >= verify.MaxLine {
+		if whole || block >= tlog.MaxLine {
 			return nil, nil
 		}
 	}

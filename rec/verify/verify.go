@@ -4,7 +4,6 @@
 package verify
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -13,7 +12,6 @@ import (
 	"hash"
 	"io"
 	"maps"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"github.com/vigil-rec/vigil/rec/chain"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/msg"
+	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
 // State is the verdict for one recording. Higher values take precedence
@@ -99,9 +98,6 @@ func (r Report) recName() string {
 	return "recording " + r.Rec
 }
 
-// MaxLine bounds one input line; tlog lines are a few KiB.
-const MaxLine = 64 << 20
-
 // MaxRecordings bounds the recordings one input may interleave: each costs
 // about 2 KiB of state until the end, and a hostile input can open one per
 // line. Files of the file writer hold one recording each.
@@ -117,26 +113,27 @@ func Recordings(r io.Reader, trusted keys.Set) ([]Report, error) {
 		// than the data, whose zeroing would cost more than verifying.
 		size = min(size, b.Len()+1)
 	}
-	lines := lineReader{br: bufio.NewReaderSize(r, size)}
+	lines := tlog.NewLineReader(r, size, tlog.MaxLine)
 	var lp lineParser
 	var order []*group
 	groups := map[string]*group{}
 	prevRec := ""
 	for n := 1; ; n++ {
-		line, err := lines.read()
-		if len(line) == 0 {
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("verify: line %d: %w", n, err)
-			}
+		line, err := lines.ReadLine()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("verify: line %d: %w", n, err)
 		}
 		e, perr := lp.line(line)
 		if perr != nil && e.rec == "" {
 			// A broken line's rec is guessed so the report lands on the
 			// recording it most likely belongs to.
-			e.rec = guessRec(line, prevRec)
+			var ok bool
+			if e.rec, ok = tlog.GuessRec(line); !ok {
+				e.rec = prevRec
+			}
 		}
 		g := groups[e.rec]
 		if g == nil {
@@ -147,61 +144,20 @@ func Recordings(r io.Reader, trusted keys.Set) ([]Report, error) {
 			groups[e.rec] = g
 			order = append(order, g)
 		}
-		if err == io.EOF && perr != nil && !g.ended && !bytes.HasSuffix(line, []byte("\n")) {
-			// The writer stopped mid-line (crash, full disk): the recording
-			// is cut short, not edited.
+		if perr != nil && !g.ended && !bytes.HasSuffix(line, []byte("\n")) {
+			// The last line, unterminated: the writer stopped mid-line
+			// (crash, full disk), the recording is cut short, not edited.
 			g.tornLine, g.tornBytes = n, len(line)
 		} else {
 			g.add(n, line, &e, perr, trusted)
 		}
 		prevRec = e.rec
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("verify: line %d: %w", n, err)
-		}
 	}
 	reports := make([]Report, len(order))
 	for i, g := range order {
 		reports[i] = g.finish()
 	}
 	return reports, nil
-}
-
-// lineReader reads lines, reusing its buffers.
-type lineReader struct {
-	br   *bufio.Reader
-	long []byte // a line longer than br's buffer, assembled
-}
-
-// read returns the next line including its '\n' (absent only at EOF),
-// valid until the next read.
-func (l *lineReader) read() ([]byte, error) {
-	chunk, err := l.br.ReadSlice('\n')
-	if err != bufio.ErrBufferFull {
-		return chunk, err
-	}
-	l.long = append(l.long[:0], chunk...)
-	for {
-		chunk, err = l.br.ReadSlice('\n')
-		l.long = append(l.long, chunk...)
-		if len(l.long) > MaxLine {
-			return nil, fmt.Errorf("longer than %d bytes", MaxLine)
-		}
-		if err != bufio.ErrBufferFull {
-			return l.long, err
-		}
-	}
-}
-
-var recRE = regexp.MustCompile(`"rec":"([^"\\]*)"`)
-
-func guessRec(line []byte, prev string) string {
-	if m := recRE.FindSubmatch(line); m != nil {
-		return string(m[1])
-	}
-	return prev
 }
 
 // problem is the first occurrence of one state in a recording.

@@ -13,6 +13,7 @@ import (
 	"github.com/vigil-rec/vigil/rec/chain"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/msg"
+	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
 type sink struct{ buf bytes.Buffer }
@@ -403,7 +404,7 @@ func TestTornLastLine(t *testing.T) {
 }
 
 func TestLongLine(t *testing.T) {
-	_, err := Recordings(strings.NewReader(strings.Repeat("x", MaxLine+10)), nil)
+	_, err := Recordings(strings.NewReader(strings.Repeat("x", tlog.MaxLine+10)), nil)
 	if err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Fatalf("error %v", err)
 	}
