@@ -32,7 +32,7 @@ func FuzzParseLine(f *testing.F) {
 		if err == nil && (!json.Valid(line) || line[len(line)-1] != '\n') {
 			t.Fatalf("accepted invalid line %q", line)
 		}
-		if err == nil && !e.plain && e.seq == 0 {
+		if err == nil && !e.plain && e.Seq == 0 {
 			t.Fatal("accepted seq 0")
 		}
 	})

@@ -246,10 +246,10 @@ func (g *group) add(n int, line []byte, e *entry, perr error, trusted keys.Set) 
 		return
 	}
 	g.anchors++
-	g.rep.LastHash = string(e.hashHex)
-	g.h.Write(line[:e.hashed])
+	g.rep.LastHash = string(e.HashHex)
+	g.h.Write(line[:e.Hashed])
 	var sum [sha256.Size]byte
-	hashOK := [sha256.Size]byte(g.h.Sum(sum[:0])) == e.hash
+	hashOK := [sha256.Size]byte(g.h.Sum(sum[:0])) == e.Hash
 	switch {
 	case g.segBroken:
 		// Reported as reordered or missing; the content cannot be judged.
@@ -259,33 +259,33 @@ func (g *group) add(n int, line []byte, e *entry, perr error, trusted keys.Set) 
 		// somewhere from there to the anchor.
 		g.note(Modified, problem{line: g.segLine, id: g.segID, seq: uint64(g.segSeq),
 			detail: fmt.Sprintf("messages %d to %d (lines %d to %d, ids %d to %d) do not match the hash of their anchor", g.segSeq, seq, g.segLine, n, g.segID, e.id)})
-	case e.seq-g.anchorSeq != uint64(seq)-g.anchorLines:
+	case e.Seq-g.anchorSeq != uint64(seq)-g.anchorLines:
 		// Relative to the anchor before: lines missing further back are
 		// reported where they are missing.
-		g.noteLine(Modified, n, e, seq, "anchor seq %d follows seq %d after %d messages", e.seq, g.anchorSeq, uint64(seq)-g.anchorLines)
+		g.noteLine(Modified, n, e, seq, "anchor seq %d follows seq %d after %d messages", e.Seq, g.anchorSeq, uint64(seq)-g.anchorLines)
 	}
 	g.h.Reset()
-	stored := e.hash // a copy: e would escape through the hash.Hash
+	stored := e.Hash // a copy: e would escape through the hash.Hash
 	g.h.Write(stored[:])
 	g.segLine, g.segBroken = 0, false
-	g.anchorSeq, g.anchorLines = e.seq, uint64(seq)
+	g.anchorSeq, g.anchorLines = e.Seq, uint64(seq)
 
-	if e.end && !g.ended {
+	if e.End && !g.ended {
 		g.ended, g.endID = true, e.id
 	}
-	g.rep.Dropped.Messages += e.drop.Messages
-	g.rep.Dropped.Bytes += e.drop.Bytes
-	if e.meta != nil {
-		g.rep.Meta = append(g.rep.Meta, e.meta)
+	g.rep.Dropped.Messages += e.Drop.Messages
+	g.rep.Dropped.Bytes += e.Drop.Bytes
+	if e.Meta != nil {
+		g.rep.Meta = append(g.rep.Meta, e.Meta)
 	}
-	if e.key != "" {
+	if e.Key != "" {
 		g.signed = true
 		if g.keys == nil {
 			g.keys = map[string]struct{}{}
 		}
-		g.keys[e.key] = struct{}{}
+		g.keys[e.Key] = struct{}{}
 		g.checkSig(n, e, seq, hashOK, trusted)
-	} else if e.seq == 1 || e.end || e.meta != nil || e.drop != (msg.Drop{}) {
+	} else if e.Seq == 1 || e.End || e.Meta != nil || e.Drop != (msg.Drop{}) {
 		g.unsigned = append(g.unsigned, problem{line: n, id: e.id, seq: uint64(seq)})
 	}
 }
@@ -299,7 +299,7 @@ func (g *group) checkID(n int, e *entry, seq int) {
 	}
 	next := from
 	if !e.plain {
-		next += e.drop.Messages
+		next += e.Drop.Messages
 	}
 	switch {
 	case g.hasID && e.id <= g.lastID:
@@ -317,17 +317,17 @@ func (g *group) checkID(n int, e *entry, seq int) {
 }
 
 func (g *group) checkSig(n int, e *entry, seq int, hashOK bool, trusted keys.Set) {
-	pub, ok := trusted[e.key]
+	pub, ok := trusted[e.Key]
 	if !ok {
-		g.noteLine(UnknownKey, n, e, seq, "signed by key %s, which is not trusted", e.key)
+		g.noteLine(UnknownKey, n, e, seq, "signed by key %s, which is not trusted", e.Key)
 		return
 	}
-	if !ed25519.Verify(pub, chain.SigInput(nil, e.rec, e.hashHex), e.sig) {
-		g.noteLine(Modified, n, e, seq, "signature by key %s does not verify", e.key)
+	if !ed25519.Verify(pub, chain.SigInput(nil, e.rec, e.HashHex), e.Sig) {
+		g.noteLine(Modified, n, e, seq, "signature by key %s does not verify", e.Key)
 		return
 	}
-	if hashOK && e.seq > g.rep.LastSignedSeq {
-		g.rep.LastSignedSeq = e.seq
+	if hashOK && e.Seq > g.rep.LastSignedSeq {
+		g.rep.LastSignedSeq = e.Seq
 	}
 }
 
