@@ -74,4 +74,3 @@ func (lp *lineParser) body(body []byte) (entry, error) {
 	e.Anchor, err = chain.ParseAnchor(body, idx)
 	return e, err
 }
-
