@@ -114,50 +114,83 @@ func Recordings(r io.Reader, trusted keys.Set) ([]Report, error) {
 		size = min(size, b.Len()+1)
 	}
 	lines := tlog.NewLineReader(r, size, tlog.MaxLine)
-	var lp lineParser
-	var order []*group
-	groups := map[string]*group{}
-	prevRec := ""
-	for n := 1; ; n++ {
+	v := NewVerifier(trusted)
+	for {
 		line, err := lines.ReadLine()
 		if err == io.EOF {
 			break
 		}
+		if err == nil {
+			err = v.Line(line)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("verify: line %d: %w", n, err)
+			return nil, fmt.Errorf("verify: line %d: %w", lines.Line, err)
 		}
-		e, perr := lp.line(line)
-		if perr != nil && e.rec == "" {
-			// A broken line's rec is guessed so the report lands on the
-			// recording it most likely belongs to.
-			var ok bool
-			if e.rec, ok = tlog.GuessRec(line); !ok {
-				e.rec = prevRec
-			}
-		}
-		g := groups[e.rec]
-		if g == nil {
-			if len(order) == MaxRecordings {
-				return nil, fmt.Errorf("verify: line %d: more than %d recordings in one input; verify them in parts", n, MaxRecordings)
-			}
-			g = newGroup(e.rec)
-			groups[e.rec] = g
-			order = append(order, g)
-		}
-		if perr != nil && !g.ended && !bytes.HasSuffix(line, []byte("\n")) {
-			// The last line, unterminated: the writer stopped mid-line
-			// (crash, full disk), the recording is cut short, not edited.
-			g.tornLine, g.tornBytes = n, len(line)
-		} else {
-			g.add(n, line, &e, perr, trusted)
-		}
-		prevRec = e.rec
 	}
-	reports := make([]Report, len(order))
-	for i, g := range order {
-		reports[i] = g.finish()
+	return v.Reports(), nil
+}
+
+// Verifier verifies recordings a line at a time, as they arrive: a
+// collector checks what a host sends while it is being written.
+type Verifier struct {
+	trusted keys.Set
+	lp      lineParser
+	order   []*group
+	groups  map[string]*group
+	prevRec string
+	n       int // lines so far
+}
+
+// NewVerifier returns a Verifier that trusts the signatures of trusted.
+func NewVerifier(trusted keys.Set) *Verifier {
+	return &Verifier{trusted: trusted, groups: map[string]*group{}}
+}
+
+// Line verifies the next line, with its '\n' (only the input's last line
+// may lack it). The error is for an input of more than MaxRecordings
+// recordings; problems of the recordings are in the reports.
+func (v *Verifier) Line(line []byte) error {
+	v.n++
+	e, perr := v.lp.line(line)
+	if perr != nil && e.rec == "" {
+		// A broken line's rec is guessed so the report lands on the
+		// recording it most likely belongs to.
+		var ok bool
+		if e.rec, ok = tlog.GuessRec(line); !ok {
+			e.rec = v.prevRec
+		}
 	}
-	return reports, nil
+	g := v.groups[e.rec]
+	if g == nil {
+		if len(v.order) == MaxRecordings {
+			return fmt.Errorf("more than %d recordings in one input; verify them in parts", MaxRecordings)
+		}
+		g = newGroup(e.rec)
+		v.groups[e.rec] = g
+		v.order = append(v.order, g)
+	}
+	if perr != nil && !g.ended && !bytes.HasSuffix(line, []byte("\n")) {
+		// The last line, unterminated: the writer stopped mid-line
+		// (crash, full disk), the recording is cut short, not edited.
+		g.tornLine, g.tornBytes = v.n, len(line)
+	} else {
+		g.add(v.n, line, &e, perr, v.trusted)
+	}
+	v.prevRec = e.rec
+	return nil
+}
+
+// Reports returns one report per recording so far, in order of first
+// appearance, as if the input ended here; more lines may follow.
+func (v *Verifier) Reports() []Report {
+	reports := make([]Report, len(v.order))
+	for i, g := range v.order {
+		// finish notes what only the end shows (truncation, gaps) in its
+		// group: a copy keeps the Verifier going.
+		c := *g
+		reports[i] = c.finish()
+	}
+	return reports
 }
 
 // problem is the first occurrence of one state in a recording.

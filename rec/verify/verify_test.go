@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -544,5 +545,33 @@ func TestReportCountsMessages(t *testing.T) {
 	}
 	if s := (Report{Rec: "r", Messages: 2}).String(); !strings.HasSuffix(s, "; 2 messages") {
 		t.Errorf("%q", s)
+	}
+}
+
+// A Verifier fed line by line reports, after each line, what Recordings
+// reports of the input up to it: a recording still being written is
+// TRUNCATED until its end arrives, then OK; an edit shows at once.
+func TestVerifierIncremental(t *testing.T) {
+	priv := fixedKey(1)
+	data := record(t, priv, 20)
+	lines := splitLines(data)
+	lines[12] = bytes.Replace(lines[12], []byte("line 13"), []byte("line 31"), 1)
+	v := NewVerifier(trust(priv))
+	var prefix []byte
+	for i, l := range lines {
+		if err := v.Line(l); err != nil {
+			t.Fatal(err)
+		}
+		prefix = append(prefix, l...)
+		want, err := Recordings(bytes.NewReader(prefix), trust(priv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v.Reports(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("after line %d:\n got %v\nwant %v", i+1, got, want)
+		}
+	}
+	if got := v.Reports(); got[0].State != Modified {
+		t.Fatalf("the edit at line 13 is not reported: %v", got)
 	}
 }
