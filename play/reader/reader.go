@@ -20,7 +20,6 @@ import (
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
-
 // Message is one decoded tlog message, as tlog.Decoder decodes it; Line
 // and Size are set. The byte slices and the events' Data alias the reader's
 // buffers: they are valid until the next call to Next (or Peek after a
@@ -388,6 +387,3 @@ func ParseLine(line []byte) (*Message, error) {
 	}
 	return m, nil
 }
-
-// GuessRec is tlog.GuessRec. TEMPORARY until search moves to play/search.
-func GuessRec(line []byte) (string, bool) { return tlog.GuessRec(line) }

@@ -6,29 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func TestPrintable(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain text, ✓ é":       "plain text, ✓ é",
-		"xterm\x1b]2;X\a":       `xterm\x1b]2;X\a`,
-		"a\u009b6n\x7f\tb\n":    `a\u009b6n\x7f\tb\n`,
-		"evil\u202egnp.exe":     `evil\u202egnp.exe`,
-		"zero\u200bwidth\u00a0": `zero\u200bwidth\u00a0`,
-		"bad\xff\xc2":           `bad\xff\xc2`,
-		"\ufffd stays":          "\ufffd stays",
-	} {
-		if got := printable(in); got != want {
-			t.Errorf("printable(%q) = %q, want %q", in, got, want)
-		}
-	}
-	const s = "a\x1b\u009b\x7f\u00a0é\U000e0001"
-	b, err := appendJSON(nil, map[string]string{"s": s})
-	var back map[string]string
-	if err != nil || string(b) != `{"s":"a\u001b\u009b\u007f\u00a0é\udb40\udc01"}`+"\n" || json.Unmarshal(b, &back) != nil || back["s"] != s {
-		t.Errorf("appendJSON: %q, %v, %q", b, err, back)
-	}
-}
+	"github.com/vigil-rec/vigil/play/listing"
+)
 
 // hostile is a recording whose every field and screen line the recorded
 // user could have chosen to attack the auditor's terminal with.
@@ -59,7 +39,7 @@ func TestOutputEscaped(t *testing.T) {
 	}
 	_, out, _ = runCLI("", "list", "--no-cache", "--json", dir)
 	clean("list --json", out)
-	var l listing
+	var l listing.Row
 	if err := json.Unmarshal([]byte(out), &l); err != nil || l.Term != "xterm\x1b]2;X\a" || l.Rec != "r\u009b6n" || l.File != path {
 		t.Errorf("list --json: %v %+v", err, l)
 	}

@@ -12,41 +12,10 @@ import (
 	"time"
 
 	"github.com/vigil-rec/vigil/play/internal/recgen"
+	"github.com/vigil-rec/vigil/play/listing"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
 )
-
-func TestParseWhen(t *testing.T) {
-	for in, want := range map[string]time.Time{
-		"@1700000000":               time.Unix(1700000000, 0),
-		"2023-11-14T22:13:20Z":      time.Unix(1700000000, 0),
-		"2023-11-14":                time.Date(2023, 11, 14, 0, 0, 0, 0, time.Local),
-		"2023-11-14 22:13":          time.Date(2023, 11, 14, 22, 13, 0, 0, time.Local),
-		"2023-11-14 22:13:20":       time.Date(2023, 11, 14, 22, 13, 20, 0, time.Local),
-		"2023-11-14T22:13:20+01:00": time.Unix(1700000000-3600, 0),
-	} {
-		got, err := parseWhen(in)
-		if err != nil || !got.Equal(want) {
-			t.Errorf("%q: %v %v, want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"yesterday", "@12x", "2023-13-01"} {
-		if _, err := parseWhen(in); err == nil {
-			t.Errorf("%q accepted", in)
-		}
-	}
-}
-
-func TestFormat(t *testing.T) {
-	if got := formatDuration(3725.9); got != "1:02:05" {
-		t.Errorf("duration %s", got)
-	}
-	for n, want := range map[int64]string{0: "0B", 1023: "1023B", 1536: "1.5K", 5 << 20: "5.0M", 3 << 30: "3.0G"} {
-		if got := formatSize(n); got != want {
-			t.Errorf("size %d: %s, want %s", n, got, want)
-		}
-	}
-}
 
 // listDir writes n recordings of a few screens each into dir.
 func listDir(t testing.TB, dir string, n int) {
@@ -190,7 +159,7 @@ func TestListHeld(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("list: %d %s", code, errOut)
 	}
-	var first listing
+	var first listing.Row
 	if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &first); err != nil || first.Rec == "" {
 		t.Fatalf("first listing %q: %v", out, err)
 	}
@@ -202,7 +171,7 @@ func TestListHeld(t *testing.T) {
 		t.Fatalf("list with a hold: %d %s\n%s", code, errOut, out)
 	}
 	code, out, _ = runCLI("", "list", "--held", "--json", dir)
-	var held listing
+	var held listing.Row
 	if code != 0 || strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &held) != nil ||
 		held.Rec != first.Rec || held.Hold == nil || held.Hold.Reason != "case 42" {
 		t.Fatalf("list --held: %d\n%s", code, out)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigil-rec/vigil/conf/clidoc"
 	"github.com/vigil-rec/vigil/conf/version"
+	"github.com/vigil-rec/vigil/play/safetext"
 )
 
 // Exit statuses shared by the subcommands.
@@ -69,4 +70,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	warn(stderr, "%v", err)
 	return exitUsageErr
+}
+
+// warn writes a message to the auditor, made printable (it may quote a
+// recording: play/safetext).
+func warn(w io.Writer, format string, a ...any) {
+	fmt.Fprintf(w, "vigil-play: %s\n", safetext.Printable(fmt.Sprintf(format, a...)))
 }

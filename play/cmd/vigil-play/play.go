@@ -17,6 +17,7 @@ import (
 	"github.com/vigil-rec/vigil/play/index"
 	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/reader"
+	"github.com/vigil-rec/vigil/play/safetext"
 )
 
 // exitSequence resets the attributes, shows the cursor and turns mouse and
@@ -149,7 +150,7 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	stderr := cmd.ErrOrStderr()
 	ro := reader.Options{Rec: f.rec, Lax: f.lax}
 	ro.OnSkip = func(e *reader.Error) { warn(stderr, "skipped %v", e) }
-	bar := newProgressBar(stderr, "indexing "+printable(arg)+" for seeking")
+	bar := newProgressBar(stderr, "indexing "+safetext.Printable(arg)+" for seeking")
 	in, err := openPlayInput(cmd, arg, f, index.Options{Reader: ro, Progress: bar.update})
 	if err != nil {
 		return &exitError{exitFailed, err}
@@ -191,7 +192,7 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	if keys == nil && f.paused {
 		return usage("--paused needs a terminal on standard input to resume")
 	}
-	opt.Notice = func(s string) { fmt.Fprintf(stderr, "vigil-play: %s%s", printable(s), eol) }
+	opt.Notice = func(s string) { fmt.Fprintf(stderr, "vigil-play: %s%s", safetext.Printable(s), eol) }
 	if in.file != nil {
 		in.file.Warn = func(err error) { opt.Notice(err.Error()) }
 	}
@@ -202,7 +203,7 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	err = player.New(in.src, player.NewClock(keys), out, opt).Run(ctx)
 	bar.clear() // an interrupted indexing leaves it
 	if n := in.skipped(); n > 0 {
-		fmt.Fprintf(stderr, "vigil-play: %s: skipped %d malformed or out-of-order lines%s", printable(in.name), n, eol)
+		fmt.Fprintf(stderr, "vigil-play: %s: skipped %d malformed or out-of-order lines%s", safetext.Printable(in.name), n, eol)
 	}
 	switch {
 	case err == nil, errors.Is(err, player.ErrQuit), errors.Is(err, context.Canceled):

@@ -12,7 +12,7 @@ import (
 
 	"github.com/vigil-rec/vigil/play/internal/recgen"
 	"github.com/vigil-rec/vigil/play/player"
-	"github.com/vigil-rec/vigil/play/reader"
+	"github.com/vigil-rec/vigil/play/search"
 )
 
 // searchDir holds a.jsonl, made with recgen (user root), and b.jsonl,
@@ -75,7 +75,7 @@ func TestSearch(t *testing.T) {
 	}
 
 	code, out, _ = runCLI("", "search", "--regex", "--json", `^line \d+ needle \d$`, a, b)
-	var h hit
+	var h search.Hit
 	if code != 0 || strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &h) != nil {
 		t.Fatalf("--json: exit %d, %q", code, out)
 	}
@@ -108,7 +108,7 @@ func TestSearchSharedFile(t *testing.T) {
 		t.Fatalf("exit %d, %q, %q", code, out, errOut)
 	}
 	code, out, _ = runCLI("", "search", "--rec", "c", "--json", "needle", path)
-	var h hit
+	var h search.Hit
 	if code != 0 || strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &h) != nil || h.Rec != "c" || h.File != path {
 		t.Fatalf("--rec c: exit %d, %q", code, out)
 	}
@@ -157,23 +157,5 @@ func TestSearchExitStatus(t *testing.T) {
 	code, out, errOut := runCLI("", "search", "needle", bad)
 	if code != 2 || strings.Count(out, "\n") != 3 || !strings.Contains(errOut, "a.jsonl:") {
 		t.Errorf("malformed: exit %d, %q, %q", code, out, errOut)
-	}
-}
-
-// BenchmarkSearchFlood searches a recording of random bytes (cat
-// /dev/urandom on a terminal) as search does; throughput is recording
-// bytes read per second. Issue 11's target: a 490 MB flood in under 30 s,
-// 16.3 MB/s.
-func BenchmarkSearchFlood(b *testing.B) {
-	rec := recgen.Record("flood", recgen.Split(recgen.Random(16<<20)))
-	o := searchOptions{match: func(s string) bool { return strings.Contains(s, "no such text") }}
-	b.SetBytes(int64(len(rec)))
-	for b.Loop() {
-		r := reader.New(bytes.NewReader(rec), "bench", reader.Options{Workers: 2})
-		_, err := searchReader(r, hit{}, o)
-		r.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
 	}
 }

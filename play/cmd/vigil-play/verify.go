@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/play/player"
+	"github.com/vigil-rec/vigil/play/safetext"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/verify"
@@ -94,11 +95,11 @@ a file or key could not be read.`,
 					continue
 				}
 				if len(reports) == 0 {
-					fmt.Fprintf(stdout, "%s: EMPTY: no messages\n", printable(path))
+					fmt.Fprintf(stdout, "%s: EMPTY: no messages\n", safetext.Printable(path))
 					status = max(status, exitFailed)
 				}
 				for _, r := range reports {
-					fmt.Fprintf(stdout, "%s: %s\n", printable(path), printable(r.String()))
+					fmt.Fprintf(stdout, "%s: %s\n", safetext.Printable(path), safetext.Printable(r.String()))
 					if r.State != verify.OK {
 						status = max(status, exitFailed)
 					}

@@ -1,10 +1,18 @@
-package main
+// Package safetext makes text from recordings safe to show on the
+// auditor's terminal.
+//
+// What vigil-play prints for people goes to the auditor's terminal, and
+// much of it comes from recordings, which the recorded user wrote: user,
+// host and terminal names, recording ids, file names, screen lines, and
+// error messages quoting any of them. Each is made printable first, so
+// that none of it can move the cursor, change the title, answer queries,
+// reach the clipboard or hide text behind bidirectional overrides.
+package safetext
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"unicode"
@@ -12,18 +20,11 @@ import (
 	"unicode/utf8"
 )
 
-// What vigil-play prints for people goes to the auditor's terminal, and
-// much of it comes from recordings, which the recorded user wrote: user,
-// host and terminal names, recording ids, file names, screen lines, and
-// error messages quoting any of them. Each is made printable first, so
-// that none of it can move the cursor, change the title, answer queries,
-// reach the clipboard or hide text behind bidirectional overrides.
-
-// printable returns s with every character that is not printable (C0 and
+// Printable returns s with every character that is not printable (C0 and
 // C1 controls, DEL, format characters such as bidi overrides and zero
 // width spaces, spaces other than U+0020) and every byte that is not
 // UTF-8 written as a Go escape: \x1b, \t, \u202e, \xff.
-func printable(s string) string {
+func Printable(s string) string {
 	i := 0
 	for i < len(s) {
 		r, n := utf8.DecodeRuneInString(s[i:])
@@ -60,17 +61,12 @@ func isPrintable(r rune, n int) bool {
 	return (r != utf8.RuneError || n > 1) && unicode.IsPrint(r)
 }
 
-// warn writes a message to the auditor, made printable.
-func warn(w io.Writer, format string, a ...any) {
-	fmt.Fprintf(w, "vigil-play: %s\n", printable(fmt.Sprintf(format, a...)))
-}
-
-// appendJSON appends v as a line of JSON that is safe on a terminal:
+// AppendJSON appends v as a line of JSON that is safe on a terminal:
 // encoding/json escapes C0 controls but writes DEL, the C1 controls
-// (U+0080-U+009F, which terminals obey) and the other characters printable
+// (U+0080-U+009F, which terminals obey) and the other characters Printable
 // leaves out as they are; here they are \u escapes, which decode to the
 // same strings.
-func appendJSON(b []byte, v any) ([]byte, error) {
+func AppendJSON(b []byte, v any) ([]byte, error) {
 	j, err := json.Marshal(v)
 	if err != nil {
 		return b, err
