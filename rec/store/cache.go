@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/gob"
 	"errors"
 	"io"
 	"io/fs"
@@ -26,8 +25,9 @@ import (
 // anything that depends on something else (holds) is to be added after.
 const (
 	cacheName = "vigil-play/list.cache"
-	// cacheVersion changes with Summary's fields or meaning.
-	cacheVersion = 2
+	// cacheVersion changes with Summary's fields or meaning, or the
+	// file's layout (cachefile.go).
+	cacheVersion = 3
 )
 
 // fileID tells whether a file is still the one summarized. The change
@@ -52,11 +52,6 @@ type cacheEntry struct {
 	ID        fileID
 	Keys      [32]byte // the trusted keys the states were found with
 	Summaries []Summary
-}
-
-type cacheFile struct {
-	Version int
-	Entries map[string]cacheEntry // by absolute path
 }
 
 // Cache is the cache of one listing. Its methods are not safe for
@@ -93,9 +88,12 @@ func OpenCache(trusted keys.Set) *Cache {
 	if fi, err := f.Stat(); err != nil || !ownFile(fi) {
 		return c
 	}
-	var cf cacheFile
-	if err := gob.NewDecoder(f).Decode(&cf); err == nil && cf.Version == cacheVersion && cf.Entries != nil {
-		c.entries = cf.Entries
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return c
+	}
+	if entries, err := decodeCache(data); err == nil {
+		c.entries = entries
 	}
 	return c
 }
@@ -146,11 +144,7 @@ func (c *Cache) Save() error {
 			delete(c.entries, p)
 		}
 	}
-	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(cacheFile{Version: cacheVersion, Entries: c.entries}); err != nil {
-		return err
-	}
-	return writeFileAtomic(c.path, &b)
+	return writeFileAtomic(c.path, bytes.NewReader(encodeCache(c.entries)))
 }
 
 // writeFileAtomic replaces path with r's content, readable by its owner
