@@ -3,6 +3,8 @@ package index
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -209,5 +211,60 @@ func TestCacheDir(t *testing.T) {
 	}
 	if fi, err := os.Stat(places[1]); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("cached index: %v %v, want mode 0600", fi.Mode(), err)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/golden.txt")
+
+// TestGolden holds the keyframes to those built when testdata/golden.txt
+// was written (go test -run Golden -update): a change made for speed must
+// not change an index.
+func TestGolden(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 5))
+	var chunks []recgen.Chunk
+	for i := range 2000 {
+		chunks = append(chunks, recgen.Chunk{T: time.Duration(i) * 10 * time.Millisecond, Data: recgen.Terminal(nil, rnd, 4096)})
+	}
+	term := filepath.Join(t.TempDir(), "term.jsonl")
+	if err := os.WriteFile(term, recgen.Record("t", chunks), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	for _, c := range []struct {
+		name string
+		path string
+		o    Options
+	}{
+		{"test", testRecording(t), Options{Every: 4 << 10}},
+		{"test-time", testRecording(t), Options{EveryTime: time.Second}},
+		{"terminal", term, Options{Every: 64 << 10}},
+		{"terminal-default", term, Options{}},
+	} {
+		x, err := Build(context.Background(), c.path, c.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		for _, k := range x.Keyframes {
+			fmt.Fprintf(h, "%d %+v %d %d %q\n", k.T, k.Pos, k.Cols, k.Rows, k.Repaint)
+		}
+		fmt.Fprintf(&got, "%s %d %x\n", c.name, len(x.Keyframes), h.Sum(nil))
+	}
+	const path = "testdata/golden.txt"
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != string(want) {
+		t.Errorf("keyframes\n%s\nwant\n%s", got.Bytes(), want)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/vigil-rec/vigil/play/internal/recgen"
 )
 
 // benchWrite measures writing out to a watched 80x24 screen, 4 KiB at a
@@ -36,6 +38,12 @@ func BenchmarkRandom(b *testing.B) {
 // movement, scrolling.
 func BenchmarkTerminal(b *testing.B) {
 	benchWrite(b, randomOutput(rand.New(rand.NewPCG(3, 4)), 8<<20))
+}
+
+// BenchmarkRecordingOutput is the output of play/player's seeking
+// benchmark: escape-heavy listings, some UTF-8 and binary.
+func BenchmarkRecordingOutput(b *testing.B) {
+	benchWrite(b, recgen.Terminal(nil, rand.New(rand.NewPCG(9, 9)), 8<<20))
 }
 
 // BenchmarkScrollFlood is a flood of the most expensive sequence on the

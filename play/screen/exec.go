@@ -1,6 +1,10 @@
 package screen
 
-import "strings"
+import (
+	"encoding/binary"
+	"math/bits"
+	"strings"
+)
 
 // What the emulator does with each character, control and sequence, as
 // xterm does (its ctlseqs), leaving out what does not change the screen:
@@ -27,11 +31,7 @@ func (s *Screen) print(c rune) {
 		c = gfxChars[c-0x5f]
 	}
 	if s.wrapNext {
-		s.wrapNext = false
-		s.row().wrapped = true
-		s.dirty(s.row())
-		s.cur.x = 0
-		s.index()
+		s.wrap()
 	}
 	r := s.row()
 	if s.insert {
@@ -45,6 +45,65 @@ func (s *Screen) print(c rune) {
 	} else if s.autowrap {
 		s.wrapNext = true
 	}
+}
+
+// wrap moves the cursor waiting past the last column to the next row.
+func (s *Screen) wrap() {
+	s.wrapNext = false
+	s.row().wrapped = true
+	s.dirty(s.row())
+	s.cur.x = 0
+	s.index()
+}
+
+// printASCII prints the printable ASCII characters p starts with, as
+// print does, a row's worth at a time, and returns how many there are.
+func (s *Screen) printASCII(p []byte) int {
+	n := asciiRun(p)
+	if s.insert || !s.autowrap {
+		// Rare: one at a time.
+		for _, b := range p[:n] {
+			s.print(rune(b))
+		}
+		return n
+	}
+	gfx := s.cur.gfx[s.cur.gl]
+	for run := p[:n]; len(run) > 0; {
+		if s.wrapNext {
+			s.wrap()
+		}
+		r := s.row()
+		k := min(len(run), s.cols-s.cur.x)
+		s.last = r.setASCII(s.cur.x, run[:k], s.cur.pen, gfx)
+		s.dirty(r)
+		run = run[k:]
+		if s.cur.x += k; s.cur.x == s.cols {
+			s.cur.x, s.wrapNext = s.cols-1, true
+		}
+	}
+	return n
+}
+
+// asciiRun returns how many bytes p starts with are printable ASCII
+// (0x20-0x7e), looking at eight at a time.
+func asciiRun(p []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	n := 0
+	for ; n+8 <= len(p); n += 8 {
+		x := binary.LittleEndian.Uint64(p[n:])
+		// A byte's high bit is set if it is 0x80 or more, if adding 1
+		// makes it so (0x7f), or if subtracting 0x20 wraps (below
+		// 0x20). Carries and borrows only reach bytes after one that
+		// is not printable, so the first bit set marks the first such
+		// byte.
+		if m := (x | (x + ones) | (x - 0x20*ones)) & highs; m != 0 {
+			return n + bits.TrailingZeros64(m)/8
+		}
+	}
+	for n < len(p) && p[n] >= 0x20 && p[n] < 0x7f {
+		n++
+	}
+	return n
 }
 
 func (s *Screen) execute(c rune) {

@@ -74,6 +74,31 @@ func (r *row) set(x int, c cell) {
 	r.cells = append(r.cells, c)
 }
 
+// setASCII writes printable ASCII characters drawn with a to the cells
+// from x on (through the DEC line drawing set if gfx), and returns the
+// last character written.
+func (r *row) setASCII(x int, run []byte, a attr, gfx bool) rune {
+	if end := x + len(run); end > len(r.cells) {
+		r.fill(x)
+		r.cells = slices.Grow(r.cells, end-len(r.cells))[:end]
+	}
+	cells := r.cells[x : x+len(run)]
+	if gfx {
+		for i, b := range run {
+			c := rune(b)
+			if c >= 0x5f {
+				c = gfxChars[c-0x5f]
+			}
+			cells[i] = cell{c, a}
+		}
+		return cells[len(cells)-1].ch
+	}
+	for i, b := range run {
+		cells[i] = cell{rune(b), a}
+	}
+	return rune(run[len(run)-1])
+}
+
 // erase blanks cells x0..x1-1 with attributes a; x1 >= cols: to the end.
 func (r *row) erase(x0, x1, cols int, a attr) {
 	if x1 >= cols {

@@ -170,9 +170,12 @@ func (s *Screen) watched() bool { return s.OnScroll != nil || s.OnClear != nil }
 // across writes; bytes that are not UTF-8 are ignored, as a UTF-8 terminal
 // shows them as U+FFFD, which carries no text.
 func (s *Screen) Write(p []byte) {
-	for _, b := range p {
+	for i := 0; i < len(p); i++ {
+		b := p[i]
 		if b >= 0x20 && b < 0x7f && s.p.Ground() {
-			s.print(rune(b))
+			// Most output is runs of printable ASCII: taken a run at
+			// a time, without the parser.
+			i += s.printASCII(p[i:]) - 1
 			continue
 		}
 		switch s.p.Next(b) {

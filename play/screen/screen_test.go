@@ -261,3 +261,25 @@ func TestChangedLongLine(t *testing.T) {
 		t.Errorf("%d lines, the first %d long", len(got), len(got[0]))
 	}
 }
+
+// asciiRun finds the first byte that is not printable ASCII wherever it
+// is, whatever it is and whatever follows it.
+func TestASCIIRun(t *testing.T) {
+	for n := range 20 {
+		for at := range n {
+			for v := range 256 {
+				p := []byte(strings.Repeat("~", n))
+				for i := at; i < n; i++ {
+					p[i] = byte(v + (i-at)*37)
+				}
+				want := 0
+				for want < n && p[want] >= 0x20 && p[want] < 0x7f {
+					want++
+				}
+				if got := asciiRun(p); got != want {
+					t.Fatalf("%q: %d, want %d", p, got, want)
+				}
+			}
+		}
+	}
+}

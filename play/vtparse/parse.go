@@ -132,6 +132,12 @@ func (p *Parser) Reset() {
 // Next takes one byte of output.
 func (p *Parser) Next(b byte) Action {
 	p.begun = false
+	if b < 0x80 {
+		// ASCII, most of the output, cuts short any character begun:
+		// it is dropped.
+		p.need = 0
+		return p.code(rune(b))
+	}
 	if p.need > 0 {
 		if b >= p.lo && b <= p.hi {
 			p.acc = p.acc<<6 | rune(b&0x3f)
@@ -145,8 +151,6 @@ func (p *Parser) Next(b byte) Action {
 		p.need = 0
 	}
 	switch {
-	case b < 0x80:
-		return p.code(rune(b))
 	case b >= 0xc2 && b <= 0xdf:
 		p.need, p.acc, p.lo, p.hi = 1, rune(b&0x1f), 0x80, 0xbf
 	case b >= 0xe0 && b <= 0xef:
@@ -171,6 +175,11 @@ func (p *Parser) Next(b byte) Action {
 
 // code runs the state machine on one character.
 func (p *Parser) code(c rune) Action {
+	// Characters first: most of the output.
+	if p.state == ground && c >= 0x20 && c != 0x7f && (c < 0x80 || c >= 0xa0) {
+		p.Rune = c
+		return Print
+	}
 	// Transitions from anywhere.
 	switch {
 	case c == 0x18 || c == 0x1a: // CAN, SUB: abandon the sequence
@@ -183,13 +192,9 @@ func (p *Parser) code(c rune) Action {
 		return p.c1(c)
 	}
 	switch p.state {
-	case ground:
-		if c < 0x20 || c == 0x7f {
-			p.Rune = c
-			return Execute
-		}
+	case ground: // C0 controls and DEL: the rest is taken above
 		p.Rune = c
-		return Print
+		return Execute
 	case escape, escInter:
 		return p.escByte(c)
 	case csiParam, csiInter, csiIgnore:
@@ -278,6 +283,16 @@ func (p *Parser) escByte(c rune) Action {
 
 func (p *Parser) csiByte(c rune) Action {
 	switch {
+	case c >= '0' && c <= '9' && p.state == csiParam:
+		if p.nparams < MaxParams {
+			v := p.params[p.nparams]
+			if !p.digits {
+				v = 0
+			}
+			p.params[p.nparams] = min(v*10+int(c-'0'), MaxParam)
+		}
+		p.digits = true
+		return None
 	case c < 0x20:
 		p.Rune = c
 		return Execute
@@ -305,16 +320,6 @@ func (p *Parser) csiByte(c rune) Action {
 		return None
 	case c >= 0x30 && c < 0x40 && p.state == csiInter:
 		p.state = csiIgnore
-		return None
-	case c >= '0' && c <= '9':
-		if p.nparams < MaxParams {
-			v := p.params[p.nparams]
-			if !p.digits {
-				v = 0
-			}
-			p.params[p.nparams] = min(v*10+int(c-'0'), MaxParam)
-		}
-		p.digits = true
 		return None
 	case c == ';' || c == ':':
 		// Sub-parameters (38:2:R:G:B) are taken as parameters.
