@@ -276,8 +276,8 @@ func (r *Rec) MergeTOMLFile(path string) error {
 // order (the last wins): as tlog-rec-session reads them, and as tlog-rec
 // does; VIGIL_REC_CONF is Vigil's own, for both.
 var (
-	SessionConfVars = []string{"TLOG_REC_SESSION_CONF_TEXT", "VIGIL_REC_CONF"}
-	RecConfVars     = []string{"TLOG_REC_CONF_TEXT", "VIGIL_REC_CONF"}
+	SessionConfVars = []string{EnvTlogSessionConf, EnvRecConf}
+	RecConfVars     = []string{EnvTlogRecConf, EnvRecConf}
 )
 
 // LoadRec builds the session recorder's configuration (SessionConfVars);

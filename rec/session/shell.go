@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/vigil-rec/vigil/conf"
 	"github.com/vigil-rec/vigil/conf/shells"
 )
 
@@ -108,10 +109,10 @@ func (inv Invocation) ShellArgv(shell string) []string {
 // locked, and a bad setting must never hand out bash. Nologin itself is
 // what policyd names for such a shell, and is run as it is.
 func RealShell(getenv func(string) string, configured, shellsFile, self string) (string, error) {
-	shell := getenv("VIGIL_REC_SHELL")
-	source := "VIGIL_REC_SHELL"
+	shell := getenv(conf.EnvRecShell)
+	source := conf.EnvRecShell
 	if shell == "" {
-		shell, source = getenv("TLOG_REC_SESSION_SHELL"), "TLOG_REC_SESSION_SHELL"
+		shell, source = getenv(conf.EnvTlogSessionShell), conf.EnvTlogSessionShell
 	}
 	if shell == "" {
 		shell, source = configured, "shell"
@@ -204,9 +205,9 @@ func SetuidRealShell(src ShellSources, getenv func(string) string, shellsFile, s
 	if src.Files != "" && !isRecorder(src.Files, self) {
 		return checkShell(src.Files, "passwd", shellsFile, self)
 	}
-	shell, source := getenv("VIGIL_REC_SHELL"), "VIGIL_REC_SHELL"
+	shell, source := getenv(conf.EnvRecShell), conf.EnvRecShell
 	if shell == "" {
-		shell, source = getenv("TLOG_REC_SESSION_SHELL"), "TLOG_REC_SESSION_SHELL"
+		shell, source = getenv(conf.EnvTlogSessionShell), conf.EnvTlogSessionShell
 	}
 	if shell == "" {
 		return Nologin, errors.New("no real shell: neither policyd, /etc/passwd, VIGIL_REC_SHELL nor TLOG_REC_SESSION_SHELL names one")

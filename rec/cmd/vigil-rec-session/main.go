@@ -203,13 +203,13 @@ func loadConf(ids session.IDs) (settings, error) {
 	trusted := map[string]string{}
 	if u, err := user.LookupId(fmt.Sprint(ids.UserUID)); err == nil {
 		st.shells.Files = session.FilesShell(passwdFile, u.Username)
-		if d, err := askPolicyd(u.Username, os.Getenv(envService)); err == nil {
-			trusted["VIGIL_REC_CONF"] = d.Conf
+		if d, err := askPolicyd(u.Username, os.Getenv(conf.EnvRecService)); err == nil {
+			trusted[conf.EnvRecConf] = d.Conf
 			if d.Record {
 				st.shells.Policyd = d.Shell
 			}
 			st.host = d.host
-		} else if os.Getenv("VIGIL_REC_CONF")+os.Getenv("TLOG_REC_SESSION_CONF_TEXT") != "" {
+		} else if os.Getenv(conf.EnvRecConf)+os.Getenv(conf.EnvTlogSessionConf) != "" {
 			fmt.Fprintf(os.Stderr, "vigil-rec-session: %v: recording with %s only\n", err, conf.DefaultRecPath)
 		}
 	}
@@ -226,9 +226,6 @@ type settings struct {
 	shells session.ShellSources
 	host   string
 }
-
-// envService is set by pam_vigil (pam/session.EnvService).
-const envService = "VIGIL_REC_SERVICE"
 
 // withPolicyd calls policyd over the system bus (whose default address a
 // setuid process always uses; the owner of the name must be root), as the
