@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/vigil-rec/vigil/conf/pamenv"
 )
 
 // Error is a configuration error, located at the source and line that set
@@ -276,8 +278,8 @@ func (r *Rec) MergeTOMLFile(path string) error {
 // order (the last wins): as tlog-rec-session reads them, and as tlog-rec
 // does; VIGIL_REC_CONF is Vigil's own, for both.
 var (
-	SessionConfVars = []string{EnvTlogSessionConf, EnvRecConf}
-	RecConfVars     = []string{EnvTlogRecConf, EnvRecConf}
+	SessionConfVars = []string{pamenv.TlogSessionConf, pamenv.RecConf}
+	RecConfVars     = []string{pamenv.TlogRecConf, pamenv.RecConf}
 )
 
 // LoadRec builds the session recorder's configuration (SessionConfVars);

@@ -15,7 +15,7 @@ var (
 	// contracts are the formats and interfaces between components.
 	contracts = map[string]bool{
 		"rec/tlog": true, "rec/chain": true, "rec/msg": true, "rec/keys": true, "rec/verify": true, "rec/procstat": true, "rec/store": true,
-		"policyd/dbusapi": true, "policyd/nssdb": true,
+		"policyd/dbusapi": true, "policyd/dbusapi/wire": true, "policyd/nssdb": true,
 	}
 )
 

@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-rec/vigil/policyd/dbusapi"
+	"github.com/vigil-rec/vigil/conf/pamenv"
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
 )
 
@@ -49,17 +50,6 @@ const (
 	Notice  Priority = 5
 	Info    Priority = 6
 	Debug   Priority = 7
-)
-
-// The PAM environment variables set for a recorded user (design.md §2).
-const (
-	EnvShell = "VIGIL_REC_SHELL"
-	EnvConf  = "VIGIL_REC_CONF"
-	// EnvService names the PAM service, so that the setuid recorder can
-	// ask policyd itself instead of trusting the other variables.
-	EnvService   = "VIGIL_REC_SERVICE"
-	EnvTlogShell = "TLOG_REC_SESSION_SHELL"
-	EnvTlogConf  = "TLOG_REC_SESSION_CONF_TEXT"
 )
 
 // Options are the module arguments from the pam.d line.
@@ -109,7 +99,7 @@ type Request struct {
 
 // Decider asks policyd; the module uses Bus.
 type Decider interface {
-	Decide(ctx context.Context, user, service, rhost, tty string) (dbusapi.Decision, error)
+	Decide(ctx context.Context, user, service, rhost, tty string) (wire.Decision, error)
 }
 
 // Snapshot is the part of *nssdb.Snapshot used here.
@@ -167,8 +157,8 @@ func (o *Outcome) setEnv(service, shell, conf string) {
 	if conf == "" {
 		conf = "{}"
 	}
-	o.Env = []string{EnvShell + "=" + shell, EnvConf + "=" + conf, EnvService + "=" + service,
-		EnvTlogShell + "=" + shell, EnvTlogConf + "=" + conf}
+	o.Env = []string{pamenv.RecShell + "=" + shell, pamenv.RecConf + "=" + conf, pamenv.RecService + "=" + service,
+		pamenv.TlogSessionShell + "=" + shell, pamenv.TlogSessionConf + "=" + conf}
 }
 
 // Open decides one session. See pam/README.md for the table of cases.
@@ -188,7 +178,7 @@ func Open(ctx context.Context, opts Options, req Request, d Decider, open OpenSn
 	switch {
 	case err == nil:
 		o.decided(opts, req, who, dec)
-	case dbusapi.ErrorName(err) == dbusapi.ErrNoSuchUser:
+	case wire.ErrorName(err) == wire.ErrNoSuchUser:
 		// policyd cannot see the user, so neither its NSS module nor its
 		// policy can record them: nothing to do.
 		o.Result = Ignore
@@ -209,7 +199,7 @@ func Open(ctx context.Context, opts Options, req Request, d Decider, open OpenSn
 }
 
 // decided applies policyd's decision.
-func (o *Outcome) decided(opts Options, req Request, who string, dec dbusapi.Decision) {
+func (o *Outcome) decided(opts Options, req Request, who string, dec wire.Decision) {
 	if opts.Debug {
 		o.log(Debug, "%s: policyd: record=%t shell=%s recorder=%s rule=%s", who, dec.Record, dec.Shell, dec.Recorder, dec.Rule)
 	}

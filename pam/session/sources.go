@@ -3,7 +3,7 @@ package session
 import (
 	"context"
 
-	"github.com/vigil-rec/vigil/policyd/dbusapi"
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
 )
 
@@ -12,14 +12,10 @@ import (
 // login program forks right after open_session). ctx bounds connecting too.
 type Bus struct{}
 
-// Decide connects and asks policyd; the owner must be root (dbusapi.Client).
-func (Bus) Decide(ctx context.Context, user, service, rhost, tty string) (dbusapi.Decision, error) {
-	c, err := dbusapi.ConnectContext(ctx)
-	if err != nil {
-		return dbusapi.Decision{}, err
-	}
-	defer c.Close()
-	return c.Decide(ctx, user, service, rhost, tty)
+// Decide asks policyd with wire.DecideOnce (the owner must be root): no
+// godbus in the login program.
+func (Bus) Decide(ctx context.Context, user, service, rhost, tty string) (wire.Decision, error) {
+	return wire.DecideOnce(ctx, user, service, rhost, tty)
 }
 
 // ReadSnapshot is the OpenSnapshot pam_vigil uses.

@@ -5,62 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 )
-
-// ErrUnavailable matches (errors.Is) every error that means policyd could not
-// be asked: no system bus, nobody owning BusName, a timeout or a lost
-// connection. Callers fall back to the NSS snapshot on it.
-var ErrUnavailable = errors.New("policyd is unavailable")
-
-// ErrUntrusted matches an error from a BusName owner whose uid is not the
-// trusted one (root): its answers are never used.
-var ErrUntrusted = errors.New("io.vigil.Policy1 is not owned by root")
-
-// Error is an error reply of policyd or of the bus, e.g. Name ErrNoSuchUser.
-type Error struct {
-	Name    string // the D-Bus error name
-	Message string
-}
-
-func (e *Error) Error() string {
-	if e.Message == "" {
-		return e.Name
-	}
-	return e.Name + ": " + e.Message
-}
-
-// Is makes the bus's own "nobody there / no answer" errors match
-// ErrUnavailable.
-func (e *Error) Is(target error) bool {
-	if target != ErrUnavailable {
-		return false
-	}
-	switch e.Name {
-	case "org.freedesktop.DBus.Error.ServiceUnknown",
-		"org.freedesktop.DBus.Error.NameHasNoOwner",
-		"org.freedesktop.DBus.Error.NoReply",
-		"org.freedesktop.DBus.Error.Timeout",
-		"org.freedesktop.DBus.Error.TimedOut",
-		"org.freedesktop.DBus.Error.Disconnected",
-		"org.freedesktop.DBus.Error.NoServer",
-		"org.freedesktop.DBus.Error.LimitsExceeded":
-		return true
-	}
-	return false
-}
-
-// ErrorName returns the D-Bus error name carried by err, or "" if it has
-// none (a transport or context error).
-func ErrorName(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Name
-	}
-	return ""
-}
 
 // Client talks to policyd over its own private system bus connection.
 //
@@ -76,21 +25,6 @@ type Client struct {
 	conn *dbus.Conn
 }
 
-// DefaultSystemBus is the system bus address when the environment may not
-// choose one.
-const DefaultSystemBus = "unix:path=/run/dbus/system_bus_socket"
-
-// systemBusAddress is DBUS_SYSTEM_BUS_ADDRESS, or the default socket. A
-// setuid or setgid process (pam_vigil inside su or sudo) ignores the
-// variable: the invoking user could point it at a bus of their own, whose
-// daemon would vouch that a fake policyd is root.
-func systemBusAddress() string {
-	if a := os.Getenv("DBUS_SYSTEM_BUS_ADDRESS"); a != "" && os.Getuid() == os.Geteuid() && os.Getgid() == os.Getegid() {
-		return a
-	}
-	return DefaultSystemBus
-}
-
 // Connect opens a private connection to the system bus
 // (DBUS_SYSTEM_BUS_ADDRESS, unless privileged, or the default socket).
 // Close releases it.
@@ -101,7 +35,7 @@ func Connect() (*Client, error) {
 // ConnectContext is Connect with ctx bounding the connection handshake
 // (a hung bus daemon cannot hold the caller past ctx's deadline).
 func ConnectContext(ctx context.Context) (*Client, error) {
-	conn, err := dbus.Dial(systemBusAddress())
+	conn, err := dbus.Dial(wire.SystemBusAddress())
 	if err != nil {
 		return nil, fmt.Errorf("%w: system bus: %w", ErrUnavailable, err)
 	}

@@ -1,43 +1,51 @@
 // Package dbusapi names policyd's D-Bus API (policyd/spec/dbus.md) and holds
-// the client side of it.
+// the client side of it. The names and types are package wire's, which
+// pam_vigil uses without godbus; they are re-exported here.
 package dbusapi
+
+import "github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 
 // Names on the system bus.
 const (
-	BusName   = "io.vigil.Policy1"
-	Path      = "/io/vigil/Policy1"
-	Interface = "io.vigil.Policy1"
+	BusName   = wire.BusName
+	Path      = wire.Path
+	Interface = wire.Interface
 
-	MethodDecide  = Interface + ".Decide"
-	MethodExplain = Interface + ".Explain"
-	MethodReload  = Interface + ".Reload"
-	MethodStatus  = Interface + ".Status"
-	MethodRules   = Interface + ".Rules"
+	MethodDecide  = wire.MethodDecide
+	MethodExplain = wire.MethodExplain
+	MethodReload  = wire.MethodReload
+	MethodStatus  = wire.MethodStatus
+	MethodRules   = wire.MethodRules
 
-	MethodClaimTerminal = Interface + ".ClaimTerminal"
-	MethodSignalSession = Interface + ".SignalSession"
-	SignalChanged       = Interface + ".PolicyChanged"
+	MethodClaimTerminal = wire.MethodClaimTerminal
+	MethodSignalSession = wire.MethodSignalSession
+	SignalChanged       = wire.SignalChanged
 
-	ErrNoSuchUser   = Interface + ".Error.NoSuchUser"
-	ErrAccessDenied = Interface + ".Error.AccessDenied"
-	ErrBadPolicy    = Interface + ".Error.BadPolicy"
-	ErrFailed       = Interface + ".Error.Failed"
+	ErrNoSuchUser   = wire.ErrNoSuchUser
+	ErrAccessDenied = wire.ErrAccessDenied
+	ErrBadPolicy    = wire.ErrBadPolicy
+	ErrFailed       = wire.ErrFailed
 )
 
-// Accounts the bus policy and policyd grant more than the decision about
-// oneself: the recorder (vigil-rec-session runs setuid to it) may also claim
-// its terminal and signal its session; members of AdminGroup may read every
-// decision and the rules.
+// The accounts granted more than the decision about oneself (see wire).
 const (
-	RecorderAccount = "vigil"
-	AdminGroup      = "vigil-admin"
+	RecorderAccount = wire.RecorderAccount
+	AdminGroup      = wire.AdminGroup
 )
 
 // Decision is Decide's reply.
-type Decision struct {
-	Record   bool
-	Shell    string // the user's real shell
-	Recorder string // the recorder path from the policy
-	Conf     string // tlog session JSON overlay for VIGIL_REC_CONF ("{}" when none)
-	Rule     string // what decided
-}
+type Decision = wire.Decision
+
+// Error is an error reply of policyd or of the bus, e.g. Name ErrNoSuchUser.
+type Error = wire.Error
+
+// ErrUnavailable matches every error that means policyd could not be
+// asked, ErrUntrusted an answer from a BusName owner that is not root.
+var (
+	ErrUnavailable = wire.ErrUnavailable
+	ErrUntrusted   = wire.ErrUntrusted
+)
+
+// ErrorName returns the D-Bus error name carried by err, or "" if it has
+// none (a transport or context error).
+func ErrorName(err error) string { return wire.ErrorName(err) }

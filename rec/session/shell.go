@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/pamenv"
 	"github.com/vigil-rec/vigil/conf/shells"
 )
 
@@ -109,10 +109,10 @@ func (inv Invocation) ShellArgv(shell string) []string {
 // locked, and a bad setting must never hand out bash. Nologin itself is
 // what policyd names for such a shell, and is run as it is.
 func RealShell(getenv func(string) string, configured, shellsFile, self string) (string, error) {
-	shell := getenv(conf.EnvRecShell)
-	source := conf.EnvRecShell
+	shell := getenv(pamenv.RecShell)
+	source := pamenv.RecShell
 	if shell == "" {
-		shell, source = getenv(conf.EnvTlogSessionShell), conf.EnvTlogSessionShell
+		shell, source = getenv(pamenv.TlogSessionShell), pamenv.TlogSessionShell
 	}
 	if shell == "" {
 		shell, source = configured, "shell"
@@ -205,9 +205,9 @@ func SetuidRealShell(src ShellSources, getenv func(string) string, shellsFile, s
 	if src.Files != "" && !isRecorder(src.Files, self) {
 		return checkShell(src.Files, "passwd", shellsFile, self)
 	}
-	shell, source := getenv(conf.EnvRecShell), conf.EnvRecShell
+	shell, source := getenv(pamenv.RecShell), pamenv.RecShell
 	if shell == "" {
-		shell, source = getenv(conf.EnvTlogSessionShell), conf.EnvTlogSessionShell
+		shell, source = getenv(pamenv.TlogSessionShell), pamenv.TlogSessionShell
 	}
 	if shell == "" {
 		return Nologin, errors.New("no real shell: neither policyd, /etc/passwd, VIGIL_REC_SHELL nor TLOG_REC_SESSION_SHELL names one")

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/pamenv"
 	"github.com/vigil-rec/vigil/conf/version"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
 	"github.com/vigil-rec/vigil/rec/msg"
@@ -203,13 +204,13 @@ func loadConf(ids session.IDs) (settings, error) {
 	trusted := map[string]string{}
 	if u, err := user.LookupId(fmt.Sprint(ids.UserUID)); err == nil {
 		st.shells.Files = session.FilesShell(passwdFile, u.Username)
-		if d, err := askPolicyd(u.Username, os.Getenv(conf.EnvRecService)); err == nil {
-			trusted[conf.EnvRecConf] = d.Conf
+		if d, err := askPolicyd(u.Username, os.Getenv(pamenv.RecService)); err == nil {
+			trusted[pamenv.RecConf] = d.Conf
 			if d.Record {
 				st.shells.Policyd = d.Shell
 			}
 			st.host = d.host
-		} else if os.Getenv(conf.EnvRecConf)+os.Getenv(conf.EnvTlogSessionConf) != "" {
+		} else if os.Getenv(pamenv.RecConf)+os.Getenv(pamenv.TlogSessionConf) != "" {
 			fmt.Fprintf(os.Stderr, "vigil-rec-session: %v: recording with %s only\n", err, conf.DefaultRecPath)
 		}
 	}

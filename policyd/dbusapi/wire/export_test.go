@@ -1,0 +1,4 @@
+package wire
+
+// DecideOnceTrusting is DecideOnce trusting an owner of uid trust.
+var DecideOnceTrusting = decideOnce

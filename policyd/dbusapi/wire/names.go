@@ -1,0 +1,47 @@
+// Package wire is policyd's D-Bus API (policyd/spec/dbus.md) without
+// godbus: its names and types, and DecideOnce, which speaks the D-Bus wire
+// protocol itself for one Decide call. pam_vigil links only this package:
+// godbus would bring net, reflect and about a megabyte of code into every
+// login program, paid at every login. Package dbusapi, the full client,
+// re-exports all of it.
+package wire
+
+// Names on the system bus.
+const (
+	BusName   = "io.vigil.Policy1"
+	Path      = "/io/vigil/Policy1"
+	Interface = "io.vigil.Policy1"
+
+	MethodDecide  = Interface + ".Decide"
+	MethodExplain = Interface + ".Explain"
+	MethodReload  = Interface + ".Reload"
+	MethodStatus  = Interface + ".Status"
+	MethodRules   = Interface + ".Rules"
+
+	MethodClaimTerminal = Interface + ".ClaimTerminal"
+	MethodSignalSession = Interface + ".SignalSession"
+	SignalChanged       = Interface + ".PolicyChanged"
+
+	ErrNoSuchUser   = Interface + ".Error.NoSuchUser"
+	ErrAccessDenied = Interface + ".Error.AccessDenied"
+	ErrBadPolicy    = Interface + ".Error.BadPolicy"
+	ErrFailed       = Interface + ".Error.Failed"
+)
+
+// Accounts the bus policy and policyd grant more than the decision about
+// oneself: the recorder (vigil-rec-session runs setuid to it) may also claim
+// its terminal and signal its session; members of AdminGroup may read every
+// decision and the rules.
+const (
+	RecorderAccount = "vigil"
+	AdminGroup      = "vigil-admin"
+)
+
+// Decision is Decide's reply.
+type Decision struct {
+	Record   bool
+	Shell    string // the user's real shell
+	Recorder string // the recorder path from the policy
+	Conf     string // tlog session JSON overlay for VIGIL_REC_CONF ("{}" when none)
+	Rule     string // what decided
+}
