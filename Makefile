@@ -42,7 +42,7 @@ $(BIN)/libnss_vigil.so.2: $(wildcard nss/src/*.c nss/src/*.h)
 		$(HARDEN_LDFLAGS) -o $@ nss/src/*.c
 
 # The PAM module: Go c-shared, exporting only pam_sm_open/close_session.
-$(BIN)/pam_vigil.so: $(wildcard pam/module/* pam/session/*.go policyd/dbusapi/*.go policyd/nssdb/*.go)
+$(BIN)/pam_vigil.so: $(wildcard pam/module/* pam/session/*.go policyd/dbusapi/wire/*.go policyd/nssdb/*.go conf/pamenv/*.go conf/atomicfile/*.go)
 	@mkdir -p $(BIN)
 	$(GO) build $(GOFLAGS) -buildmode=c-shared -tags netgo,osusergo \
 		-ldflags="-s -w -extldflags '-Wl,--version-script=$(CURDIR)/pam/module/pam_vigil.map $(HARDEN_LDFLAGS)'" \
