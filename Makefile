@@ -14,7 +14,7 @@ export GOTOOLCHAIN ?= auto
 DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-dev openssh-client git \
 	openssh-server sshpass slapd ldap-utils dbus libpam0g-dev libpam-wrapper libnss-wrapper pamtester \
 	valgrind expect sudo login passwd rsync checkpolicy semodule-utils setools m4 gawk \
-	lintian
+	lintian postgresql
 
 
 .PHONY: all build deps test test-go bench install deb pkg-files demo fuzz clean lint selinux-share sssd-root

@@ -1,0 +1,385 @@
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/vigil-rec/vigil/rec/store"
+	"github.com/vigil-rec/vigil/rec/tlog"
+	"github.com/vigil-rec/vigil/rec/verify"
+)
+
+// MaxAppend bounds the data of one Append: the longest line readers of
+// recordings accept (tlog.MaxLine), so that any recording can be shipped.
+const MaxAppend = tlog.MaxLine
+
+// Append stores data, whole lines of host's recording file (its name on
+// the host), at offset off, and returns how many bytes of the file are
+// stored then: what the sender acknowledges, and where it goes on.
+//
+// Data is appended only where the stored bytes end; an Append at any other
+// offset stores nothing and returns the stored length, so a sender that
+// lost track (a crash, a restart, a resend of what was stored before its
+// acknowledgement got lost) resumes there without duplicating anything.
+// Empty data asks for the stored length.
+//
+// Every line must name host in its "host" field (ErrWrongHost otherwise;
+// nothing is stored). Lines that do not decode are stored all the same:
+// the recording is kept as the host wrote it, and the verifier reports it
+// MODIFIED. The recording's metadata comes from its first message that
+// decodes and its last; its state is rec/verify's for all its bytes so far,
+// against host's trusted keys.
+func (s *Store) Append(ctx context.Context, host, file string, off int64, data []byte) (int64, error) {
+	acked, err := s.appendRetry(ctx, host, file, off, data)
+	if err != nil {
+		return acked, fmt.Errorf("pgstore: append to %s of host %s at %d: %w", file, host, off, err)
+	}
+	return acked, nil
+}
+
+func (s *Store) appendRetry(ctx context.Context, host, file string, off int64, data []byte) (int64, error) {
+	if err := checkName("file", file); err != nil {
+		return 0, err
+	}
+	switch {
+	case off < 0:
+		return 0, errors.New("negative offset")
+	case len(data) > MaxAppend:
+		return 0, fmt.Errorf("%d bytes, more than %d at once", len(data), MaxAppend)
+	case len(data) > 0 && data[len(data)-1] != '\n':
+		return 0, ErrNotLines
+	}
+	sc, err := scanLines(data, host)
+	if err != nil {
+		return 0, err
+	}
+	for attempt := 1; ; attempt++ {
+		acked, err := s.append(ctx, host, file, off, data, sc)
+		if err == nil || attempt == 3 {
+			return acked, err
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) {
+			return acked, err
+		}
+		switch {
+		case pgErr.Code == "23514" && pgErr.TableName == "chunks":
+			// No partition for the row: dropped since this Store made it.
+			s.forgetPartition(sc.month)
+		case pgErr.Code == "40P01" || pgErr.Code == "40001":
+			// Deadlock or serialization failure: the transaction may
+			// simply be tried again.
+		default:
+			return acked, err
+		}
+	}
+}
+
+// scanned is what Append reads of its data before it takes any lock.
+type scanned struct {
+	lines int64
+	// The first and last message that decode; nil when none does.
+	first, last *message
+	month       time.Time // the partition of a recording starting with the data
+}
+
+// message is what the metadata takes from one message.
+type message struct {
+	rec, user, term string
+	time            time.Time // zero when the format has none
+	pos, end        time.Duration
+}
+
+// start is when the recording started by m, zero when m does not say.
+func (m *message) start() time.Time {
+	if m.time.IsZero() {
+		return time.Time{}
+	}
+	return m.time.Add(-m.pos)
+}
+
+// eachLine calls f with each line of data, with its '\n'.
+func eachLine(data []byte, f func(line []byte) error) error {
+	lr := tlog.NewLineReader(bytes.NewReader(data), min(64<<10, len(data)+1), tlog.MaxLine)
+	for {
+		line, err := lr.ReadLine()
+		if err == io.EOF {
+			return nil
+		}
+		if err == nil {
+			err = f(line)
+		}
+		if err != nil {
+			return fmt.Errorf("line %d: %w", lr.Line, err)
+		}
+	}
+}
+
+// scanLines decodes data's lines with the one tlog decoder: each that
+// decodes must name host; the first and last give the metadata.
+func scanLines(data []byte, host string) (*scanned, error) {
+	sc := &scanned{}
+	var dec tlog.Decoder
+	var m tlog.Message
+	err := eachLine(data, func(line []byte) error {
+		sc.lines++
+		if dec.Decode(bytes.TrimSuffix(line, []byte("\n")), &m) != nil {
+			return nil // the verifier reports it
+		}
+		if m.Host != host {
+			return fmt.Errorf("%w: %q, not the sender %q", ErrWrongHost, m.Host, host)
+		}
+		sc.last = &message{rec: m.Rec, user: m.User, term: m.Term, time: m.Time, pos: m.Pos, end: store.EndOf(&m)}
+		if sc.first == nil {
+			sc.first = sc.last
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("data %w", err)
+	}
+	var start time.Time
+	if sc.first != nil {
+		start = sc.first.start()
+	}
+	sc.month = partitionMonth(start, time.Now())
+	return sc, nil
+}
+
+// recording is a recording's row as an append finds it, locked.
+type recording struct {
+	id        int64
+	month     time.Time
+	bytes     int64
+	described bool
+}
+
+// append is one attempt of Append, in one transaction.
+func (s *Store) append(ctx context.Context, host, file string, off int64, data []byte, sc *scanned) (int64, error) {
+	if off == 0 && len(data) > 0 {
+		// Maybe a new recording: its partition must exist before the
+		// transaction locks anything.
+		if err := s.ensurePartition(ctx, sc.month); err != nil {
+			return 0, err
+		}
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	h, err := hostForAppend(ctx, tx, host)
+	if err != nil {
+		return 0, err
+	}
+	if h.revoked {
+		return 0, ErrHostRevoked
+	}
+	// The row's lock serializes appends to the recording, from every
+	// collector, until the commit.
+	r, err := lockRecording(ctx, tx, h.id, file)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if off != 0 || len(data) == 0 {
+			return 0, nil // nothing stored yet: the sender starts at 0
+		}
+		r, err = createRecording(ctx, tx, h.id, file, sc.month)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("recording: %w", err)
+	}
+	if off != r.bytes || len(data) == 0 {
+		return r.bytes, nil
+	}
+
+	v, err := s.verifierFor(ctx, tx, r, h)
+	if err != nil {
+		return 0, err
+	}
+	if err := eachLine(data, v.v.Line); err != nil {
+		return 0, fmt.Errorf("verify: %w", err)
+	}
+	reports := v.v.Reports()
+	report, err := reportJSON(reports)
+	if err != nil {
+		return 0, err
+	}
+	worst := reports[0]
+	for _, rp := range reports[1:] {
+		if rp.State > worst.State {
+			worst = rp
+		}
+	}
+	detail := ""
+	if worst.State != verify.OK {
+		detail = cleanText(worst.Detail)
+	}
+
+	end := r.bytes + int64(len(data))
+	if _, err := tx.Exec(ctx, "INSERT INTO chunks (recording_id, month, off, data) VALUES ($1, $2, $3, $4)",
+		r.id, r.month, r.bytes, data); err != nil {
+		return 0, fmt.Errorf("store the data: %w", err)
+	}
+	// The head fields are set once, from the first message that decodes;
+	// the end ones from the last message so far.
+	var rec, user, term *string
+	var start, endTime *time.Time
+	var duration *float64
+	if first := sc.first; first != nil && !r.described {
+		rec, user, term = ptr(cleanText(first.rec)), ptr(cleanText(first.user)), ptr(cleanText(first.term))
+		if t := first.start(); !t.IsZero() {
+			start = &t
+		}
+	}
+	if last := sc.last; last != nil {
+		duration = ptr(last.end.Seconds())
+		if !last.time.IsZero() {
+			endTime = ptr(last.time.Add(last.end - last.pos))
+		}
+	}
+	_, err = tx.Exec(ctx, `UPDATE recordings SET
+			bytes = $2, lines = lines + $3, state = $4, detail = $5, last_hash = $6, report = $7,
+			described = described OR $8, rec = coalesce($9, rec), user_name = coalesce($10, user_name),
+			term = coalesce($11, term), start_time = CASE WHEN $8 THEN $12 ELSE start_time END,
+			end_time = coalesce($13, end_time), duration = coalesce($14, duration), updated_at = now()
+		WHERE id = $1`,
+		r.id, end, sc.lines, worst.State.String(), detail, worst.LastHash, report,
+		rec != nil, rec, user, term, start, endTime, duration)
+	if err != nil {
+		return 0, fmt.Errorf("update the recording: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	v.bytes = end
+	s.verifier.put(v)
+	return end, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func lockRecording(ctx context.Context, tx pgx.Tx, hostID int64, file string) (*recording, error) {
+	r := &recording{}
+	err := tx.QueryRow(ctx, `SELECT id, month, bytes, described FROM recordings
+		WHERE host_id = $1 AND file = $2 FOR UPDATE`, hostID, file).Scan(&r.id, &r.month, &r.bytes, &r.described)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// createRecording inserts the row of a new recording, locked; when another
+// collector inserted it first, that one's row, once it commits.
+func createRecording(ctx context.Context, tx pgx.Tx, hostID int64, file string, month time.Time) (*recording, error) {
+	r := &recording{month: month}
+	err := tx.QueryRow(ctx, `INSERT INTO recordings (host_id, file, month) VALUES ($1, $2, $3)
+		ON CONFLICT (host_id, file) DO NOTHING RETURNING id`, hostID, file, month).Scan(&r.id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return lockRecording(ctx, tx, hostID, file)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// verifierFor returns the verifier of r's stored bytes against h's keys:
+// the cached one, caught up on what other collectors stored since, or one
+// rebuilt from all of them (after a restart, or when the keys changed).
+func (s *Store) verifierFor(ctx context.Context, tx pgx.Tx, r *recording, h *appendHost) (*cachedVerifier, error) {
+	keyIDs := fmt.Sprint(h.keys.IDs())
+	v := s.verifier.take(r.id)
+	if v == nil || v.keyIDs != keyIDs || v.bytes > r.bytes {
+		v = &cachedVerifier{id: r.id, v: verify.NewVerifier(h.keys), keyIDs: keyIDs}
+	}
+	if v.bytes == r.bytes {
+		return v, nil
+	}
+	err := readChunks(ctx, tx, r.id, r.month, v.bytes, r.bytes, func(data []byte) error {
+		return eachLine(data, v.v.Line)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify the stored bytes: %w", err)
+	}
+	v.bytes = r.bytes
+	return v, nil
+}
+
+// readChunks calls f with the stored bytes of a recording from offset from
+// to to, a chunk at a time; from must be where a chunk starts.
+func readChunks(ctx context.Context, q querier, id int64, month time.Time, from, to int64, f func([]byte) error) error {
+	rows, err := q.Query(ctx, `SELECT off, data FROM chunks
+		WHERE recording_id = $1 AND month = $2 AND off >= $3 AND off < $4 ORDER BY off`, id, month, from, to)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	next := from
+	for rows.Next() {
+		var off int64
+		var data []byte
+		if err := rows.Scan(&off, &data); err != nil {
+			return err
+		}
+		if off != next {
+			return fmt.Errorf("stored chunks of recording %d: chunk at %d where %d was expected", id, off, next)
+		}
+		if err := f(data); err != nil {
+			return err
+		}
+		next += int64(len(data))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if next != to {
+		return fmt.Errorf("stored chunks of recording %d end at %d, not %d", id, next, to)
+	}
+	return nil
+}
+
+// storedReport is a verify.Report as stored: named states and fields.
+type storedReport struct {
+	Rec           string            `json:"rec"`
+	State         string            `json:"state"`
+	Line          int               `json:"line,omitempty"`
+	ID            uint64            `json:"id,omitempty"`
+	Seq           uint64            `json:"seq,omitempty"`
+	Detail        string            `json:"detail,omitempty"`
+	Messages      int               `json:"messages"`
+	LastHash      string            `json:"last_hash,omitempty"`
+	LastSignedSeq uint64            `json:"last_signed_seq"`
+	KeyIDs        []string          `json:"key_ids"`
+	Dropped       dropped           `json:"dropped"`
+	Meta          []json.RawMessage `json:"meta,omitempty"`
+}
+
+// dropped is a msg.Drop as stored.
+type dropped struct {
+	Messages uint64 `json:"messages"`
+	Bytes    uint64 `json:"bytes"`
+}
+
+// reportJSON is the verifier's reports as stored in recordings.report.
+func reportJSON(reports []verify.Report) ([]byte, error) {
+	out := make([]storedReport, len(reports))
+	for i, r := range reports {
+		out[i] = storedReport{Rec: r.Rec, State: r.State.String(), Line: r.Line, ID: r.ID, Seq: r.Seq,
+			Detail: r.Detail, Messages: r.Messages, LastHash: r.LastHash, LastSignedSeq: r.LastSignedSeq,
+			KeyIDs: r.KeyIDs, Dropped: dropped(r.Dropped), Meta: r.Meta}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	// Meta is copied as the line had it; PostgreSQL refuses invalid UTF-8
+	// even inside JSON strings, where it can only be.
+	return bytes.ToValidUTF8(b, []byte("\uFFFD")), nil
+}

@@ -1,0 +1,63 @@
+package pgstore
+
+import (
+	"container/list"
+	"sync"
+
+	"github.com/vigil-rec/vigil/rec/verify"
+)
+
+// verifierCacheSize bounds the verifiers kept between appends. A verifier
+// holds a few KiB, plus some bytes per message (the ids it has seen); one
+// not kept is rebuilt from the stored bytes at the next append.
+const verifierCacheSize = 256
+
+// cachedVerifier is recording id's verifier after its first bytes bytes,
+// against the keys with ids keyIDs.
+type cachedVerifier struct {
+	id     int64
+	v      *verify.Verifier
+	bytes  int64
+	keyIDs string
+}
+
+// verifierCache keeps the verifiers of the recordings appended to last.
+// An append takes its recording's verifier out and puts it back once
+// committed: a failed append, whose lines the verifier has seen but the
+// database has not, just loses it.
+type verifierCache struct {
+	mu    sync.Mutex
+	max   int
+	order *list.List // of *cachedVerifier, most recently put first
+	byID  map[int64]*list.Element
+}
+
+func newVerifierCache(max int) *verifierCache {
+	return &verifierCache{max: max, order: list.New(), byID: map[int64]*list.Element{}}
+}
+
+// take removes and returns the verifier of recording id, nil if none.
+func (c *verifierCache) take(id int64) *cachedVerifier {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byID[id]
+	if !ok {
+		return nil
+	}
+	delete(c.byID, id)
+	return c.order.Remove(e).(*cachedVerifier)
+}
+
+// put keeps v, dropping the least recently put verifier when full.
+func (c *verifierCache) put(v *cachedVerifier) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byID[v.id]; ok {
+		c.order.Remove(e)
+	}
+	c.byID[v.id] = c.order.PushFront(v)
+	if c.order.Len() > c.max {
+		old := c.order.Remove(c.order.Back()).(*cachedVerifier)
+		delete(c.byID, old.id)
+	}
+}

@@ -1,0 +1,99 @@
+package pgstore
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vigil-rec/vigil/play/collector/pgtest"
+)
+
+func connect(t *testing.T, connString string) *pgx.Conn {
+	t.Helper()
+	ctx := testCtx(t)
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	return conn
+}
+
+func TestMigrations(t *testing.T) {
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || ms[0].version != 1 || !strings.Contains(ms[0].sql, "PARTITION BY RANGE") {
+		t.Fatalf("migrations: %+v", ms)
+	}
+}
+
+// Migrating again applies nothing; the schema is there once.
+func TestMigrateTwice(t *testing.T) {
+	ctx := testCtx(t)
+	conn := connect(t, pgtest.DB(t))
+	all := []int{1}
+	for i, want := range [][]int{all, nil} {
+		applied, err := Migrate(ctx, conn)
+		if err != nil {
+			t.Fatalf("migration %d: %v", i+1, err)
+		}
+		if !slices.Equal(applied, want) {
+			t.Errorf("migration %d applied %v, want %v", i+1, applied, want)
+		}
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != len(all) {
+		t.Errorf("schema_migrations: %d rows, %v; want %d", n, err, len(all))
+	}
+	// A database migrated by a newer collector is left alone.
+	if _, err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES (1000, 'future')"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Migrate(ctx, conn); err == nil || !strings.Contains(err.Error(), "newer than this collector") {
+		t.Errorf("Migrate of a newer schema: %v", err)
+	}
+}
+
+// Collectors starting at once: exactly one applies the migrations, the
+// others find them applied, none fails.
+func TestMigrateConcurrently(t *testing.T) {
+	connString := pgtest.DB(t)
+	conns := []*pgx.Conn{connect(t, connString), connect(t, connString), connect(t, connString)}
+	ctx := testCtx(t)
+	results := make([][]int, len(conns))
+	errs := make([]error, len(conns))
+	var start, done sync.WaitGroup
+	start.Add(1)
+	for i, c := range conns {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			results[i], errs[i] = Migrate(ctx, c)
+		}()
+	}
+	start.Done()
+	done.Wait()
+	applied := 0
+	for i := range conns {
+		if errs[i] != nil {
+			t.Errorf("connection %d: %v", i, errs[i])
+		}
+		if len(results[i]) > 0 {
+			applied++
+		}
+	}
+	if applied != 1 {
+		t.Errorf("%d connections applied migrations (%v), want 1", applied, results)
+	}
+	// Open migrates too, and finds nothing to do.
+	s := open(t, connString)
+	if _, err := s.Partitions(ctx); err != nil {
+		t.Error(err)
+	}
+}

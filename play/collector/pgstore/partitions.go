@@ -1,0 +1,146 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// A recording's bytes go to the partition of chunks of the month (UTC) its
+// first message says it started, so that retention, dropping the partition
+// of a month, deletes whole recordings. Months keep the partitions few (a
+// dozen a year: queries plan fast) at the price of retention by the month.
+//
+// The start is the host's word: a start after the collector's clock (a
+// clock ahead, or no wall-clock time at all) counts as now, so that no
+// recording escapes retention in a future partition; one more than
+// maxBacklog before now counts as maxBacklog before now, so that a host's
+// clock far behind cannot make partitions without bound, and a recording
+// shipped late is kept longer rather than dropped at once.
+const maxBacklog = 366 * 24 * time.Hour
+
+// monthOf is the first day of t's month in UTC.
+func monthOf(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// partitionMonth is the month of the partition of a recording that started
+// at start (zero: unknown), received at now.
+func partitionMonth(start, now time.Time) time.Time {
+	switch {
+	case start.IsZero() || start.After(now):
+		return monthOf(now)
+	case start.Before(now.Add(-maxBacklog)):
+		return monthOf(now.Add(-maxBacklog))
+	}
+	return monthOf(start)
+}
+
+// partitionName is the table of month's chunks.
+func partitionName(month time.Time) string {
+	return fmt.Sprintf("chunks_%04d_%02d", month.Year(), int(month.Month()))
+}
+
+// ensurePartition creates the partition of month unless this Store knows
+// it exists. It is its own transaction: creating a partition locks all of
+// chunks, which an append holding its recording's row must not wait for.
+func (s *Store) ensurePartition(ctx context.Context, month time.Time) error {
+	s.mu.Lock()
+	known := s.parts[month]
+	s.mu.Unlock()
+	if known {
+		return nil
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("partition %s: %w", partitionName(month), err)
+	}
+	defer tx.Rollback(ctx)
+	// Two collectors creating the same table at once would clash in the
+	// catalog, IF NOT EXISTS notwithstanding.
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockPartitions); err != nil {
+		return fmt.Errorf("partition %s: lock: %w", partitionName(month), err)
+	}
+	// DDL takes no parameters; the name and bounds are made here from a
+	// time, not from anyone's text.
+	sql := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s PARTITION OF chunks FOR VALUES FROM ('%s') TO ('%s')",
+		partitionName(month), month.Format(time.DateOnly), month.AddDate(0, 1, 0).Format(time.DateOnly))
+	if _, err := tx.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("partition %s: %w", partitionName(month), err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("partition %s: %w", partitionName(month), err)
+	}
+	s.mu.Lock()
+	s.parts[month] = true
+	s.mu.Unlock()
+	return nil
+}
+
+// forgetPartition drops what this Store knows of month's partition: it was
+// dropped, maybe by another collector.
+func (s *Store) forgetPartition(month time.Time) {
+	s.mu.Lock()
+	delete(s.parts, month)
+	s.mu.Unlock()
+}
+
+// Partitions returns the months that have a partition of recording bytes,
+// oldest first.
+func (s *Store) Partitions(ctx context.Context) ([]time.Time, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'chunks'::regclass ORDER BY c.relname`)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: partitions: %w", err)
+	}
+	defer rows.Close()
+	var months []time.Time
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("pgstore: partitions: %w", err)
+		}
+		m, err := time.Parse("chunks_2006_01", name)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: partition %s is not named chunks_YYYY_MM", name)
+		}
+		months = append(months, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: partitions: %w", err)
+	}
+	return months, nil
+}
+
+// DropPartition deletes the recordings of the month that holds t, their
+// metadata and their bytes, by dropping that month's partition, and
+// returns how many recordings it deleted. Which months to drop (and what
+// must be kept) is the caller's decision. Appends to a deleted recording
+// find none: the host's resend starts it anew.
+func (s *Store) DropPartition(ctx context.Context, t time.Time) (int64, error) {
+	month := monthOf(t)
+	name := partitionName(month)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: drop partition %s: %w", name, err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockPartitions); err != nil {
+		return 0, fmt.Errorf("pgstore: drop partition %s: lock: %w", name, err)
+	}
+	// The rows first: an append holding one finishes before this goes on,
+	// and none waits for chunks while holding a row this needs.
+	tag, err := tx.Exec(ctx, "DELETE FROM recordings WHERE month = $1", month)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: drop partition %s: %w", name, err)
+	}
+	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+name); err != nil {
+		return 0, fmt.Errorf("pgstore: drop partition %s: %w", name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("pgstore: drop partition %s: %w", name, err)
+	}
+	s.forgetPartition(month)
+	return tag.RowsAffected(), nil
+}

@@ -1,0 +1,166 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vigil-rec/vigil/rec/store"
+)
+
+// Read writes the stored bytes of host's recording file to w, exactly as
+// the host's file held them, and returns how many it wrote. What it writes
+// is one consistent moment of the recording: a prefix of the file.
+func (s *Store) Read(ctx context.Context, host, file string, w io.Writer) (int64, error) {
+	var r struct {
+		id    int64
+		month time.Time
+		bytes int64
+	}
+	// One statement, one snapshot: the row's length and the chunks agree
+	// although appends go on.
+	rows, err := s.pool.Query(ctx, `SELECT r.id, r.month, r.bytes, c.off, c.data
+		FROM recordings r JOIN hosts h ON h.id = r.host_id
+		JOIN chunks c ON c.recording_id = r.id AND c.month = r.month
+		WHERE h.name = $1 AND r.file = $2 ORDER BY c.off`, host, file)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: read %s of host %s: %w", file, host, err)
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		var off int64
+		var data []byte
+		if err := rows.Scan(&r.id, &r.month, &r.bytes, &off, &data); err != nil {
+			return n, fmt.Errorf("pgstore: read %s of host %s: %w", file, host, err)
+		}
+		if off != n {
+			return n, fmt.Errorf("pgstore: read %s of host %s: stored chunk at %d where %d was expected", file, host, off, n)
+		}
+		if _, err := w.Write(data); err != nil {
+			return n, fmt.Errorf("pgstore: read %s of host %s: %w", file, host, err)
+		}
+		n += int64(len(data))
+	}
+	if err := rows.Err(); err != nil {
+		return n, fmt.Errorf("pgstore: read %s of host %s: %w", file, host, err)
+	}
+	switch {
+	case n == 0:
+		// A recording's row is made with its first bytes: no chunk, no
+		// recording.
+		return 0, fmt.Errorf("pgstore: read %s of host %s: %w", file, host, ErrNotFound)
+	case n != r.bytes:
+		return n, fmt.Errorf("pgstore: read %s of host %s: stored chunks end at %d, not %d", file, host, n, r.bytes)
+	}
+	return n, nil
+}
+
+// Recording is a stored recording: its Summary as rec/store would give of
+// the host's file (File is the file's name on the host, Size the bytes
+// stored), and what the collector knows besides.
+type Recording struct {
+	store.Summary
+	ID        int64           `json:"id"`
+	Lines     int64           `json:"lines"`      // lines stored
+	Month     time.Time       `json:"month"`      // of the partition holding its bytes
+	Report    json.RawMessage `json:"report"`     // rec/verify's reports of the bytes stored
+	UpdatedAt time.Time       `json:"updated_at"` // of the last append
+}
+
+// Filter selects recordings; its zero value selects all.
+type Filter struct {
+	Host, User, Rec string    // "": any
+	Since, Until    time.Time // start in [Since, Until); zero: unbounded
+	Limit           int       // at most this many; 0: no limit
+}
+
+// conds is the WHERE clause of a query being built, and its arguments.
+type conds struct {
+	where []string
+	args  []any
+}
+
+// add adds a condition, sql with "?" for arg.
+func (c *conds) add(sql string, arg any) {
+	c.args = append(c.args, arg)
+	c.where = append(c.where, strings.ReplaceAll(sql, "?", "$"+strconv.Itoa(len(c.args))))
+}
+
+// Recordings lists the recordings that f selects, by start time (unknown
+// first), then in the order they were first stored.
+func (s *Store) Recordings(ctx context.Context, f Filter) ([]Recording, error) {
+	var c conds
+	if f.Host != "" {
+		c.add("h.name = ?", f.Host)
+	}
+	if f.User != "" {
+		c.add("r.user_name = ?", f.User)
+	}
+	if f.Rec != "" {
+		c.add("r.rec = ?", f.Rec)
+	}
+	if !f.Since.IsZero() {
+		c.add("r.start_time >= ?", f.Since)
+	}
+	if !f.Until.IsZero() {
+		c.add("r.start_time < ?", f.Until)
+	}
+	recs, err := s.list(ctx, &c, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list recordings: %w", err)
+	}
+	return recs, nil
+}
+
+// Recording returns the recording of host's file.
+func (s *Store) Recording(ctx context.Context, host, file string) (*Recording, error) {
+	var c conds
+	c.add("h.name = ?", host)
+	c.add("r.file = ?", file)
+	recs, err := s.list(ctx, &c, 0)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("pgstore: recording %s of host %s: %w", file, host, err)
+	case len(recs) == 0:
+		return nil, fmt.Errorf("pgstore: recording %s of host %s: %w", file, host, ErrNotFound)
+	}
+	return &recs[0], nil
+}
+
+func (s *Store) list(ctx context.Context, c *conds, limit int) ([]Recording, error) {
+	sql := `SELECT r.id, h.name, r.file, r.month, r.rec, r.user_name, r.term, r.start_time, r.end_time,
+		r.duration, r.state, r.detail, r.last_hash, r.report, r.bytes, r.lines, r.updated_at
+		FROM recordings r JOIN hosts h ON h.id = r.host_id`
+	if len(c.where) > 0 {
+		sql += " WHERE " + strings.Join(c.where, " AND ")
+	}
+	sql += " ORDER BY r.start_time NULLS FIRST, r.id"
+	if limit > 0 {
+		sql += " LIMIT " + strconv.Itoa(limit)
+	}
+	rows, err := s.pool.Query(ctx, sql, c.args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Recording, error) {
+		var r Recording
+		var start, end *time.Time
+		err := row.Scan(&r.ID, &r.Host, &r.File, &r.Month, &r.Rec, &r.User, &r.Term, &start, &end,
+			&r.Duration, &r.State, &r.Detail, &r.LastHash, &r.Report, &r.Size, &r.Lines, &r.UpdatedAt)
+		if start != nil {
+			r.Start = start.UTC()
+		}
+		if end != nil {
+			r.End = end.UTC()
+		}
+		r.Month = r.Month.UTC()
+		return r, err
+	})
+}
