@@ -1,0 +1,132 @@
+// Package fleetapi is the contract between vigil-ship, which sends a host's
+// recording files as they are written, and vigil-collector, which stores
+// them (play/collector): the HTTP endpoints, their JSON bodies, and how a
+// host proves who it is.
+//
+// The connection is HTTPS with TLS 1.3 only. A host authenticates with a
+// client certificate whose key is its recorder's ed25519 signing key (the
+// key that signs its recordings, rec/keys): the collector knows the host by
+// the keys enrolled for it, so a host cannot ship as another, and a key
+// rotated on the host is enrolled before it is used. The collector is
+// authenticated by its server certificate, which hosts check against a CA
+// file given to vigil-ship.
+package fleetapi
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/vigil-rec/vigil/rec/keys"
+)
+
+// Endpoints.
+const (
+	// PathAppend appends to one recording file of the calling host:
+	// POST PathAppend?file=NAME&offset=N with whole lines as the body
+	// (application/octet-stream). NAME is the file's base name in the
+	// host's recording directory; N the bytes of it the sender believes
+	// the collector holds. The reply is an Ack: 200 when the body was
+	// stored (or N was exactly the end of an identical resend), 409
+	// Conflict when N is not what the collector holds (the Ack says what
+	// it holds: resume from there). An empty body asks for the Ack only.
+	PathAppend = "/v1/append"
+	// PathEnroll enrolls a host's key with a one-time token made by
+	// `vigil-collector hosts add HOST`: POST an Enroll, reply EnrollReply.
+	// The key enrolled is the client certificate's (PeerKey), which the
+	// host has just proved it holds; the Enroll names the same key.
+	PathEnroll = "/v1/enroll"
+)
+
+// Ack says how many bytes of a file the collector holds.
+type Ack struct {
+	Acked int64 `json:"acked"`
+}
+
+// Error is the body of every reply other than 200 and 409: 400 bad
+// request (not whole lines, bad name or offset), 403 forbidden (unknown or
+// revoked host or key, a recording naming another host, a bad token), 413
+// too large (more than MaxAppend bytes), 5xx the collector's own trouble
+// (the host keeps its files and retries).
+type Error struct {
+	Error string `json:"error"`
+}
+
+// MaxAppend bounds one append's body: a tlog line is at most
+// tlog.MaxLine, and a sender sends whole lines.
+const MaxAppend = 64 << 20
+
+// Enroll is what a host sends to PathEnroll.
+type Enroll struct {
+	Host      string `json:"host"`       // as its recordings name it
+	Token     string `json:"token"`      // the one-time token
+	PublicKey []byte `json:"public_key"` // its ed25519 public key (32 bytes)
+}
+
+// EnrollReply is the collector's answer to an Enroll.
+type EnrollReply struct {
+	Host  string `json:"host"`
+	KeyID string `json:"key_id"` // keys.ID of the enrolled key
+}
+
+// ClientCertificate is the TLS client certificate a host presents: self
+// signed by its ed25519 key, named after the host for people reading logs
+// (the collector goes by the key, never by the name).
+func ClientCertificate(priv ed25519.PrivateKey, host string) (tls.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: host},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour), // made anew at every start
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, priv.Public(), priv)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("client certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv}, nil
+}
+
+// PeerKey returns the ed25519 key of the client certificate of a TLS
+// connection, and its key id. The certificate proves only that the peer
+// holds the key (TLS checks the handshake signature); whether the key is a
+// host's is the collector's to decide.
+func PeerKey(cs *tls.ConnectionState) (ed25519.PublicKey, string, error) {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return nil, "", errors.New("no client certificate")
+	}
+	pub, ok := cs.PeerCertificates[0].PublicKey.(ed25519.PublicKey)
+	if !ok {
+		return nil, "", errors.New("client certificate key is not ed25519")
+	}
+	return pub, keys.ID(pub), nil
+}
+
+// ServerConfig is the collector's TLS configuration: TLS 1.3, a client
+// certificate requested (any self-signed one: PeerKey and the enrolled
+// keys decide), cert as the server's certificate.
+func ServerConfig(cert tls.Certificate) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAnyClientCert,
+	}
+}
+
+// ClientConfig is a host's TLS configuration: TLS 1.3, the collector's
+// certificate checked against roots, cert (ClientCertificate) presented.
+func ClientConfig(roots *x509.CertPool, cert tls.Certificate) *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: roots, Certificates: []tls.Certificate{cert}}
+}
