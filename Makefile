@@ -33,7 +33,7 @@ GO_LDFLAGS     := -s -w -X github.com/vigil-rec/vigil/conf/version.Version=$(VER
 
 build: $(BIN)/libnss_vigil.so.2 $(BIN)/pam_vigil.so
 	@mkdir -p $(BIN)
-	$(GO) build $(GOFLAGS) -buildmode=pie -ldflags="$(GO_LDFLAGS)" -o $(BIN)/ ./rec/cmd/... ./play/cmd/... ./policyd/cmd/...
+	$(GO) build $(GOFLAGS) -buildmode=pie -ldflags="$(GO_LDFLAGS)" -o $(BIN)/ ./rec/cmd/... ./play/cmd/... ./play/collector/cmd/... ./policyd/cmd/...
 
 # The NSS module is plain C (design.md, section 3).
 $(BIN)/libnss_vigil.so.2: $(wildcard nss/src/*.c nss/src/*.h)

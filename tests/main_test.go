@@ -15,7 +15,7 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	svctest.RunWithBinaries(m, &bin, "../rec/cmd/...", "../play/cmd/...", "../policyd/cmd/...", "./tools/...", svctest.Modules)
+	svctest.RunWithBinaries(m, &bin, "../rec/cmd/...", "../play/cmd/...", "../play/collector/cmd/...", "../policyd/cmd/...", "./tools/...", svctest.Modules)
 }
 
 func binPath(name string) string { return filepath.Join(bin, name) }

@@ -1,0 +1,222 @@
+// Package server is vigil-collector's HTTP side of rec/fleetapi: it
+// enrolls hosts' keys with one-time tokens and appends the recording files
+// hosts ship to the store (play/collector/pgstore), knowing each host by
+// the key of its TLS client certificate.
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vigil-rec/vigil/play/collector/pgstore"
+	"github.com/vigil-rec/vigil/rec/fleetapi"
+	"github.com/vigil-rec/vigil/rec/store"
+)
+
+// maxEnroll bounds an Enroll's body: a host name, a token and a key.
+const maxEnroll = 4 << 10
+
+// Handler serves fleetapi's endpoints.
+type Handler struct {
+	store *pgstore.Store
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// New returns the collector's handler over st, logging refusals and its
+// own trouble to log.
+func New(st *pgstore.Store, log *slog.Logger) *Handler {
+	h := &Handler{store: st, log: log, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST "+fleetapi.PathAppend, h.append)
+	h.mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
+	h.mux.HandleFunc("/", h.other)
+	return h
+}
+
+// other answers what is not an endpoint's POST with a fleetapi.Error, as
+// fleetapi promises for every refusal.
+func (h *Handler) other(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == fleetapi.PathAppend || r.URL.Path == fleetapi.PathEnroll {
+		w.Header().Set("Allow", http.MethodPost)
+		reply(w, http.StatusMethodNotAllowed, fleetapi.Error{Error: r.Method + " " + r.URL.Path + ": only POST"})
+		return
+	}
+	reply(w, http.StatusNotFound, fleetapi.Error{Error: r.URL.Path + ": no such endpoint"})
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// reply writes v as the JSON body of a reply with status code.
+func reply(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v) // the peer gone: nothing to tell it
+}
+
+// refuse replies with a fleetapi.Error and logs why, with attrs naming
+// the peer.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, code int, err error, attrs ...any) {
+	level := slog.LevelWarn
+	if code >= 500 {
+		level = slog.LevelError
+	}
+	attrs = append(attrs, "path", r.URL.Path, "remote", r.RemoteAddr, "status", code, "error", err)
+	h.log.Log(r.Context(), level, "request refused", attrs...)
+	msg := err.Error()
+	if code >= 500 {
+		msg = "collector error" // the details are the collector's log's, not the peer's
+	}
+	reply(w, code, fleetapi.Error{Error: msg})
+}
+
+// storeStatus is the status of a reply to a store's refusal: 403 for what
+// a host is not allowed to do, 400 for what it sent wrong, 500 for the
+// collector's own trouble.
+func storeStatus(err error) int {
+	switch {
+	case errors.Is(err, pgstore.ErrUnknownHost), errors.Is(err, pgstore.ErrHostRevoked),
+		errors.Is(err, pgstore.ErrKeyRevoked), errors.Is(err, pgstore.ErrUnknownKey),
+		errors.Is(err, pgstore.ErrWrongHost), errors.Is(err, pgstore.ErrBadToken),
+		errors.Is(err, pgstore.ErrKeyInUse):
+		return http.StatusForbidden
+	case errors.Is(err, pgstore.ErrNotLines):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+func (h *Handler) append(w http.ResponseWriter, r *http.Request) {
+	pub, keyID, err := fleetapi.PeerKey(r.TLS)
+	if err != nil {
+		h.refuse(w, r, http.StatusForbidden, err)
+		return
+	}
+	host, _, err := h.store.HostByKey(r.Context(), pub)
+	if err != nil {
+		attrs := []any{"key", keyID}
+		if host != "" { // a revoked key's or host's
+			attrs = append(attrs, "host", host)
+		}
+		h.refuse(w, r, storeStatus(err), err, attrs...)
+		return
+	}
+	file, off, err := appendArgs(r)
+	if err != nil {
+		h.refuse(w, r, http.StatusBadRequest, err, "key", keyID, "host", host)
+		return
+	}
+	attrs := []any{"key", keyID, "host", host, "file", file, "offset", off}
+	if r.ContentLength > fleetapi.MaxAppend {
+		h.refuse(w, r, http.StatusRequestEntityTooLarge,
+			fmt.Errorf("body of %d bytes, more than %d", r.ContentLength, fleetapi.MaxAppend), attrs...)
+		return
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, fleetapi.MaxAppend))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		h.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Errorf("body of more than %d bytes", tooLarge.Limit), attrs...)
+		return
+	case err != nil:
+		h.refuse(w, r, http.StatusBadRequest, fmt.Errorf("read the body: %w", err), attrs...)
+		return
+	}
+	acked, err := h.store.Append(r.Context(), host, file, off, data)
+	if err != nil {
+		h.refuse(w, r, storeStatus(err), err, attrs...)
+		return
+	}
+	code := http.StatusOK
+	if len(data) > 0 && acked != off+int64(len(data)) {
+		code = http.StatusConflict
+	}
+	reply(w, code, fleetapi.Ack{Acked: acked})
+}
+
+// appendArgs reads an append's file name and offset.
+func appendArgs(r *http.Request) (string, int64, error) {
+	q := r.URL.Query()
+	file := q.Get("file")
+	// A base name of a recording in the host's directory: the file writer
+	// names nothing else, and the name is the recording's key here.
+	// The store holds names as text: valid UTF-8, no NUL, at most a Linux
+	// file name's 255 bytes.
+	if strings.ContainsAny(file, "/\x00") || !utf8.ValidString(file) || len(file) > 255 || !store.IsRecordingName(file) {
+		return "", 0, fmt.Errorf("file %q is not the base name of a recording", file)
+	}
+	off, err := strconv.ParseInt(q.Get("offset"), 10, 64)
+	if err != nil || off < 0 {
+		return "", 0, fmt.Errorf("offset %q is not a byte count", q.Get("offset"))
+	}
+	return file, off, nil
+}
+
+func (h *Handler) enroll(w http.ResponseWriter, r *http.Request) {
+	pub, keyID, err := fleetapi.PeerKey(r.TLS)
+	if err != nil {
+		h.refuse(w, r, http.StatusForbidden, err)
+		return
+	}
+	var e fleetapi.Enroll
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEnroll)).Decode(&e); err != nil {
+		h.refuse(w, r, http.StatusBadRequest, fmt.Errorf("enroll request: %w", err), "key", keyID)
+		return
+	}
+	attrs := []any{"key", keyID, "host", e.Host}
+	// Proof of possession: the TLS handshake proved the peer holds the
+	// certificate's key, so that is the only key it may enroll.
+	if !pub.Equal(ed25519.PublicKey(e.PublicKey)) {
+		h.refuse(w, r, http.StatusForbidden, errors.New("the key to enroll is not the client certificate's"), attrs...)
+		return
+	}
+	id, err := h.store.Enroll(r.Context(), e.Host, e.Token, pub)
+	if err != nil {
+		h.refuse(w, r, storeStatus(err), err, attrs...)
+		return
+	}
+	h.log.Info("key enrolled", "key", id, "host", e.Host, "remote", r.RemoteAddr)
+	reply(w, http.StatusOK, fleetapi.EnrollReply{Host: e.Host, KeyID: id})
+}
+
+// Serve serves h over TLS (fleetapi.ServerConfig with cert) on l until ctx
+// ends, then shuts down gracefully: requests under way get up to grace to
+// finish. It returns nil after a shutdown that let them all finish.
+func Serve(ctx context.Context, l net.Listener, cert tls.Certificate, h http.Handler, log *slog.Logger, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:   h,
+		TLSConfig: fleetapi.ServerConfig(cert),
+		// Bounds against peers holding connections open; an append's
+		// body is up to 64 MiB, so reading it may take a while.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeTLS(l, "", "") }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("serve on %s: %w", l.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-done
+	if err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	return nil
+}
