@@ -197,6 +197,7 @@ pkg-files: build
 	$(BIN)/vigil-play man-pages $(PKG)/man/man1
 	$(BIN)/vigil-policyd --man-pages $(PKG)/man/man8
 	$(BIN)/vigilctl man-pages $(PKG)/man/man8
+	$(BIN)/vigil-ship man-pages $(PKG)/man/man8
 	install -m 0644 rec/cmd/vigil-rec-session/vigil-rec-session.1 $(PKG)/man/man1/
 	gzip -9n $(PKG)/man/man1/* $(PKG)/man/man8/*
 	for c in vigil-play vigilctl; do \
