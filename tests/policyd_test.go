@@ -13,7 +13,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/vigil-rec/vigil/policyd/dbusapi"
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
 	"github.com/vigil-rec/vigil/rec/svctest"
 )
@@ -196,7 +196,7 @@ func TestPolicydDecisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bus.Close()
-	if err := bus.AddMatchSignal(dbus.WithMatchInterface(dbusapi.Interface), dbus.WithMatchMember("PolicyChanged")); err != nil {
+	if err := bus.AddMatchSignal(dbus.WithMatchInterface(wire.Interface), dbus.WithMatchMember("PolicyChanged")); err != nil {
 		t.Fatal(err)
 	}
 	signals := make(chan *dbus.Signal, 10)
@@ -205,7 +205,7 @@ func TestPolicydDecisions(t *testing.T) {
 	waitFor(t, "the edited policy", func() bool { return explain(t, "carol", "--service", "sshd").Record })
 	select {
 	case sig := <-signals:
-		if sig.Name != dbusapi.SignalChanged || len(sig.Body) != 1 {
+		if sig.Name != wire.SignalChanged || len(sig.Body) != 1 {
 			t.Errorf("signal %s %v", sig.Name, sig.Body)
 		}
 	case <-time.After(5 * time.Second):
@@ -275,7 +275,7 @@ func TestPolicydDecisions(t *testing.T) {
 	if err := conn.Hello(); err != nil {
 		t.Fatal(err)
 	}
-	err = conn.Object(dbusapi.BusName, dbusapi.Path).Call(dbusapi.MethodSignalSession, 0, uint32(syscall.SIGKILL)).Err
+	err = conn.Object(wire.BusName, wire.Path).Call(wire.MethodSignalSession, 0, uint32(syscall.SIGKILL)).Err
 	if err == nil || !strings.Contains(err.Error(), "for the vigil recorder only") {
 		t.Errorf("SignalSession as root: %v", err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/vigil-rec/vigil/pam/pamtest"
 	"github.com/vigil-rec/vigil/pam/session"
-	"github.com/vigil-rec/vigil/policyd/dbusapi"
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
 	"github.com/vigil-rec/vigil/rec/svctest"
 )
@@ -53,7 +53,7 @@ var users = []pamtest.User{
 const aliceConf = `{"notice":"recorded session","log":{"input":false}}`
 
 // policy records alice and carol, not bob or dave.
-var policy = pamtest.Policy{Decisions: map[string]dbusapi.Decision{
+var policy = pamtest.Policy{Decisions: map[string]wire.Decision{
 	"alice": {Record: true, Shell: "/bin/zsh", Recorder: pamtest.Recorder, Conf: aliceConf, Rule: `rule "ops" (policy.toml:3)`},
 	"bob":   {Shell: "/bin/bash", Recorder: pamtest.Recorder, Conf: "{}", Rule: "default"},
 	"carol": {Record: true, Shell: "/bin/bash", Recorder: pamtest.Recorder, Conf: "{}", Rule: `rule "ops" (policy.toml:3)`},

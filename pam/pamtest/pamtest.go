@@ -15,7 +15,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/vigil-rec/vigil/policyd/dbusapi"
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 )
 
 // Recorder is the recorder path the fake policy names.
@@ -55,7 +55,7 @@ func BuildModule(dir string) (string, error) {
 // Policy is a fake policyd: Decide answers from Decisions, and users not in
 // it are NoSuchUser; Slow's answer comes only after SlowDelay.
 type Policy struct {
-	Decisions map[string]dbusapi.Decision
+	Decisions map[string]wire.Decision
 	Slow      string
 }
 
@@ -70,12 +70,12 @@ func (p Policy) Decide(user, service, rhost, tty string) (bool, string, string, 
 	}
 	d, ok := p.Decisions[user]
 	if !ok {
-		return false, "", "", "", "", dbus.NewError(dbusapi.ErrNoSuchUser, []any{"no such user: " + user})
+		return false, "", "", "", "", dbus.NewError(wire.ErrNoSuchUser, []any{"no such user: " + user})
 	}
 	return d.Record, d.Shell, d.Recorder, d.Conf, d.Rule, nil
 }
 
-// Serve owns dbusapi.BusName on the bus at addr with p until t ends. The
+// Serve owns wire.BusName on the bus at addr with p until t ends. The
 // test runs as root, which the bus policy requires for owning the name.
 func Serve(t testing.TB, addr string, p Policy) {
 	t.Helper()
@@ -84,12 +84,12 @@ func Serve(t testing.TB, addr string, p Policy) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	if err := conn.Export(p, dbusapi.Path, dbusapi.Interface); err != nil {
+	if err := conn.Export(p, wire.Path, wire.Interface); err != nil {
 		t.Fatal(err)
 	}
-	reply, err := conn.RequestName(dbusapi.BusName, dbus.NameFlagDoNotQueue)
+	reply, err := conn.RequestName(wire.BusName, dbus.NameFlagDoNotQueue)
 	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("request %s: %v %v", dbusapi.BusName, reply, err)
+		t.Fatalf("request %s: %v %v", wire.BusName, reply, err)
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vigil-rec/vigil/policyd/dbusapi"
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
 )
 
@@ -19,13 +19,13 @@ const (
 
 // decider returns a fixed decision or error and records its deadline.
 type decider struct {
-	dec dbusapi.Decision
+	dec wire.Decision
 	err error
 }
 
-func (d decider) Decide(ctx context.Context, user, service, rhost, tty string) (dbusapi.Decision, error) {
+func (d decider) Decide(ctx context.Context, user, service, rhost, tty string) (wire.Decision, error) {
 	if _, ok := ctx.Deadline(); !ok {
-		return dbusapi.Decision{}, errors.New("Decide called without a deadline")
+		return wire.Decision{}, errors.New("Decide called without a deadline")
 	}
 	return d.dec, d.err
 }
@@ -47,10 +47,10 @@ func openSnap(s Snapshot, err error) OpenSnapshot {
 }
 
 var (
-	recordDec     = dbusapi.Decision{Record: true, Shell: "/bin/bash", Recorder: recorder, Conf: conf, Rule: `rule "ops" (policy.toml:4)`}
-	norecordDec   = dbusapi.Decision{Record: false, Shell: "/bin/bash", Recorder: recorder, Conf: "{}", Rule: `rule "sftp" (policy.toml:9)`}
-	errDown       = fmt.Errorf("decide: %w: no owner", dbusapi.ErrUnavailable)
-	errNoSuchUser = fmt.Errorf("decide: %w", &dbusapi.Error{Name: dbusapi.ErrNoSuchUser, Message: "no such user"})
+	recordDec     = wire.Decision{Record: true, Shell: "/bin/bash", Recorder: recorder, Conf: conf, Rule: `rule "ops" (policy.toml:4)`}
+	norecordDec   = wire.Decision{Record: false, Shell: "/bin/bash", Recorder: recorder, Conf: "{}", Rule: `rule "sftp" (policy.toml:9)`}
+	errDown       = fmt.Errorf("decide: %w: no owner", wire.ErrUnavailable)
+	errNoSuchUser = fmt.Errorf("decide: %w", &wire.Error{Name: wire.ErrNoSuchUser, Message: "no such user"})
 	snapAlice     = snapshot{entries: map[string]nssdb.Entry{
 		"alice": {Name: "alice", Shell: recorder, Recorded: true},
 		"bob":   {Name: "bob", Shell: "/bin/bash"},
@@ -81,7 +81,7 @@ func TestOpen(t *testing.T) {
 		{name: "recorded, su by root", req: Request{User: "alice", Service: "su", NSSFound: true, NSSShell: recorder, CallerRoot: true}, d: decider{dec: recordDec},
 			want: Success, env: []string{"VIGIL_REC_SHELL=/bin/bash", "VIGIL_REC_CONF=" + conf, "VIGIL_REC_SERVICE=su", "TLOG_REC_SESSION_SHELL=/bin/bash", "TLOG_REC_SESSION_CONF_TEXT=" + conf},
 			log: "su run by root: a shell named with -s/--shell"},
-		{name: "recorded, empty conf", req: wrapped, d: decider{dec: dbusapi.Decision{Record: true, Shell: "/bin/zsh", Recorder: recorder}},
+		{name: "recorded, empty conf", req: wrapped, d: decider{dec: wire.Decision{Record: true, Shell: "/bin/zsh", Recorder: recorder}},
 			want: Success, env: []string{"VIGIL_REC_SHELL=/bin/zsh", "VIGIL_REC_CONF={}", "VIGIL_REC_SERVICE=sshd", "TLOG_REC_SESSION_SHELL=/bin/zsh", "TLOG_REC_SESSION_CONF_TEXT={}"}},
 		{name: "not recorded", req: plain, d: decider{dec: norecordDec}, want: Ignore},
 		{name: "norecord but wrapped by NSS", req: wrapped, d: decider{dec: norecordDec},
@@ -94,7 +94,7 @@ func TestOpen(t *testing.T) {
 		{name: "no NSS entry", req: Request{User: "alice", Service: "sshd"}, d: decider{dec: recordDec},
 			want: PermDenied, errMsg: "recorder is not the login shell", log: "no passwd entry"},
 		{name: "empty NSS shell vs empty recorder", req: Request{User: "alice", Service: "sshd", NSSFound: true},
-			d: decider{dec: dbusapi.Decision{Record: true, Shell: "/bin/bash"}}, want: PermDenied, errMsg: "recorder", log: "no recorder"},
+			d: decider{dec: wire.Decision{Record: true, Shell: "/bin/bash"}}, want: PermDenied, errMsg: "recorder", log: "no recorder"},
 		{name: "NoSuchUser", req: plain, d: decider{err: errNoSuchUser}, want: Ignore, log: "unknown to policyd"},
 		{name: "down, snapshot recorded, deny", req: wrapped, d: decider{err: errDown}, open: openSnap(snapAlice, nil),
 			want: PermDenied, errMsg: "recording policy service is unavailable", log: "says alice is recorded; on_unavailable=deny"},
@@ -119,9 +119,9 @@ func TestOpen(t *testing.T) {
 			want: PermDenied, errMsg: "unavailable", log: "snapshot is unusable (snapshot: no such file)"},
 		{name: "down, no snapshot, allow", args: []string{"on_unavailable=allow"}, req: plain, d: decider{err: errDown},
 			open: openSnap(nil, errors.New("snapshot: no such file")), want: Ignore, infoMsg: true, log: "snapshot is unusable"},
-		{name: "policyd fails, snapshot recorded", req: wrapped, d: decider{err: &dbusapi.Error{Name: dbusapi.ErrFailed, Message: "nss down"}},
+		{name: "policyd fails, snapshot recorded", req: wrapped, d: decider{err: &wire.Error{Name: wire.ErrFailed, Message: "nss down"}},
 			open: openSnap(snapAlice, nil), want: PermDenied, errMsg: "unavailable", log: "nss down"},
-		{name: "untrusted owner, snapshot recorded", req: wrapped, d: decider{err: dbusapi.ErrUntrusted},
+		{name: "untrusted owner, snapshot recorded", req: wrapped, d: decider{err: wire.ErrUntrusted},
 			open: openSnap(snapAlice, nil), want: PermDenied, errMsg: "unavailable"},
 		{name: "bad argument keeps deny", args: []string{"on_unavailable=maybe"}, req: wrapped, d: decider{err: errDown},
 			open: openSnap(snapAlice, nil), want: PermDenied, errMsg: "unavailable", log: `bad argument "on_unavailable=maybe"`},

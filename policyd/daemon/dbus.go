@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-rec/vigil/conf/decide"
-	"github.com/vigil-rec/vigil/policyd/dbusapi"
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 	"github.com/vigil-rec/vigil/policyd/nsslookup"
 	"github.com/vigil-rec/vigil/policyd/sessionkill"
 	"github.com/vigil-rec/vigil/policyd/ttyclaim"
@@ -24,7 +24,7 @@ type busObject struct {
 }
 
 const introspectXML = `<node>
-  <interface name="` + dbusapi.Interface + `">
+  <interface name="` + wire.Interface + `">
     <method name="Decide">
       <arg name="user" type="s" direction="in"/>
       <arg name="service" type="s" direction="in"/>
@@ -71,26 +71,26 @@ func (d *Daemon) ServeBus() (*dbus.Conn, error) {
 		return nil, fmt.Errorf("system bus: %w", err)
 	}
 	obj := &busObject{d: d, conn: conn}
-	if err := conn.Export(obj, dbusapi.Path, dbusapi.Interface); err != nil {
+	if err := conn.Export(obj, wire.Path, wire.Interface); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("export %s: %w", dbusapi.Path, err)
+		return nil, fmt.Errorf("export %s: %w", wire.Path, err)
 	}
-	if err := conn.Export(introspect.Introspectable(introspectXML), dbusapi.Path, "org.freedesktop.DBus.Introspectable"); err != nil {
+	if err := conn.Export(introspect.Introspectable(introspectXML), wire.Path, "org.freedesktop.DBus.Introspectable"); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("export introspection: %w", err)
 	}
-	reply, err := conn.RequestName(dbusapi.BusName, dbus.NameFlagDoNotQueue)
+	reply, err := conn.RequestName(wire.BusName, dbus.NameFlagDoNotQueue)
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("request name %s: %w", dbusapi.BusName, err)
+		return nil, fmt.Errorf("request name %s: %w", wire.BusName, err)
 	}
 	if reply != dbus.RequestNameReplyPrimaryOwner {
 		conn.Close()
-		return nil, fmt.Errorf("request name %s: already owned (reply %d)", dbusapi.BusName, reply)
+		return nil, fmt.Errorf("request name %s: already owned (reply %d)", wire.BusName, reply)
 	}
 	d.reloadMu.Lock()
 	d.changed = func(gen uint64) {
-		if err := conn.Emit(dbusapi.Path, dbusapi.SignalChanged, gen); err != nil {
+		if err := conn.Emit(wire.Path, wire.SignalChanged, gen); err != nil {
 			d.log.Warn("emitting PolicyChanged", "err", err)
 		}
 	}
@@ -104,9 +104,9 @@ func busError(name string, err error) *dbus.Error {
 
 func decideError(err error) *dbus.Error {
 	if errors.Is(err, ErrNoSuchUser) {
-		return busError(dbusapi.ErrNoSuchUser, err)
+		return busError(wire.ErrNoSuchUser, err)
 	}
-	return busError(dbusapi.ErrFailed, err)
+	return busError(wire.ErrFailed, err)
 }
 
 // caller is who sent a method call, as the bus vouches for it: the
@@ -134,7 +134,7 @@ func (o *busObject) caller(sender dbus.Sender) (caller, error) {
 }
 
 // access is what a caller may learn of the policy: root, the recorder
-// account and members of dbusapi.AdminGroup everything; anyone else only
+// account and members of wire.AdminGroup everything; anyone else only
 // the decision about themselves (policyd/spec/dbus.md, "Access").
 type access struct {
 	caller
@@ -146,7 +146,7 @@ type access struct {
 func (o *busObject) access(sender dbus.Sender) (access, *dbus.Error) {
 	c, err := o.caller(sender)
 	if err != nil {
-		return access{}, busError(dbusapi.ErrFailed, err)
+		return access{}, busError(wire.ErrFailed, err)
 	}
 	a := access{caller: c}
 	if c.uid == 0 {
@@ -159,18 +159,18 @@ func (o *busObject) access(sender dbus.Sender) (access, *dbus.Error) {
 			return err
 		}
 		a.name = u.Name
-		if r, err := nsslookup.User(dbusapi.RecorderAccount); err == nil && r.UID == c.uid {
+		if r, err := nsslookup.User(wire.RecorderAccount); err == nil && r.UID == c.uid {
 			a.recorder = true
 		}
 		for _, g := range c.gids {
-			if nsslookup.GroupName(g) == dbusapi.AdminGroup {
+			if nsslookup.GroupName(g) == wire.AdminGroup {
 				a.privileged = true
 			}
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, nsslookup.ErrNoSuchUser) {
-		return a, busError(dbusapi.ErrFailed, fmt.Errorf("caller uid %d: %w", c.uid, err))
+		return a, busError(wire.ErrFailed, fmt.Errorf("caller uid %d: %w", c.uid, err))
 	}
 	a.privileged = a.privileged || a.recorder
 	return a, nil
@@ -182,8 +182,8 @@ func (a access) mayAsk(user string) *dbus.Error {
 	if a.privileged || (a.name != "" && a.name == user) {
 		return nil
 	}
-	return busError(dbusapi.ErrAccessDenied, fmt.Errorf("uid %d may ask only about itself (root, %s and group %s may ask about anyone)",
-		a.uid, dbusapi.RecorderAccount, dbusapi.AdminGroup))
+	return busError(wire.ErrAccessDenied, fmt.Errorf("uid %d may ask only about itself (root, %s and group %s may ask about anyone)",
+		a.uid, wire.RecorderAccount, wire.AdminGroup))
 }
 
 func (o *busObject) Decide(user, service, rhost, tty string, sender dbus.Sender) (bool, string, string, string, string, *dbus.Error) {
@@ -216,7 +216,7 @@ func (o *busObject) Explain(user, service, rhost, tty string, sender dbus.Sender
 	}
 	out, err := json.Marshal(decide.Explain(dec, u, req))
 	if err != nil {
-		return "", busError(dbusapi.ErrFailed, err)
+		return "", busError(wire.ErrFailed, err)
 	}
 	return string(out), nil
 }
@@ -224,13 +224,13 @@ func (o *busObject) Explain(user, service, rhost, tty string, sender dbus.Sender
 func (o *busObject) Reload(sender dbus.Sender) *dbus.Error {
 	c, err := o.caller(sender)
 	if err != nil {
-		return busError(dbusapi.ErrFailed, err)
+		return busError(wire.ErrFailed, err)
 	}
 	if c.uid != 0 {
-		return busError(dbusapi.ErrAccessDenied, fmt.Errorf("Reload is for root only (caller uid %d)", c.uid))
+		return busError(wire.ErrAccessDenied, fmt.Errorf("Reload is for root only (caller uid %d)", c.uid))
 	}
 	if err := o.d.Reload("D-Bus Reload"); err != nil {
-		return busError(dbusapi.ErrBadPolicy, err)
+		return busError(wire.ErrBadPolicy, err)
 	}
 	return nil
 }
@@ -247,7 +247,7 @@ func (o *busObject) Status(sender dbus.Sender) (string, *dbus.Error) {
 	}
 	out, err := json.Marshal(st)
 	if err != nil {
-		return "", busError(dbusapi.ErrFailed, err)
+		return "", busError(wire.ErrFailed, err)
 	}
 	return string(out), nil
 }
@@ -258,12 +258,12 @@ func (o *busObject) Rules(sender dbus.Sender) (string, *dbus.Error) {
 		return "", derr
 	}
 	if !a.privileged {
-		return "", busError(dbusapi.ErrAccessDenied, fmt.Errorf("Rules is for root, %s and group %s (caller uid %d)",
-			dbusapi.RecorderAccount, dbusapi.AdminGroup, a.uid))
+		return "", busError(wire.ErrAccessDenied, fmt.Errorf("Rules is for root, %s and group %s (caller uid %d)",
+			wire.RecorderAccount, wire.AdminGroup, a.uid))
 	}
 	out, err := json.Marshal(o.d.state.Load().engine.Rules())
 	if err != nil {
-		return "", busError(dbusapi.ErrFailed, err)
+		return "", busError(wire.ErrFailed, err)
 	}
 	return string(out), nil
 }
@@ -276,7 +276,7 @@ func (o *busObject) recorder(sender dbus.Sender, method string) (access, *dbus.E
 		return a, derr
 	}
 	if !a.recorder {
-		return a, busError(dbusapi.ErrAccessDenied, fmt.Errorf("%s is for the %s recorder only (caller uid %d)", method, dbusapi.RecorderAccount, a.uid))
+		return a, busError(wire.ErrAccessDenied, fmt.Errorf("%s is for the %s recorder only (caller uid %d)", method, wire.RecorderAccount, a.uid))
 	}
 	return a, nil
 }
@@ -290,7 +290,7 @@ func (o *busObject) ClaimTerminal(tty dbus.UnixFD, sender dbus.Sender) *dbus.Err
 	c, err := ttyclaim.Take(int(tty), int(a.pid), a.uid)
 	if err != nil {
 		o.d.log.Warn("terminal not taken", "pid", a.pid, "err", err)
-		return busError(dbusapi.ErrFailed, fmt.Errorf("take terminal: %w", err))
+		return busError(wire.ErrFailed, fmt.Errorf("take terminal: %w", err))
 	}
 	o.d.log.Info("terminal taken for recording", "pid", a.pid, "tty", fmt.Sprintf("%d:%d", c.Major, c.Minor), "user_uid", c.Owner, "mode", c.Mode)
 	return nil
@@ -311,7 +311,7 @@ func (o *busObject) SignalSession(sig uint32, sender dbus.Sender) (uint32, *dbus
 		return 0, derr
 	}
 	if !signalsForSessions[sig] {
-		return 0, busError(dbusapi.ErrFailed, fmt.Errorf("signal %d is not one a session is ended with", sig))
+		return 0, busError(wire.ErrFailed, fmt.Errorf("signal %d is not one a session is ended with", sig))
 	}
 	var n int
 	var err error
@@ -324,7 +324,7 @@ func (o *busObject) SignalSession(sig uint32, sender dbus.Sender) (uint32, *dbus
 		o.d.log.Info("session signalled", "recorder_pid", a.pid, "signal", unix.SignalName(unix.Signal(sig)), "processes", n, "err", err)
 	}
 	if err != nil {
-		return uint32(n), busError(dbusapi.ErrFailed, err)
+		return uint32(n), busError(wire.ErrFailed, err)
 	}
 	return uint32(n), nil
 }

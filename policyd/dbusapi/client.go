@@ -1,3 +1,6 @@
+// Package dbusapi is the godbus client of policyd's D-Bus API, for the
+// daemon's admin tools and the recorder; the API's names and types are
+// package wire's (policyd/spec/dbus.md), which pam_vigil uses without godbus.
 package dbusapi
 
 import (
@@ -13,7 +16,7 @@ import (
 
 // Client talks to policyd over its own private system bus connection.
 //
-// Every call first looks up the unique name owning BusName and checks with
+// Every call first looks up the unique name owning wire.BusName and checks with
 // the bus that it belongs to uid TrustUID, then sends the call to that
 // unique name, so the answer comes from the connection that was checked even
 // if the well-known name changes hands in between. TrustUID is 0 (root), as
@@ -37,7 +40,7 @@ func Connect() (*Client, error) {
 func ConnectContext(ctx context.Context) (*Client, error) {
 	conn, err := dbus.Dial(wire.SystemBusAddress())
 	if err != nil {
-		return nil, fmt.Errorf("%w: system bus: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: system bus: %w", wire.ErrUnavailable, err)
 	}
 	// Closing the connection is what unblocks Auth and Hello.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -47,11 +50,11 @@ func ConnectContext(ctx context.Context) (*Client, error) {
 	}
 	if !stop() {
 		conn.Close()
-		return nil, fmt.Errorf("%w: system bus handshake: %w", ErrUnavailable, ctx.Err())
+		return nil, fmt.Errorf("%w: system bus handshake: %w", wire.ErrUnavailable, ctx.Err())
 	}
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w: system bus handshake: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: system bus handshake: %w", wire.ErrUnavailable, err)
 	}
 	return &Client{conn: conn}, nil
 }
@@ -62,14 +65,14 @@ func (c *Client) Close() {
 }
 
 // Decide asks policyd whether a session of user opened by PAM service
-// service from rhost on tty is recorded. An unknown user is an *Error named
-// ErrNoSuchUser.
-func (c *Client) Decide(ctx context.Context, user, service, rhost, tty string) (Decision, error) {
-	var d Decision
-	err := c.call(ctx, MethodDecide, []any{user, service, rhost, tty},
+// service from rhost on tty is recorded. An unknown user is an *wire.Error named
+// wire.ErrNoSuchUser.
+func (c *Client) Decide(ctx context.Context, user, service, rhost, tty string) (wire.Decision, error) {
+	var d wire.Decision
+	err := c.call(ctx, wire.MethodDecide, []any{user, service, rhost, tty},
 		&d.Record, &d.Shell, &d.Recorder, &d.Conf, &d.Rule)
 	if err != nil {
-		return Decision{}, fmt.Errorf("decide %s (service %q): %w", user, service, err)
+		return wire.Decision{}, fmt.Errorf("decide %s (service %q): %w", user, service, err)
 	}
 	return d, nil
 }
@@ -78,16 +81,16 @@ func (c *Client) Decide(ctx context.Context, user, service, rhost, tty string) (
 // every step, as JSON.
 func (c *Client) Explain(ctx context.Context, user, service, rhost, tty string) (string, error) {
 	var js string
-	if err := c.call(ctx, MethodExplain, []any{user, service, rhost, tty}, &js); err != nil {
+	if err := c.call(ctx, wire.MethodExplain, []any{user, service, rhost, tty}, &js); err != nil {
 		return "", fmt.Errorf("explain %s (service %q): %w", user, service, err)
 	}
 	return js, nil
 }
 
 // Reload makes policyd re-read its policy (root only); a broken policy is an
-// *Error named ErrBadPolicy whose message is "file:line: reason".
+// *wire.Error named wire.ErrBadPolicy whose message is "file:line: reason".
 func (c *Client) Reload(ctx context.Context) error {
-	if err := c.call(ctx, MethodReload, nil); err != nil {
+	if err := c.call(ctx, wire.MethodReload, nil); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	return nil
@@ -96,13 +99,13 @@ func (c *Client) Reload(ctx context.Context) error {
 // Status returns policyd's status JSON.
 func (c *Client) Status(ctx context.Context) (string, error) {
 	var js string
-	if err := c.call(ctx, MethodStatus, nil, &js); err != nil {
+	if err := c.call(ctx, wire.MethodStatus, nil, &js); err != nil {
 		return "", fmt.Errorf("status: %w", err)
 	}
 	return js, nil
 }
 
-// call finds BusName's owner, then asks the bus for the owner's uid and
+// call finds wire.BusName's owner, then asks the bus for the owner's uid and
 // calls method on the owner at once, in parallel (one round trip less on
 // every PAM login); the reply is used only if the uid is TrustUID. Unique
 // names are never reused, so the checked connection is the one that
@@ -110,19 +113,19 @@ func (c *Client) Status(ctx context.Context) (string, error) {
 func (c *Client) call(ctx context.Context, method string, args []any, ret ...any) error {
 	bus := c.conn.BusObject()
 	var owner string
-	if err := bus.CallWithContext(ctx, "org.freedesktop.DBus.GetNameOwner", 0, BusName).Store(&owner); err != nil {
-		return fmt.Errorf("owner of %s: %w", BusName, busError(err))
+	if err := bus.CallWithContext(ctx, "org.freedesktop.DBus.GetNameOwner", 0, wire.BusName).Store(&owner); err != nil {
+		return fmt.Errorf("owner of %s: %w", wire.BusName, busError(err))
 	}
 	uidCall := bus.GoWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixUser", 0, make(chan *dbus.Call, 1), owner)
-	reply := c.conn.Object(owner, Path).GoWithContext(ctx, method, 0, make(chan *dbus.Call, 1), args...)
+	reply := c.conn.Object(owner, wire.Path).GoWithContext(ctx, method, 0, make(chan *dbus.Call, 1), args...)
 	<-uidCall.Done
 	<-reply.Done
 	var uid uint32
 	if err := uidCall.Store(&uid); err != nil {
-		return fmt.Errorf("uid of %s (%s): %w", BusName, owner, busError(err))
+		return fmt.Errorf("uid of %s (%s): %w", wire.BusName, owner, busError(err))
 	}
 	if uid != c.TrustUID {
-		return fmt.Errorf("%w: %s (%s) has uid %d, want %d", ErrUntrusted, BusName, owner, uid, c.TrustUID)
+		return fmt.Errorf("%w: %s (%s) has uid %d, want %d", wire.ErrUntrusted, wire.BusName, owner, uid, c.TrustUID)
 	}
 	if reply.Err != nil {
 		return busError(reply.Err)
@@ -133,13 +136,13 @@ func (c *Client) call(ctx context.Context, method string, args []any, ret ...any
 	return nil
 }
 
-// busError turns what godbus returns into *Error (keeping the D-Bus error
+// busError turns what godbus returns into *wire.Error (keeping the D-Bus error
 // name) or, for transport and context errors, an error matching
-// ErrUnavailable.
+// wire.ErrUnavailable.
 func busError(err error) error {
 	var de dbus.Error
 	if errors.As(err, &de) {
-		e := &Error{Name: de.Name}
+		e := &wire.Error{Name: de.Name}
 		if len(de.Body) > 0 {
 			if s, ok := de.Body[0].(string); ok {
 				e.Message = s
@@ -147,7 +150,7 @@ func busError(err error) error {
 		}
 		return e
 	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	return fmt.Errorf("%w: %w", wire.ErrUnavailable, err)
 }
 
 // Host returns the host name policyd resolved for recordings (the fqdn of

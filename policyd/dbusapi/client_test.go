@@ -9,6 +9,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
@@ -26,7 +27,7 @@ func (fakePolicyd) Decide(user, service, rhost, tty string) (bool, string, strin
 		time.Sleep(2 * time.Second)
 		return false, "", "", "", "", nil
 	}
-	return false, "", "", "", "", dbus.NewError(ErrNoSuchUser, []any{"no such user: " + user})
+	return false, "", "", "", "", dbus.NewError(wire.ErrNoSuchUser, []any{"no such user: " + user})
 }
 
 func (fakePolicyd) Explain(user, service, rhost, tty string) (string, *dbus.Error) {
@@ -34,7 +35,7 @@ func (fakePolicyd) Explain(user, service, rhost, tty string) (string, *dbus.Erro
 }
 
 func (fakePolicyd) Reload() *dbus.Error {
-	return dbus.NewError(ErrBadPolicy, []any{"/etc/vigil/policy.toml:7: unknown key"})
+	return dbus.NewError(wire.ErrBadPolicy, []any{"/etc/vigil/policy.toml:7: unknown key"})
 }
 
 func (fakePolicyd) Status() (string, *dbus.Error) { return `{"source":"file"}`, nil }
@@ -49,7 +50,7 @@ func startBus(t *testing.T) string {
 	return addr
 }
 
-// servePolicyd owns BusName on the bus at addr with fakePolicyd (the test
+// servePolicyd owns wire.BusName on the bus at addr with fakePolicyd (the test
 // runs as root, which the bus policy requires).
 func servePolicyd(t *testing.T, addr string) {
 	t.Helper()
@@ -58,12 +59,12 @@ func servePolicyd(t *testing.T, addr string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	if err := conn.Export(fakePolicyd{}, Path, Interface); err != nil {
+	if err := conn.Export(fakePolicyd{}, wire.Path, wire.Interface); err != nil {
 		t.Fatal(err)
 	}
-	reply, err := conn.RequestName(BusName, dbus.NameFlagDoNotQueue)
+	reply, err := conn.RequestName(wire.BusName, dbus.NameFlagDoNotQueue)
 	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("request %s: %v %v", BusName, reply, err)
+		t.Fatalf("request %s: %v %v", wire.BusName, reply, err)
 	}
 }
 
@@ -84,15 +85,15 @@ func TestClient(t *testing.T) {
 	ctx := context.Background()
 
 	d, err := c.Decide(ctx, "alice", "sshd", "10.0.0.1", "pts/0")
-	want := Decision{Record: true, Shell: "/bin/bash", Recorder: "/usr/bin/vigil-rec-session",
+	want := wire.Decision{Record: true, Shell: "/bin/bash", Recorder: "/usr/bin/vigil-rec-session",
 		Conf: `{"notice":"hi"}`, Rule: `rule "all" (/etc/vigil/policy.toml:3)`}
 	if err != nil || d != want {
 		t.Errorf("Decide(alice) = %+v, %v; want %+v", d, err, want)
 	}
 
 	_, err = c.Decide(ctx, "mallory", "sshd", "", "")
-	if ErrorName(err) != ErrNoSuchUser || errors.Is(err, ErrUnavailable) {
-		t.Errorf("Decide(mallory): %v (name %q), want %s", err, ErrorName(err), ErrNoSuchUser)
+	if wire.ErrorName(err) != wire.ErrNoSuchUser || errors.Is(err, wire.ErrUnavailable) {
+		t.Errorf("Decide(mallory): %v (name %q), want %s", err, wire.ErrorName(err), wire.ErrNoSuchUser)
 	}
 
 	js, err := c.Explain(ctx, "bob", "su", "", "")
@@ -104,15 +105,15 @@ func TestClient(t *testing.T) {
 		t.Errorf("Status = %q, %v", js, err)
 	}
 	err = c.Reload(ctx)
-	var e *Error
-	if !errors.As(err, &e) || e.Name != ErrBadPolicy || e.Message != "/etc/vigil/policy.toml:7: unknown key" {
-		t.Errorf("Reload: %v, want %s with file:line", err, ErrBadPolicy)
+	var e *wire.Error
+	if !errors.As(err, &e) || e.Name != wire.ErrBadPolicy || e.Message != "/etc/vigil/policy.toml:7: unknown key" {
+		t.Errorf("Reload: %v, want %s with file:line", err, wire.ErrBadPolicy)
 	}
 
 	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	if _, err := c.Decide(tctx, "slow", "sshd", "", ""); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("Decide past the deadline: %v, want ErrUnavailable", err)
+	if _, err := c.Decide(tctx, "slow", "sshd", "", ""); !errors.Is(err, wire.ErrUnavailable) {
+		t.Errorf("Decide past the deadline: %v, want wire.ErrUnavailable", err)
 	}
 }
 
@@ -124,8 +125,8 @@ func TestClientUntrustedOwner(t *testing.T) {
 	// only another uid must reject it.
 	c.TrustUID = 4242
 	_, err := c.Decide(context.Background(), "alice", "sshd", "", "")
-	if !errors.Is(err, ErrUntrusted) {
-		t.Fatalf("Decide with owner uid 0 but TrustUID 4242: %v, want ErrUntrusted", err)
+	if !errors.Is(err, wire.ErrUntrusted) {
+		t.Fatalf("Decide with owner uid 0 but TrustUID 4242: %v, want wire.ErrUntrusted", err)
 	}
 }
 
@@ -133,18 +134,18 @@ func TestClientNoOwner(t *testing.T) {
 	startBus(t)
 	c := connect(t)
 	_, err := c.Decide(context.Background(), "alice", "sshd", "", "")
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Decide without policyd: %v, want ErrUnavailable", err)
+	if !errors.Is(err, wire.ErrUnavailable) {
+		t.Fatalf("Decide without policyd: %v, want wire.ErrUnavailable", err)
 	}
-	if ErrorName(err) != "org.freedesktop.DBus.Error.NameHasNoOwner" {
-		t.Errorf("error name %q, want the bus's NameHasNoOwner", ErrorName(err))
+	if wire.ErrorName(err) != "org.freedesktop.DBus.Error.NameHasNoOwner" {
+		t.Errorf("error name %q, want the bus's NameHasNoOwner", wire.ErrorName(err))
 	}
 }
 
 func TestConnectNoBus(t *testing.T) {
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+t.TempDir()+"/none")
-	if _, err := Connect(); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Connect without a bus: %v, want ErrUnavailable", err)
+	if _, err := Connect(); !errors.Is(err, wire.ErrUnavailable) {
+		t.Fatalf("Connect without a bus: %v, want wire.ErrUnavailable", err)
 	}
 }
 
@@ -174,8 +175,8 @@ func TestConnectHungBus(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err = ConnectContext(ctx)
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("ConnectContext to a hung bus: %v, want ErrUnavailable and the deadline", err)
+	if !errors.Is(err, wire.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ConnectContext to a hung bus: %v, want wire.ErrUnavailable and the deadline", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("ConnectContext took %v past a 300ms deadline", d)

@@ -6,6 +6,8 @@ import (
 	"syscall"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 )
 
 // ClaimTerminal asks policyd to give the terminal open on fd, the caller's
@@ -17,7 +19,7 @@ func (c *Client) ClaimTerminal(ctx context.Context, fd int) error {
 	if !c.conn.SupportsUnixFDs() {
 		return fmt.Errorf("claim terminal: the system bus connection cannot pass file descriptors")
 	}
-	if err := c.call(ctx, MethodClaimTerminal, []any{dbus.UnixFD(fd)}); err != nil {
+	if err := c.call(ctx, wire.MethodClaimTerminal, []any{dbus.UnixFD(fd)}); err != nil {
 		return fmt.Errorf("claim terminal: %w", err)
 	}
 	return nil
@@ -28,7 +30,7 @@ func (c *Client) ClaimTerminal(ctx context.Context, fd int) error {
 // returns how many processes were reached.
 func (c *Client) SignalSession(ctx context.Context, sig syscall.Signal) (int, error) {
 	var n uint32
-	if err := c.call(ctx, MethodSignalSession, []any{uint32(sig)}, &n); err != nil {
+	if err := c.call(ctx, wire.MethodSignalSession, []any{uint32(sig)}, &n); err != nil {
 		return int(n), fmt.Errorf("signal session (%v): %w", sig, err)
 	}
 	return int(n), nil

@@ -13,7 +13,7 @@ import (
 	"github.com/msteinert/pam/v2"
 
 	"github.com/vigil-rec/vigil/pam/pamtest"
-	"github.com/vigil-rec/vigil/policyd/dbusapi"
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
@@ -125,7 +125,7 @@ func TestCheckVigil(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := svctest.StartSystemBus(t)
-	pamtest.Serve(t, addr, pamtest.Policy{Decisions: map[string]dbusapi.Decision{
+	pamtest.Serve(t, addr, pamtest.Policy{Decisions: map[string]wire.Decision{
 		"alice": {Record: true, Shell: "/bin/zsh", Recorder: pamtest.Recorder, Conf: `{"a":1}`, Rule: "r"},
 		"carol": {Record: true, Shell: "/bin/bash", Recorder: pamtest.Recorder, Conf: "{}", Rule: "r"},
 	}})

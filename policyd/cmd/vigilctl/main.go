@@ -24,6 +24,7 @@ import (
 	"github.com/vigil-rec/vigil/conf/version"
 	"github.com/vigil-rec/vigil/policyd/daemon"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 	"github.com/vigil-rec/vigil/policyd/ldaprules"
 	"github.com/vigil-rec/vigil/policyd/nsslookup"
 )
@@ -68,7 +69,7 @@ func withClient(f func(ctx context.Context, c *dbusapi.Client) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), busTimeout)
 	defer cancel()
 	c, err := dbusapi.ConnectContext(ctx)
-	if errors.Is(err, dbusapi.ErrUnavailable) {
+	if errors.Is(err, wire.ErrUnavailable) {
 		return err // "policyd is unavailable: ..."
 	}
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/vigil-rec/vigil/conf/pamenv"
 	"github.com/vigil-rec/vigil/conf/version"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
+	"github.com/vigil-rec/vigil/policyd/dbusapi/wire"
 	"github.com/vigil-rec/vigil/rec/msg"
 	"github.com/vigil-rec/vigil/rec/recorder"
 	"github.com/vigil-rec/vigil/rec/session"
@@ -245,7 +246,7 @@ func withPolicyd[T any](within time.Duration, call func(context.Context, *dbusap
 
 // decision is policyd's answer for this session.
 type decision struct {
-	dbusapi.Decision
+	wire.Decision
 	host string // the host name recordings carry
 }
 
