@@ -3,7 +3,6 @@ package dbusapi
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -150,31 +149,12 @@ func TestConnectNoBus(t *testing.T) {
 }
 
 func TestConnectHungBus(t *testing.T) {
-	sock := t.TempDir() + "/bus"
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	// Accepts and never answers the handshake.
-	held := make(chan net.Conn, 1)
-	go func() {
-		if c, err := l.Accept(); err == nil {
-			held <- c
-		}
-	}()
-	defer func() {
-		select {
-		case c := <-held:
-			c.Close()
-		default:
-		}
-	}()
-	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+sock)
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", svctest.HungBus(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = ConnectContext(ctx)
+	_, err := ConnectContext(ctx)
 	if !errors.Is(err, wire.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("ConnectContext to a hung bus: %v, want wire.ErrUnavailable and the deadline", err)
 	}

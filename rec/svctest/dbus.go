@@ -99,3 +99,28 @@ func BusConfig(sock, dir string) string {
 </busconfig>
 `, sock, dir)
 }
+
+// HungBus returns the address of a bus socket that accepts a connection
+// and never answers it: clients must give up at their deadline.
+func HungBus(t testing.TB) string {
+	sock := t.TempDir() + "/bus"
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan net.Conn, 1)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			held <- c
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		select {
+		case c := <-held:
+			c.Close()
+		default:
+		}
+	})
+	return "unix:path=" + sock
+}

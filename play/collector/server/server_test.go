@@ -78,6 +78,17 @@ func newCollector(t *testing.T) *collector {
 }
 
 // client is a host presenting key in its certificate.
+// addHost enrolls host with key, straight in the store.
+func (c *collector) addHost(t *testing.T, key ed25519.PrivateKey) {
+	t.Helper()
+	if err := c.store.AddHost(c.ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.store.AddHostKey(c.ctx, host, pubOf(key)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (c *collector) client(key ed25519.PrivateKey) *http.Client {
 	c.t.Helper()
 	cert, err := fleetapi.ClientCertificate(key, host)
@@ -218,12 +229,7 @@ func TestAppend(t *testing.T) {
 	c := newCollector(t)
 	key := newKey(t)
 	hc := c.client(key)
-	if err := c.store.AddHost(c.ctx, host); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.store.AddHostKey(c.ctx, host, pubOf(key)); err != nil {
-		t.Fatal(err)
-	}
+	c.addHost(t, key)
 	file, data := recording(t, host, key)
 	var off int64
 	pieces := 0
@@ -311,12 +317,7 @@ func TestAppendTooLarge(t *testing.T) {
 	c := newCollector(t)
 	key := newKey(t)
 	hc := c.client(key)
-	if err := c.store.AddHost(c.ctx, host); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.store.AddHostKey(c.ctx, host, pubOf(key)); err != nil {
-		t.Fatal(err)
-	}
+	c.addHost(t, key)
 	file, _ := recording(t, host, key)
 	u := c.srv.URL + fleetapi.PathAppend + "?" + url.Values{"file": {file}, "offset": {"0"}}.Encode()
 	for _, length := range []int64{fleetapi.MaxAppend + 1, -1} {
@@ -342,12 +343,7 @@ func TestAppendTooLarge(t *testing.T) {
 func TestAppendForbidden(t *testing.T) {
 	c := newCollector(t)
 	key, stranger := newKey(t), newKey(t)
-	if err := c.store.AddHost(c.ctx, host); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.store.AddHostKey(c.ctx, host, pubOf(key)); err != nil {
-		t.Fatal(err)
-	}
+	c.addHost(t, key)
 	hc := c.client(key)
 	file, data := recording(t, host, key)
 	check := func(what string, hc *http.Client, file string, data []byte, logged string) {

@@ -3,7 +3,6 @@ package wire_test
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -100,29 +99,10 @@ func TestDecideOnceAddressList(t *testing.T) {
 }
 
 func TestDecideOnceHungBus(t *testing.T) {
-	sock := t.TempDir() + "/bus"
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	// Accepts and never answers the handshake.
-	held := make(chan net.Conn, 1)
-	go func() {
-		if c, err := l.Accept(); err == nil {
-			held <- c
-		}
-	}()
-	defer func() {
-		select {
-		case c := <-held:
-			c.Close()
-		default:
-		}
-	}()
-	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+sock)
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", svctest.HungBus(t))
 	start := time.Now()
-	_, err = wire.DecideOnce(deadline(t, 300*time.Millisecond), "alice", "sshd", "", "")
+	_, err := wire.DecideOnce(deadline(t, 300*time.Millisecond), "alice", "sshd", "", "")
 	if !errors.Is(err, wire.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("DecideOnce on a hung bus: %v, want ErrUnavailable and the deadline", err)
 	}
