@@ -71,6 +71,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 type opener func(context.Context) (*pgstore.Store, error)
 
+// with runs f on a store that open opens and that is closed after.
+func (open opener) with(ctx context.Context, f func(*pgstore.Store) error) error {
+	st, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return f(st)
+}
+
 func serveCmd(open opener, stderr io.Writer) *cobra.Command {
 	var listen, certFile, keyFile string
 	cmd := &cobra.Command{
@@ -117,11 +127,6 @@ func hostsCmd(open opener) *cobra.Command {
 			"and print the command to run on HOST. Adding an enrolled host again issues a token for another key.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			if url == "" {
 				url = os.Getenv(urlEnv)
 			}
@@ -132,7 +137,9 @@ func hostsCmd(open opener) *cobra.Command {
 				}
 				url = "https://" + name + ":8443"
 			}
-			return admin.AddHost(cmd.Context(), st, cmd.OutOrStdout(), args[0], ttl, url)
+			return open.with(cmd.Context(), func(st *pgstore.Store) error {
+				return admin.AddHost(cmd.Context(), st, cmd.OutOrStdout(), args[0], ttl, url)
+			})
 		},
 	}
 	add.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "the token is valid for `DURATION`")
@@ -143,12 +150,9 @@ func hostsCmd(open opener) *cobra.Command {
 		Short: "List the hosts, their state and their keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			return admin.ListHosts(cmd.Context(), st, cmd.OutOrStdout())
+			return open.with(cmd.Context(), func(st *pgstore.Store) error {
+				return admin.ListHosts(cmd.Context(), st, cmd.OutOrStdout())
+			})
 		},
 	}
 	revoke := &cobra.Command{
@@ -156,12 +160,9 @@ func hostsCmd(open opener) *cobra.Command {
 		Short: "Stop accepting recordings from HOST; those stored stay",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			return admin.RevokeHost(cmd.Context(), st, cmd.OutOrStdout(), args[0])
+			return open.with(cmd.Context(), func(st *pgstore.Store) error {
+				return admin.RevokeHost(cmd.Context(), st, cmd.OutOrStdout(), args[0])
+			})
 		},
 	}
 	cmd.AddCommand(add, list, revoke)
