@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"runtime"
@@ -53,6 +54,13 @@ type Hit struct {
 	Sec    float64       `json:"seconds"`
 	Source string        `json:"source"` // "screen" or "input"
 	Line   string        `json:"line"`
+}
+
+// NewHit is a hit found elsewhere (a collector's search), named name as
+// play takes it.
+func NewHit(name, file, rec string, sec float64, source, line string) Hit {
+	t := time.Duration(math.Round(sec * float64(time.Second)))
+	return Hit{Name: name, File: file, Rec: rec, Offset: formatOffset(t), t: t, Sec: sec, Source: source, Line: line}
 }
 
 // Print writes hits as search does: "RECORDING  +OFFSET  LINE" (typed
@@ -162,6 +170,15 @@ func Journal(rec string, o Options) ([]Hit, error) {
 	r := reader.New(j, j.Name(), reader.Options{Rec: rec, Workers: runtime.GOMAXPROCS(0)})
 	defer r.Close()
 	return searchReader(r, Hit{Name: "-r journal " + rec}, o)
+}
+
+// Stream returns the hits in recording rec ("" for any) of the tlog lines
+// read from src, named name as play takes it, in time order, and the read
+// error that ended it early, if any (with the hits before it).
+func Stream(src io.Reader, name, rec string, o Options) ([]Hit, error) {
+	r := reader.New(src, name, reader.Options{Rec: rec, Workers: runtime.GOMAXPROCS(0)})
+	defer r.Close()
+	return searchReader(r, Hit{Name: name, File: name}, o)
 }
 
 // searchReader returns the hits in the recording r reads, in time order,

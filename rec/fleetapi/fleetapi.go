@@ -21,6 +21,9 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/vigil-rec/vigil/rec/keys"
@@ -129,4 +132,54 @@ func ServerConfig(cert tls.Certificate) *tls.Config {
 // certificate checked against roots, cert (ClientCertificate) presented.
 func ClientConfig(roots *x509.CertPool, cert tls.Certificate) *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: roots, Certificates: []tls.Certificate{cert}}
+}
+
+// certRenew is how long a client certificate is used before a new one is
+// made: ClientCertificate's are valid for a day, and a shipper
+// runs for months.
+const certRenew = 12 * time.Hour
+
+// NewClient is the HTTPS client of a host or a reader: TLS 1.3 (ClientConfig),
+// the collector checked against the certificates in the PEM file caFile
+// (the system's roots when ""), the client's certificate made from its key
+// (ClientCertificate, named name, renewed as it ages).
+func NewClient(caFile string, key ed25519.PrivateKey, name string) (*http.Client, error) {
+	var roots *x509.CertPool
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("collector CA: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("collector CA %s: no PEM certificate", caFile)
+		}
+	}
+	cert, err := ClientCertificate(key, name)
+	if err != nil {
+		return nil, err
+	}
+	cfg := ClientConfig(roots, cert)
+	var mu sync.Mutex
+	made := time.Now()
+	// GetClientCertificate takes precedence over Certificates: it hands
+	// out the same certificate until it is due for renewal.
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(made) > certRenew {
+			c, err := ClientCertificate(key, name)
+			if err != nil {
+				return nil, err
+			}
+			cert, made = c, time.Now()
+		}
+		return &cert, nil
+	}
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     cfg,
+		ForceAttemptHTTP2:   true,
+		TLSHandshakeTimeout: 10 * time.Second,
+		IdleConnTimeout:     90 * time.Second,
+	}}, nil
 }

@@ -4,66 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/vigil-rec/vigil/rec/fleetapi"
 )
-
-// certRenew is how long a client certificate is used before a new one is
-// made: fleetapi.ClientCertificate's are valid for a day, and a shipper
-// runs for months.
-const certRenew = 12 * time.Hour
-
-// Client is the HTTPS client of a host: TLS 1.3, the collector checked
-// against the certificates in the PEM file caFile, the host's certificate
-// made from its signing key (fleetapi.ClientCertificate, renewed as it
-// ages).
-func Client(caFile string, key ed25519.PrivateKey, host string) (*http.Client, error) {
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("collector CA: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("collector CA %s: no PEM certificate", caFile)
-	}
-	cert, err := fleetapi.ClientCertificate(key, host)
-	if err != nil {
-		return nil, err
-	}
-	cfg := fleetapi.ClientConfig(roots, cert)
-	var mu sync.Mutex
-	made := time.Now()
-	// GetClientCertificate takes precedence over Certificates: it hands
-	// out the same certificate until it is due for renewal.
-	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(made) > certRenew {
-			c, err := fleetapi.ClientCertificate(key, host)
-			if err != nil {
-				return nil, err
-			}
-			cert, made = c, time.Now()
-		}
-		return &cert, nil
-	}
-	return &http.Client{Transport: &http.Transport{
-		TLSClientConfig:     cfg,
-		ForceAttemptHTTP2:   true,
-		TLSHandshakeTimeout: 10 * time.Second,
-		IdleConnTimeout:     90 * time.Second,
-	}}, nil
-}
 
 // statusError is a reply other than 200 and 409.
 type statusError struct {

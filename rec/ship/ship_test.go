@@ -156,7 +156,7 @@ func (f *fixture) serve(l net.Listener) *httptest.Server {
 }
 
 func (f *fixture) shipper(url string) *Shipper {
-	c, err := Client(f.ca, f.key, host)
+	c, err := fleetapi.NewClient(f.ca, f.key, host)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func (f *fixture) longRecording(rec string, n int) (string, []byte) {
 func (f *fixture) stored(file string) []byte {
 	_, st := f.c.store()
 	var b bytes.Buffer
-	if _, err := st.Read(testCtx(f.t), host, file, &b); err != nil && !errors.Is(err, pgstore.ErrNotFound) {
+	if _, err := st.Read(testCtx(f.t), host, file, 0, &b); err != nil && !errors.Is(err, pgstore.ErrNotFound) {
 		f.t.Fatal(err)
 	}
 	return b.Bytes()
@@ -544,7 +544,7 @@ func TestEnroll(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := key.Public().(ed25519.PublicKey)
-	c, err := Client(f.ca, key, newHost)
+	c, err := fleetapi.NewClient(f.ca, key, newHost)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-rec/vigil/play/export"
 	"github.com/vigil-rec/vigil/play/reader"
+	"github.com/vigil-rec/vigil/play/remote"
 	"github.com/vigil-rec/vigil/play/screen"
 )
 
@@ -21,6 +22,7 @@ func exportCmd() *cobra.Command {
 		input  bool
 		output string
 		source string
+		sf     serverFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "export --format FORMAT [-m REC] [--lax] [-o FILE] [-r file|journal] FILE|REC",
@@ -47,7 +49,7 @@ text uses: an unknown size (0x0) keeps the last one, and sizes are cut to
 ` + fmt.Sprintf("%dx%d", screen.MaxCols, screen.MaxRows) + `.
 
 With --reader journal the argument is a recording id, read from the systemd
-journal (TLOG_REC field).
+journal (TLOG_REC field); with --server, a recording HOST/FILE the collector holds.
 
 Malformed input stops the export with an error naming the file and line, after
 everything valid before it has been written; --lax skips bad lines instead and
@@ -64,7 +66,15 @@ Exit status: 0 exported, 1 the input is malformed or could not be read or writte
 			if source != "file" && source != "journal" {
 				return &exitError{exitUsageErr, fmt.Errorf("--reader must be file or journal, not %q", source)}
 			}
-			return runExport(cmd, args[0], source, output, export.Options{Format: f, Input: input},
+			c, err := sf.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close() // nil when files are read
+			if c != nil && source != "file" {
+				return &exitError{exitUsageErr, fmt.Errorf("--server exports a recording the collector holds: no --reader")}
+			}
+			return runExport(cmd, args[0], source, c, output, export.Options{Format: f, Input: input},
 				reader.Options{Rec: rec, Lax: lax, Workers: runtime.GOMAXPROCS(0)})
 		},
 	}
@@ -75,14 +85,15 @@ Exit status: 0 exported, 1 the input is malformed or could not be read or writte
 	fl.BoolVar(&input, "input", false, "include recorded input in asciicast exports (\"i\" events)")
 	fl.StringVarP(&output, "output", "o", "-", "write to `FILE` instead of standard output")
 	fl.StringVarP(&source, "reader", "r", "file", "read from `READER`: file, or journal (the argument is then a recording id)")
+	addServerFlags(cmd, &sf)
 	_ = cmd.MarkFlagRequired("format")
 	return cmd
 }
 
-func runExport(cmd *cobra.Command, path, source, output string, eo export.Options, ro reader.Options) error {
+func runExport(cmd *cobra.Command, path, source string, c *remote.Client, output string, eo export.Options, ro reader.Options) error {
 	stderr := cmd.ErrOrStderr()
 	ro.OnSkip = func(e *reader.Error) { warn(stderr, "skipped %v", e) }
-	r, closeSrc, err := openSource(cmd, path, source, false, ro)
+	r, closeSrc, err := openSource(cmd, path, source, c, false, ro)
 	if err != nil {
 		return &exitError{exitFailed, err}
 	}

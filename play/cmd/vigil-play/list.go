@@ -18,6 +18,7 @@ func listCmd() *cobra.Command {
 		since, until string
 		o            listOptions
 		keyPaths     []string
+		sf           serverFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "list [DIR|FILE...|--reader journal] [--user U] [--host H] [--since T] [--until T] [--rec R] [--json]",
@@ -41,6 +42,10 @@ stays the same (path, inode, size, modification and change times) and the
 trusted keys too. A first run over many files shows its progress on standard
 error when that is a terminal.
 
+With --server, the recordings a collector holds are listed instead, as it
+verified them on arrival against each host's keys; FILE is then HOST/FILE, which
+play, export and verify take with --server.
+
 Exit status: 0 listed (whatever the recordings' states), 2 usage error or a
 directory, file or key could not be read.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,6 +55,17 @@ directory, file or key could not be read.`,
 			}
 			if f.Until, err = listing.ParseWhen(until); err != nil {
 				return &exitError{exitUsageErr, fmt.Errorf("--until: %w", err)}
+			}
+			c, err := sf.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close() // nil when files are read
+			switch {
+			case c != nil && (len(args) > 0 || o.source != "file" || len(keyPaths) > 0):
+				return &exitError{exitUsageErr, errors.New("--server lists the collector's recordings: no DIR, FILE, --reader or --key")}
+			case c != nil:
+				return listServer(cmd, c, f, o.asJSON)
 			}
 			trusted, err := trustedKeys(keyPaths, cmd.ErrOrStderr())
 			if err != nil {
@@ -77,6 +93,7 @@ directory, file or key could not be read.`,
 	fl.BoolVar(&o.noCache, "no-cache", false, "read and verify every file again, ignoring what list found before")
 	fl.StringVarP(&o.source, "reader", "r", "file", "read from `READER`: file, or journal (the recordings in the systemd journal)")
 	addKeyFlag(cmd, &keyPaths)
+	addServerFlags(cmd, &sf)
 	return cmd
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/vigil-rec/vigil/play/index"
 	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/reader"
+	"github.com/vigil-rec/vigil/play/remote"
 	"github.com/vigil-rec/vigil/play/safetext"
 )
 
@@ -67,6 +68,7 @@ type playFlags struct {
 	idleLimit  float64
 	source     string
 	unfiltered bool
+	server     serverFlags
 }
 
 func playCmd() *cobra.Command {
@@ -107,6 +109,11 @@ the nearest point before the target, then the output up to the target is
 written at once. Standard input, the journal and --follow only go forward, by
 writing everything before the target at once.
 
+With --server, the argument is a recording HOST/FILE the collector holds (as list
+--server names it): it is fetched into a private temporary directory and played
+from there, seeking included; with --follow it is read from the collector as it
+grows instead.
+
 Exit status: 0 played to the end, quit or interrupted; 1 the input is malformed or
 could not be read or written; 2 usage error.`,
 		Args: cobra.ExactArgs(1),
@@ -126,6 +133,7 @@ could not be read or written; 2 usage error.`,
 	fl.StringVarP(&f.source, "reader", "r", "file", "read from `READER`: file, or journal (the argument is then a recording id)")
 	fl.BoolVar(&f.unfiltered, "unfiltered", false,
 		"write the recorded output as it is, with the terminal queries, clipboard access and other sequences play leaves out by default")
+	addServerFlags(cmd, &f.server)
 	return cmd
 }
 
@@ -147,11 +155,20 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 		return usage("--reader must be file or journal, not %q", f.source)
 	}
 
+	c, err := f.server.client()
+	if err != nil {
+		return err
+	}
+	defer c.Close() // nil when files are read
+	if c != nil && f.source != "file" {
+		return usage("--server plays a recording the collector holds: no --reader")
+	}
+
 	stderr := cmd.ErrOrStderr()
 	ro := reader.Options{Rec: f.rec, Lax: f.lax}
 	ro.OnSkip = func(e *reader.Error) { warn(stderr, "skipped %v", e) }
 	bar := newProgressBar(stderr, "indexing "+safetext.Printable(arg)+" for seeking")
-	in, err := openPlayInput(cmd, arg, f, index.Options{Reader: ro, Progress: bar.update})
+	in, err := openPlayInput(cmd, arg, c, f, index.Options{Reader: ro, Progress: bar.update})
 	if err != nil {
 		return &exitError{exitFailed, err}
 	}
@@ -224,15 +241,23 @@ type playInput struct {
 
 // openPlayInput opens the recording to play: a file seeks with its index;
 // standard input, the journal and a followed file only go forward.
-func openPlayInput(cmd *cobra.Command, arg string, f playFlags, o index.Options) (*playInput, error) {
+func openPlayInput(cmd *cobra.Command, arg string, c *remote.Client, f playFlags, o index.Options) (*playInput, error) {
 	if f.source == "file" && arg != "-" && !f.follow {
-		fs, err := player.OpenFile(arg, o)
+		path, remove := arg, func() {}
+		if c != nil {
+			var err error
+			if path, remove, err = downloadRemote(cmd, c, arg); err != nil {
+				return nil, err
+			}
+		}
+		fs, err := player.OpenFile(path, o)
 		if err != nil {
+			remove()
 			return nil, err
 		}
-		return &playInput{src: fs, file: fs, name: arg, skipped: fs.Skipped, close: func() { fs.Close() }}, nil
+		return &playInput{src: fs, file: fs, name: arg, skipped: fs.Skipped, close: func() { fs.Close(); remove() }}, nil
 	}
-	r, closeSrc, err := openSource(cmd, arg, f.source, f.follow, o.Reader)
+	r, closeSrc, err := openSource(cmd, arg, f.source, c, f.follow, o.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -240,10 +265,20 @@ func openPlayInput(cmd *cobra.Command, arg string, f playFlags, o index.Options)
 }
 
 // openSource opens the recording as a reader, and returns what closes it.
-// source is "file" or "journal" (arg is then a recording id); follow keeps
-// reading a file as it grows.
-func openSource(cmd *cobra.Command, arg, source string, follow bool, ro reader.Options) (*reader.Reader, func(), error) {
+// source is "file" or "journal" (arg is then a recording id), or c the
+// collector holding arg (HOST/FILE); follow keeps reading as it grows.
+func openSource(cmd *cobra.Command, arg, source string, c *remote.Client, follow bool, ro reader.Options) (*reader.Reader, func(), error) {
 	switch {
+	case c != nil:
+		body, err := openRemote(cmd, c, arg, follow)
+		if err != nil {
+			return nil, nil, err
+		}
+		if follow {
+			ro.Workers = 0 // read again after io.EOF
+		}
+		r := reader.New(body, arg, ro)
+		return r, func() { r.Close(); body.Close() }, nil
 	case source == "journal":
 		openJournal := player.OpenJournal
 		if follow {

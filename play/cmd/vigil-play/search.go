@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/play/player"
+	"github.com/vigil-rec/vigil/play/remote"
 	"github.com/vigil-rec/vigil/play/search"
 	"github.com/vigil-rec/vigil/rec/store"
 )
@@ -16,6 +17,8 @@ func searchCmd() *cobra.Command {
 		useRegex, asJSON bool
 		o                search.Options
 		source           string
+		sf               serverFlags
+		host             string
 	)
 	cmd := &cobra.Command{
 		Use:   "search PATTERN [DIR|FILE...|--reader journal] [--regex] [--input] [--user U] [--rec R] [--json]",
@@ -41,6 +44,10 @@ holding several recordings, or "-r journal REC" (typed lines start with
 journal),"rec","offset","seconds","source":"screen"|"input","line"}. A hit is
 replayed with: vigil-play play RECORDING --goto HH:MM:SS.mmm
 
+With --server, the collector searches the recordings it holds (--host selects a
+host's); RECORDING is then HOST/FILE, replayed with
+vigil-play play --server URL HOST/FILE --goto HH:MM:SS.mmm
+
 Exit status: 0 found, 1 not found, 2 usage error or a recording could not be
 read (the other recordings are still searched).`,
 		Args: cobra.MinimumNArgs(1),
@@ -53,6 +60,20 @@ read (the other recordings are still searched).`,
 				return &exitError{exitUsageErr, fmt.Errorf("--regex: %w", err)}
 			}
 			paths := args[1:]
+			c, err := sf.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close() // nil when files are read
+			switch {
+			case c != nil && (len(paths) > 0 || source != "file"):
+				return &exitError{exitUsageErr, errors.New("--server searches the collector's recordings: no DIR, FILE or --reader")}
+			case c != nil:
+				return searchServer(cmd, c, remote.Query{Text: args[0], Regex: useRegex, Input: o.Input,
+					Filter: remote.Filter{Host: host, User: o.User, Rec: o.Rec}}, asJSON)
+			case host != "":
+				return &exitError{exitUsageErr, errors.New("--host selects a host's recordings at a collector: only with --server")}
+			}
 			switch {
 			case source != "file" && source != "journal":
 				return &exitError{exitUsageErr, fmt.Errorf("--reader must be file or journal, not %q", source)}
@@ -71,6 +92,8 @@ read (the other recordings are still searched).`,
 	fl.StringVarP(&o.Rec, "rec", "m", "", "only the recording with id `R`")
 	fl.StringVarP(&source, "reader", "r", "file", "read from `READER`: file, or journal (the recordings in the systemd journal)")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object per hit")
+	fl.StringVar(&host, "host", "", "with --server, only recordings made on host `H`")
+	addServerFlags(cmd, &sf)
 	return cmd
 }
 

@@ -45,8 +45,9 @@ func trustedKeys(paths []string, stderr io.Writer) (keys.Set, error) {
 func verifyCmd() *cobra.Command {
 	var keyPaths []string
 	var source string
+	var sf serverFlags
 	cmd := &cobra.Command{
-		Use:   "verify [-k KEYFILE|DIR]... [FILE|DIR...|-r journal [REC...]]",
+		Use:   "verify [-k KEYFILE|DIR]... [FILE|DIR...|-r journal [REC...]|--server URL [HOST/FILE...]]",
 		Short: "Check recordings' hash chains and signatures",
 		Long: `Check the integrity of every recording in each FILE (- for standard input; a
 directory stands for its *.jsonl files; default ` + store.DefaultDir + `): the hash chain
@@ -67,6 +68,10 @@ STATE is one of
   UNSIGNED     no signatures (a plain tlog recording, or a recorder without key)
 Only OK means authentic and complete. A file without any message is reported EMPTY.
 
+With --server, the recordings HOST/FILE a collector holds (default all) are
+fetched and verified here, against the -k keys or else the keys the collector
+trusts for each host.
+
 Exit status: 0 every recording is OK, 1 some recording is not OK, 2 usage error or
 a file or key could not be read.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -74,9 +79,23 @@ a file or key could not be read.`,
 			if source != "file" && source != "journal" {
 				return &exitError{exitUsageErr, fmt.Errorf("--reader must be file or journal, not %q", source)}
 			}
+			c, err := sf.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close() // nil when files are read
+			switch {
+			case c != nil && source != "file":
+				return &exitError{exitUsageErr, errors.New("--server verifies the collector's recordings: no --reader")}
+			case c != nil && len(keyPaths) == 0:
+				return verifyServer(cmd, c, args, nil)
+			}
 			trusted, err := trustedKeys(keyPaths, stderr)
 			if err != nil {
 				return &exitError{exitUsageErr, err}
+			}
+			if c != nil {
+				return verifyServer(cmd, c, args, trusted)
 			}
 			status := exitOK
 			sources, missing, err := verifySources(cmd, source, args)
@@ -113,6 +132,7 @@ a file or key could not be read.`,
 	}
 	addKeyFlag(cmd, &keyPaths)
 	cmd.Flags().StringVarP(&source, "reader", "r", "file", "read from `READER`: file, or journal (the arguments are then recording ids)")
+	addServerFlags(cmd, &sf)
 	return cmd
 }
 

@@ -1,7 +1,7 @@
-// Package admin is vigil-collector's administration of hosts: issuing
-// enrollment tokens, listing hosts and their keys, revoking hosts. It
-// writes what a person reads; the store (play/collector/pgstore) does the
-// rest.
+// Package admin is vigil-collector's administration of hosts and readers:
+// issuing enrollment tokens, listing hosts and their keys, revoking hosts,
+// adding, listing and revoking readers. It writes what a person reads; the
+// store (play/collector/pgstore) does the rest.
 package admin
 
 import (
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-rec/vigil/play/collector/pgstore"
+	"github.com/vigil-rec/vigil/rec/keys"
 )
 
 // AddHost issues a one-time enrollment token for host, valid for ttl,
@@ -80,5 +81,54 @@ func RevokeHost(ctx context.Context, st *pgstore.Store, w io.Writer, host string
 		return err
 	}
 	_, err := fmt.Fprintf(w, "%s revoked: its recordings are no longer accepted; those stored stay.\n", host)
+	return err
+}
+
+// AddReader allows the holder of the private key of the public key file
+// keyFile (rec/keys' PEM, as `vigil-play keygen` writes) to read every
+// recording as name, and says so on w.
+func AddReader(ctx context.Context, st *pgstore.Store, w io.Writer, name, keyFile string) error {
+	set, err := keys.LoadPublic(keyFile)
+	if err != nil {
+		return err
+	}
+	if len(set) != 1 {
+		return fmt.Errorf("%s: holds %d keys, want one", keyFile, len(set))
+	}
+	for _, pub := range set {
+		id, err := st.AddReader(ctx, name, pub)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s may now read every recording with key %s (vigil-play --server URL --identity KEYFILE).\n", name, id)
+		return err
+	}
+	return nil
+}
+
+// ListReaders writes a table of the readers: name, state, key id.
+func ListReaders(ctx context.Context, st *pgstore.Store, w io.Writer) error {
+	readers, err := st.Readers(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "READER\tSTATE\tSINCE\tKEY")
+	for _, r := range readers {
+		state, since := "allowed", r.AddedAt
+		if r.RevokedAt != nil {
+			state, since = "revoked", *r.RevokedAt
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, state, since.UTC().Format(time.RFC3339), r.KeyID)
+	}
+	return tw.Flush()
+}
+
+// RevokeReader stops name from reading, and says so on w.
+func RevokeReader(ctx context.Context, st *pgstore.Store, w io.Writer, name string) error {
+	if err := st.RevokeReader(ctx, name); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s revoked: it can no longer read recordings.\n", name)
 	return err
 }

@@ -59,7 +59,7 @@ func BenchmarkRead(b *testing.B) {
 	appendAll(b, s, host, file, piecesOf(data, 64<<10))
 	b.SetBytes(int64(len(data)))
 	for range b.N {
-		if _, err := s.Read(testCtx(b), host, file, io.Discard); err != nil {
+		if _, err := s.Read(testCtx(b), host, file, 0, io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}

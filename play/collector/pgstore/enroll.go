@@ -19,7 +19,7 @@ import (
 var (
 	ErrBadToken   = errors.New("no such enrollment token for the host, or used, or expired")
 	ErrUnknownKey = errors.New("key not enrolled")
-	ErrKeyInUse   = errors.New("key enrolled for another host")
+	ErrKeyInUse   = errors.New("key in use by")
 )
 
 // tokenBytes is the randomness of an enrollment token: 256 bits, beyond
@@ -123,7 +123,16 @@ func (s *Store) enroll(ctx context.Context, host, token string, pub ed25519.Publ
 		WHERE k.public_key = $1 AND k.host_id <> $2 LIMIT 1`, []byte(pub), hostID).Scan(&other)
 	switch {
 	case err == nil:
-		return "", fmt.Errorf("key %s: %w %s", id, ErrKeyInUse, other)
+		return "", fmt.Errorf("key %s: %w host %s", id, ErrKeyInUse, other)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return "", fmt.Errorf("key %s: %w", id, err)
+	}
+	var reader string
+	err = tx.QueryRow(ctx, "SELECT name FROM readers WHERE public_key = $1", []byte(pub)).Scan(&reader)
+	switch {
+	case err == nil:
+		// A reader's key in a host's hands would let the host read all.
+		return "", fmt.Errorf("key %s: %w reader %s", id, ErrKeyInUse, reader)
 	case !errors.Is(err, pgx.ErrNoRows):
 		return "", fmt.Errorf("key %s: %w", id, err)
 	}

@@ -138,7 +138,7 @@ func appendAll(t testing.TB, s *Store, host, file string, ps [][]byte) {
 func read(t testing.TB, s *Store, host, file string) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	n, err := s.Read(testCtx(t), host, file, &b)
+	n, err := s.Read(testCtx(t), host, file, 0, &b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func TestDropPartition(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("DropPartition: %d, %v; want 1 recording", n, err)
 	}
-	if _, err := a.Read(ctx, host, oldFile, &bytes.Buffer{}); !errors.Is(err, ErrNotFound) {
+	if _, err := a.Read(ctx, host, oldFile, 0, &bytes.Buffer{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("read of a dropped recording: %v, want ErrNotFound", err)
 	}
 	recs, err := a.Recordings(ctx, Filter{})

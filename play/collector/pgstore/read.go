@@ -14,50 +14,65 @@ import (
 	"github.com/vigil-rec/vigil/rec/store"
 )
 
-// Read writes the stored bytes of host's recording file to w, exactly as
-// the host's file held them, and returns how many it wrote. What it writes
-// is one consistent moment of the recording: a prefix of the file.
-func (s *Store) Read(ctx context.Context, host, file string, w io.Writer) (int64, error) {
-	var r struct {
-		id    int64
-		month time.Time
-		bytes int64
+// Read writes the stored bytes of host's recording file from byte from on
+// to w, exactly as the host's file held them, and returns how many it
+// wrote. What it writes is one consistent moment of the recording, ending
+// at a line's end. from is at most the bytes stored: from equal to them
+// writes nothing (a follower caught up).
+func (s *Store) Read(ctx context.Context, host, file string, from int64, w io.Writer) (int64, error) {
+	n, err := s.read(ctx, host, file, from, w)
+	if err != nil {
+		return n, fmt.Errorf("pgstore: read %s of host %s from %d: %w", file, host, from, err)
+	}
+	return n, nil
+}
+
+func (s *Store) read(ctx context.Context, host, file string, from int64, w io.Writer) (int64, error) {
+	if from < 0 {
+		return 0, fmt.Errorf("negative offset")
 	}
 	// One statement, one snapshot: the row's length and the chunks agree
-	// although appends go on.
-	rows, err := s.pool.Query(ctx, `SELECT r.id, r.month, r.bytes, c.off, c.data
+	// although appends go on. The recording's row comes even when no chunk
+	// is past from (off is then null).
+	rows, err := s.pool.Query(ctx, `SELECT r.bytes, c.off, c.data
 		FROM recordings r JOIN hosts h ON h.id = r.host_id
-		JOIN chunks c ON c.recording_id = r.id AND c.month = r.month
-		WHERE h.name = $1 AND r.file = $2 ORDER BY c.off`, host, file)
+		LEFT JOIN chunks c ON c.recording_id = r.id AND c.month = r.month AND c.off + length(c.data) > $3
+		WHERE h.name = $1 AND r.file = $2 ORDER BY c.off`, host, file, from)
 	if err != nil {
-		return 0, fmt.Errorf("pgstore: read %s of host %s: %w", file, host, err)
+		return 0, err
 	}
 	defer rows.Close()
 	var n int64
+	stored, at := int64(-1), from
 	for rows.Next() {
-		var off int64
+		var off *int64
 		var data []byte
-		if err := rows.Scan(&r.id, &r.month, &r.bytes, &off, &data); err != nil {
-			return n, fmt.Errorf("pgstore: read %s of host %s: %w", file, host, err)
+		if err := rows.Scan(&stored, &off, &data); err != nil {
+			return n, err
 		}
-		if off != n {
-			return n, fmt.Errorf("pgstore: read %s of host %s: stored chunk at %d where %d was expected", file, host, off, n)
+		if off == nil {
+			break
 		}
-		if _, err := w.Write(data); err != nil {
-			return n, fmt.Errorf("pgstore: read %s of host %s: %w", file, host, err)
+		if *off > at || *off+int64(len(data)) <= at {
+			return n, fmt.Errorf("stored chunk at %d where %d was expected", *off, at)
 		}
-		n += int64(len(data))
+		m, err := w.Write(data[at-*off:])
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+		at += int64(m)
 	}
 	if err := rows.Err(); err != nil {
-		return n, fmt.Errorf("pgstore: read %s of host %s: %w", file, host, err)
+		return n, err
 	}
 	switch {
-	case n == 0:
-		// A recording's row is made with its first bytes: no chunk, no
-		// recording.
-		return 0, fmt.Errorf("pgstore: read %s of host %s: %w", file, host, ErrNotFound)
-	case n != r.bytes:
-		return n, fmt.Errorf("pgstore: read %s of host %s: stored chunks end at %d, not %d", file, host, n, r.bytes)
+	case stored < 0:
+		return 0, ErrNotFound
+	case from > stored:
+		return 0, fmt.Errorf("offset beyond the %d bytes stored", stored)
+	case at != stored:
+		return n, fmt.Errorf("stored chunks end at %d, not %d", at, stored)
 	}
 	return n, nil
 }

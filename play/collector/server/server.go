@@ -1,7 +1,9 @@
 // Package server is vigil-collector's HTTP side of rec/fleetapi: it
 // enrolls hosts' keys with one-time tokens and appends the recording files
 // hosts ship to the store (play/collector/pgstore), knowing each host by
-// the key of its TLS client certificate.
+// the key of its TLS client certificate; and it serves the stored
+// recordings to readers (an enrolled reader's key over HTTPS, or anyone
+// who may open the collector's local socket), logging every read.
 package server
 
 import (
@@ -28,7 +30,7 @@ import (
 // maxEnroll bounds an Enroll's body: a host name, a token and a key.
 const maxEnroll = 4 << 10
 
-// Handler serves fleetapi's endpoints.
+// Handler serves fleetapi's endpoints, the hosts' and the readers'.
 type Handler struct {
 	store *pgstore.Store
 	log   *slog.Logger
@@ -41,16 +43,27 @@ func New(st *pgstore.Store, log *slog.Logger) *Handler {
 	h := &Handler{store: st, log: log, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST "+fleetapi.PathAppend, h.append)
 	h.mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
+	h.mux.HandleFunc("GET "+fleetapi.PathRecordings, h.readHandler(h.recordings))
+	h.mux.HandleFunc("GET "+fleetapi.PathRecording, h.readHandler(h.recording))
+	h.mux.HandleFunc("GET "+fleetapi.PathKeys, h.readHandler(h.keys))
+	h.mux.HandleFunc("GET "+fleetapi.PathSearch, h.readHandler(h.search))
 	h.mux.HandleFunc("/", h.other)
 	return h
 }
 
-// other answers what is not an endpoint's POST with a fleetapi.Error, as
-// fleetapi promises for every refusal.
+// other answers what is not an endpoint's method with a fleetapi.Error,
+// as fleetapi promises for every refusal.
 func (h *Handler) other(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == fleetapi.PathAppend || r.URL.Path == fleetapi.PathEnroll {
-		w.Header().Set("Allow", http.MethodPost)
-		reply(w, http.StatusMethodNotAllowed, fleetapi.Error{Error: r.Method + " " + r.URL.Path + ": only POST"})
+	method := ""
+	switch r.URL.Path {
+	case fleetapi.PathAppend, fleetapi.PathEnroll:
+		method = http.MethodPost
+	case fleetapi.PathRecordings, fleetapi.PathRecording, fleetapi.PathKeys, fleetapi.PathSearch:
+		method = http.MethodGet
+	}
+	if method != "" {
+		w.Header().Set("Allow", method)
+		reply(w, http.StatusMethodNotAllowed, fleetapi.Error{Error: r.Method + " " + r.URL.Path + ": only " + method})
 		return
 	}
 	reply(w, http.StatusNotFound, fleetapi.Error{Error: r.URL.Path + ": no such endpoint"})
@@ -194,9 +207,14 @@ func (h *Handler) enroll(w http.ResponseWriter, r *http.Request) {
 // ends, then shuts down gracefully: requests under way get up to grace to
 // finish. It returns nil after a shutdown that let them all finish.
 func Serve(ctx context.Context, l net.Listener, cert tls.Certificate, h http.Handler, log *slog.Logger, grace time.Duration) error {
-	srv := &http.Server{
-		Handler:   h,
-		TLSConfig: fleetapi.ServerConfig(cert),
+	srv := newHTTPServer(h, log)
+	srv.TLSConfig = fleetapi.ServerConfig(cert)
+	return serve(ctx, srv, l, true, grace)
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler: h,
 		// Bounds against peers holding connections open; an append's
 		// body is up to 64 MiB, so reading it may take a while.
 		ReadHeaderTimeout: 10 * time.Second,
@@ -204,8 +222,17 @@ func Serve(ctx context.Context, l net.Listener, cert tls.Certificate, h http.Han
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+func serve(ctx context.Context, srv *http.Server, l net.Listener, useTLS bool, grace time.Duration) error {
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeTLS(l, "", "") }()
+	go func() {
+		if useTLS {
+			done <- srv.ServeTLS(l, "", "")
+		} else {
+			done <- srv.Serve(l)
+		}
+	}()
 	select {
 	case err := <-done:
 		return fmt.Errorf("serve on %s: %w", l.Addr(), err)

@@ -246,7 +246,7 @@ func TestAppend(t *testing.T) {
 		t.Fatalf("the recording went in %d pieces", pieces)
 	}
 	var got bytes.Buffer
-	if _, err := c.store.Read(c.ctx, host, file, &got); err != nil || !bytes.Equal(got.Bytes(), data) {
+	if _, err := c.store.Read(c.ctx, host, file, 0, &got); err != nil || !bytes.Equal(got.Bytes(), data) {
 		t.Fatalf("read back %d bytes, %v; want the %d sent", got.Len(), err, len(data))
 	}
 	if r, err := c.store.Recording(c.ctx, host, file); err != nil || r.State != "OK" {
@@ -298,7 +298,7 @@ func TestAppend(t *testing.T) {
 		}
 	}
 	got.Reset()
-	if _, err := c.store.Read(c.ctx, host, file, &got); err != nil || !bytes.Equal(got.Bytes(), data) {
+	if _, err := c.store.Read(c.ctx, host, file, 0, &got); err != nil || !bytes.Equal(got.Bytes(), data) {
 		t.Errorf("after refused appends: read %d bytes, %v; want the %d sent", got.Len(), err, len(data))
 	}
 }
@@ -365,7 +365,7 @@ func TestAppendForbidden(t *testing.T) {
 	check("revoked host", hc, file, data, "host revoked")
 	var got bytes.Buffer
 	for _, f := range []string{file, otherFile} {
-		if _, err := c.store.Read(c.ctx, host, f, &got); !errors.Is(err, pgstore.ErrNotFound) {
+		if _, err := c.store.Read(c.ctx, host, f, 0, &got); !errors.Is(err, pgstore.ErrNotFound) {
 			t.Errorf("%s stored after refusals: %v", f, err)
 		}
 	}

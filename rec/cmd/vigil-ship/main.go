@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-rec/vigil/conf/clidoc"
 	"github.com/vigil-rec/vigil/conf/hostinfo"
 	"github.com/vigil-rec/vigil/conf/version"
+	"github.com/vigil-rec/vigil/rec/fleetapi"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/ship"
 	"github.com/vigil-rec/vigil/rec/store"
@@ -53,7 +54,7 @@ func (c *connection) client() (ship.Options, ed25519.PrivateKey, error) {
 	if c.host == "" {
 		c.host = hostinfo.FQDN(hostWithin)
 	}
-	hc, err := ship.Client(c.ca, key, c.host)
+	hc, err := fleetapi.NewClient(c.ca, key, c.host)
 	if err != nil {
 		return ship.Options{}, nil, err
 	}

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -61,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return pgstore.Open(ctx, db)
 	}
-	root.AddCommand(serveCmd(open, stderr), hostsCmd(open), clidoc.Command(root, "8"))
+	root.AddCommand(serveCmd(open, stderr), hostsCmd(open), readersCmd(open), clidoc.Command(root, "8"))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(stderr, "vigil-collector: %v\n", err)
 		return 1
@@ -82,11 +83,16 @@ func (open opener) with(ctx context.Context, f func(*pgstore.Store) error) error
 }
 
 func serveCmd(open opener, stderr io.Writer) *cobra.Command {
-	var listen, certFile, keyFile string
+	var listen, certFile, keyFile, socket, group string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Receive the hosts' recordings over HTTPS until SIGTERM",
-		Args:  cobra.NoArgs,
+		Short: "Receive the hosts' recordings over HTTPS, and serve readers, until SIGTERM",
+		Long: `Receive the recordings vigil-ship sends from the enrolled hosts over HTTPS (TLS 1.3,
+hosts known by their client certificate's key), and serve them to readers: over the
+same HTTPS port to readers added with "vigil-collector readers add", and with
+--read-socket over a local Unix socket to the members of --read-group
+(vigil-play --server PATH). Every read is logged with the reader's name or uid.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 			if err != nil {
@@ -103,16 +109,81 @@ func serveCmd(open opener, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var local net.Listener
+			if socket != "" {
+				if local, err = server.ListenLocal(socket, group); err != nil {
+					l.Close()
+					return err
+				}
+			}
 			log := slog.New(slog.NewTextHandler(stderr, nil))
-			log.Info("serving", "listen", l.Addr().String(), "version", version.Version)
-			return server.Serve(ctx, l, cert, server.New(st, log), log, 30*time.Second)
+			log.Info("serving", "listen", l.Addr().String(), "read-socket", socket, "version", version.Version)
+			return serveAll(ctx, l, local, cert, server.New(st, log), log)
 		},
 	}
+	cmd.Flags().StringVar(&socket, "read-socket", "", "also serve readers on the host over the Unix socket `PATH` (mode 0660)")
+	cmd.Flags().StringVar(&group, "read-group", "", "the `GROUP` whose members may use --read-socket (default the collector's group)")
 	cmd.Flags().StringVar(&listen, "listen", ":8443", "listen on `ADDRESS` (host:port)")
 	cmd.Flags().StringVar(&certFile, "cert", "", "the server's certificate chain, PEM `FILE`")
 	cmd.Flags().StringVar(&keyFile, "key", "", "the server certificate's private key, PEM `FILE`")
 	_ = cmd.MarkFlagRequired("cert")
 	_ = cmd.MarkFlagRequired("key")
+	return cmd
+}
+
+// serveAll serves h over HTTPS on l and, when local is not nil, over the
+// local socket, until ctx ends or one of them fails (which ends both).
+func serveAll(ctx context.Context, l, local net.Listener, cert tls.Certificate, h *server.Handler, log *slog.Logger) error {
+	const grace = 30 * time.Second
+	if local == nil {
+		return server.Serve(ctx, l, cert, h, log, grace)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() { errs <- server.Serve(ctx, l, cert, h, log, grace) }()
+	go func() { errs <- server.ServeLocal(ctx, local, h, log, grace) }()
+	err := <-errs
+	cancel()
+	return errors.Join(err, <-errs)
+}
+
+func readersCmd(open opener) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "readers",
+		Short: "Add, list and revoke who may read recordings over HTTPS (vigil-play --server)",
+	}
+	add := &cobra.Command{
+		Use:   "add NAME KEYFILE",
+		Short: "Allow the holder of the key in KEYFILE (a public key from vigil-play keygen) to read every recording",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return open.with(cmd.Context(), func(st *pgstore.Store) error {
+				return admin.AddReader(cmd.Context(), st, cmd.OutOrStdout(), args[0], args[1])
+			})
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the readers, their state and their key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return open.with(cmd.Context(), func(st *pgstore.Store) error {
+				return admin.ListReaders(cmd.Context(), st, cmd.OutOrStdout())
+			})
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke NAME",
+		Short: "Stop NAME from reading recordings",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return open.with(cmd.Context(), func(st *pgstore.Store) error {
+				return admin.RevokeReader(cmd.Context(), st, cmd.OutOrStdout(), args[0])
+			})
+		},
+	}
+	cmd.AddCommand(add, list, revoke)
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -14,8 +15,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -85,8 +89,14 @@ func TestServe(t *testing.T) {
 
 	var logs bytes.Buffer
 	done := make(chan int, 1)
+	sock := filepath.Join(t.TempDir(), "read.sock")
+	group, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
-		done <- run([]string{"serve", "--db", db, "--listen", addr, "--cert", certFile, "--key", keyFile}, &logs, &logs)
+		done <- run([]string{"serve", "--db", db, "--listen", addr, "--cert", certFile, "--key", keyFile,
+			"--read-socket", sock, "--read-group", group.Name}, &logs, &logs)
 	}()
 	priv, err := keys.Generate()
 	if err != nil {
@@ -120,6 +130,19 @@ func TestServe(t *testing.T) {
 		t.Errorf("enroll: %s %+v %v", resp.Status, r, err)
 	}
 	hc.CloseIdleConnections()
+	// Readers on the collector's host use the local socket.
+	local := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	if resp, err := local.Get("http://collector" + fleetapi.PathRecordings); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("list over the local socket: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	local.CloseIdleConnections()
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o660 || fi.Sys().(*syscall.Stat_t).Gid != uint32(os.Getgid()) {
+		t.Errorf("local socket: %v %v, want 0660 of group %s", fi, err, group.Name)
+	}
 	// serve listens after it has taken SIGTERM over: the signal stops it,
 	// not this test.
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
@@ -132,5 +155,43 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("serve did not stop on SIGTERM")
+	}
+}
+
+// readers add, list and revoke who may read over HTTPS.
+func TestReaders(t *testing.T) {
+	db := pgtest.DB(t)
+	dir := t.TempDir()
+	priv, err := keys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(dir, "alice.pub")
+	if err := keys.WritePublic(pub, priv.Public().(ed25519.PublicKey)); err != nil {
+		t.Fatal(err)
+	}
+	id := keys.ID(priv.Public().(ed25519.PublicKey))
+	cli := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := run(append(args, "--db", db), &out, &out)
+		return code, out.String()
+	}
+	if code, out := cli("readers", "add", "alice", pub); code != 0 || !strings.Contains(out, id) {
+		t.Fatalf("readers add: %d %q", code, out)
+	}
+	if code, out := cli("readers", "add", "bob", filepath.Join(dir, "none.pub")); code != 1 || !strings.Contains(out, "none.pub") {
+		t.Errorf("readers add of a missing key file: %d %q", code, out)
+	}
+	if code, out := cli("readers", "add", "alice", pub); code != 1 || !strings.Contains(out, "already") {
+		t.Errorf("readers add again: %d %q", code, out)
+	}
+	if code, out := cli("readers", "list"); code != 0 || !regexp.MustCompile(`(?m)^alice +allowed +\S+ +`+id+`$`).MatchString(out) {
+		t.Errorf("readers list: %d %q", code, out)
+	}
+	if code, out := cli("readers", "revoke", "alice"); code != 0 || !strings.Contains(out, "alice revoked") {
+		t.Errorf("readers revoke: %d %q", code, out)
+	}
+	if code, out := cli("readers", "list"); code != 0 || !regexp.MustCompile(`(?m)^alice +revoked `).MatchString(out) {
+		t.Errorf("readers list after revoke: %d %q", code, out)
 	}
 }

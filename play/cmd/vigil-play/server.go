@@ -1,0 +1,248 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-rec/vigil/play/listing"
+	"github.com/vigil-rec/vigil/play/remote"
+	"github.com/vigil-rec/vigil/play/safetext"
+	"github.com/vigil-rec/vigil/play/search"
+	"github.com/vigil-rec/vigil/rec/fleetapi"
+	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/store"
+	"github.com/vigil-rec/vigil/rec/verify"
+)
+
+// serverEnv names the collector when --server is not given.
+const serverEnv = "VIGIL_SERVER"
+
+// serverFlags say which collector to read from, and how.
+type serverFlags struct {
+	url string
+	remote.Options
+}
+
+// addServerFlags adds --server, --ca and --identity to cmd.
+func addServerFlags(cmd *cobra.Command, sf *serverFlags) {
+	fl := cmd.Flags()
+	fl.StringVar(&sf.url, "server", "",
+		"read the recordings a collector holds (vigil-collector): its https://HOST:PORT `URL`, or the path of its local socket (default $"+serverEnv+")")
+	fl.StringVar(&sf.CA, "ca", "", "with an https --server, the collector's CA certificates, PEM `FILE` (default the system's)")
+	fl.StringVar(&sf.Identity, "identity", "", "with an https --server, your reader key `FILE` (default "+remote.DefaultIdentity()+")")
+}
+
+// client returns the client of the collector sf names, or nil when it
+// names none (files are read).
+func (sf *serverFlags) client() (*remote.Client, error) {
+	if sf.url == "" {
+		sf.url = os.Getenv(serverEnv)
+	}
+	if sf.url == "" {
+		return nil, nil
+	}
+	c, err := remote.Dial(sf.url, sf.Options)
+	if err != nil {
+		return nil, &exitError{exitUsageErr, err}
+	}
+	return c, nil
+}
+
+func keygenCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "keygen [FILE]",
+		Short: "Make your reader key, for reading from a collector over HTTPS",
+		Long: `Make a new ed25519 key with which vigil-play proves who you are to a collector
+(--server https://...): the private key in FILE (default ` + remote.DefaultIdentity() + `,
+mode 0600) and the public key in FILE.pub, which the collector's admin adds with
+"vigil-collector readers add YOUR-NAME FILE.pub". An existing FILE is never replaced.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := remote.DefaultIdentity()
+			if len(args) == 1 {
+				path = args[0]
+			}
+			pub, err := remote.Keygen(path)
+			if err != nil {
+				return &exitError{exitFailed, err}
+			}
+			abs, _ := filepath.Abs(pub)
+			fmt.Fprintf(cmd.OutOrStdout(), "Your reader key is %s.\nGive %s to the collector's admin, who runs:\n\n  vigil-collector readers add YOUR-NAME %s\n",
+				path, abs, filepath.Base(pub))
+			return nil
+		},
+	}
+}
+
+// listServer lists the recordings the collector holds, as runList lists
+// files: each one's name is HOST/FILE, which the other commands take with
+// --server.
+func listServer(cmd *cobra.Command, c *remote.Client, f listing.Filter, asJSON bool) error {
+	if f.Held {
+		return &exitError{exitUsageErr, fmt.Errorf("--held: the collector keeps no legal holds yet")}
+	}
+	recs, err := c.Recordings(cmd.Context(), remote.Filter{Host: f.Host, User: f.User, Rec: f.Rec})
+	if err != nil {
+		return &exitError{exitUsageErr, err}
+	}
+	rows := make([]listing.Row, 0, len(recs))
+	for _, r := range recs {
+		row := listing.Row{Summary: store.Summary{File: remote.Name(r.Host, r.File), Rec: r.Rec, Duration: r.Duration,
+			User: r.User, Host: r.Host, Term: r.Term, Size: r.Size, State: r.State, Detail: r.Detail}}
+		if r.Start != nil {
+			row.Start = *r.Start
+		}
+		if r.End != nil {
+			row.End = *r.End
+		}
+		if f.Match(&row) {
+			rows = append(rows, row)
+		}
+	}
+	listing.Sort(rows)
+	if err := listing.Print(cmd.OutOrStdout(), rows, asJSON); err != nil {
+		return &exitError{exitUsageErr, err}
+	}
+	return nil
+}
+
+// searchServer has the collector search the recordings it holds, and
+// prints the hits as search does for files.
+func searchServer(cmd *cobra.Command, c *remote.Client, q remote.Query, asJSON bool) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	var first *search.Hit
+	err := c.Search(cmd.Context(), q, func(h fleetapi.Hit) error {
+		name := remote.Name(h.Host, h.File)
+		hit := search.NewHit(name, name, h.Rec, h.Seconds, h.Source, h.Line)
+		if first == nil {
+			first = &hit
+		}
+		if err := search.Print(stdout, []search.Hit{hit}, asJSON); err != nil {
+			return &exitError{exitUsageErr, fmt.Errorf("write: %w", err)}
+		}
+		return nil
+	})
+	if err != nil {
+		return &exitError{exitUsageErr, err}
+	}
+	if first == nil {
+		return &exitError{code: exitFailed}
+	}
+	if !asJSON {
+		warn(stderr, "to replay a hit: vigil-play play --server URL RECORDING --goto OFFSET, e.g. vigil-play play --server %s %s --goto %s",
+			safetext.Printable(c.String()), first.Name, first.Offset)
+	}
+	return nil
+}
+
+// verifyServer verifies the recordings HOST/FILE in args (default all the
+// collector holds) as they are stored there, against trusted keys, or when
+// there are none, against the keys the collector trusts for each host.
+func verifyServer(cmd *cobra.Command, c *remote.Client, args []string, trusted keys.Set) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if len(args) == 0 {
+		recs, err := c.Recordings(cmd.Context(), remote.Filter{})
+		if err != nil {
+			return &exitError{exitUsageErr, err}
+		}
+		for _, r := range recs {
+			args = append(args, remote.Name(r.Host, r.File))
+		}
+	}
+	hostKeys := map[string]keys.Set{}
+	status := exitOK
+	for _, name := range args {
+		reports, err := verifyRemote(cmd, c, name, trusted, hostKeys)
+		if err != nil {
+			warn(stderr, "%v", err)
+			status = exitUsageErr
+			continue
+		}
+		if len(reports) == 0 {
+			fmt.Fprintf(stdout, "%s: EMPTY: no messages\n", safetext.Printable(name))
+			status = max(status, exitFailed)
+		}
+		for _, r := range reports {
+			fmt.Fprintf(stdout, "%s: %s\n", safetext.Printable(name), safetext.Printable(r.String()))
+			if r.State != verify.OK {
+				status = max(status, exitFailed)
+			}
+		}
+	}
+	if status != exitOK {
+		return &exitError{code: status}
+	}
+	return nil
+}
+
+func verifyRemote(cmd *cobra.Command, c *remote.Client, name string, trusted keys.Set, hostKeys map[string]keys.Set) ([]verify.Report, error) {
+	host, file, err := remote.ParseName(name)
+	if err != nil {
+		return nil, err
+	}
+	ks := trusted
+	if ks == nil {
+		if ks = hostKeys[host]; ks == nil {
+			if ks, err = c.Keys(cmd.Context(), host); err != nil {
+				return nil, err
+			}
+			hostKeys[host] = ks
+		}
+	}
+	body, err := c.Open(cmd.Context(), host, file, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	reports, err := verify.Recordings(body, ks)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return reports, nil
+}
+
+// openRemote opens a collector's recording HOST/FILE to read once through.
+func openRemote(cmd *cobra.Command, c *remote.Client, name string, follow bool) (io.ReadCloser, error) {
+	host, file, err := remote.ParseName(name)
+	if err != nil {
+		return nil, err
+	}
+	if follow {
+		return c.Follow(cmd.Context(), host, file), nil
+	}
+	return c.Open(cmd.Context(), host, file, 0)
+}
+
+// downloadRemote copies a collector's recording HOST/FILE into a private
+// temporary directory, where play can seek in it with an index; remove
+// deletes it all.
+func downloadRemote(cmd *cobra.Command, c *remote.Client, name string) (path string, remove func(), err error) {
+	body, err := openRemote(cmd, c, name, false)
+	if err != nil {
+		return "", nil, err
+	}
+	defer body.Close()
+	dir, err := os.MkdirTemp("", "vigil-play-")
+	if err != nil {
+		return "", nil, err
+	}
+	remove = func() { os.RemoveAll(dir) }
+	_, file, _ := remote.ParseName(name)
+	path = filepath.Join(dir, file)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		_, err = io.Copy(f, body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		remove()
+		return "", nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return path, remove, nil
+}

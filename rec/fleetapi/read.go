@@ -1,0 +1,61 @@
+package fleetapi
+
+import "time"
+
+// The read side: what auditors' tools (vigil-play --server) ask of the
+// collector. Every endpoint is a GET and answers only readers: over HTTPS
+// a client whose certificate's key is an enrolled reader's (`vigil-collector
+// readers add`), and over the collector's local socket whoever may open it
+// (the socket file's group). Hosts' keys cannot read.
+const (
+	// PathRecordings lists recordings: GET PathRecordings?host=H&user=U&rec=R
+	// (each optional), a JSON array of Recording, oldest first.
+	PathRecordings = "/v1/recordings"
+	// PathRecording is one recording file's bytes exactly as the host wrote
+	// them: GET PathRecording?host=H&file=F&offset=N, from byte N (default
+	// 0) to what is stored now, always ending at a line's end: a reader
+	// following a live recording asks again from where it got to.
+	PathRecording = "/v1/recording"
+	// PathKeys lists the public keys trusted for a host's recordings: GET
+	// PathKeys?host=H, a JSON array of Key.
+	PathKeys = "/v1/keys"
+	// PathSearch finds where a text was shown or typed: GET
+	// PathSearch?q=TEXT&regex=1&input=1&host=H&user=U&rec=R, JSON Hits one
+	// per line, each recording's in time order, as they are found.
+	PathSearch = "/v1/search"
+)
+
+// Recording is a stored recording as PathRecordings lists it: what
+// rec/store.Summary says of the host's file, and what the collector knows.
+type Recording struct {
+	Host     string     `json:"host"`
+	File     string     `json:"file"` // its name on the host
+	Rec      string     `json:"rec"`
+	User     string     `json:"user"`
+	Term     string     `json:"term"`
+	Start    *time.Time `json:"start"` // null: unknown (format 2.2)
+	End      *time.Time `json:"end"`
+	Duration float64    `json:"duration"` // seconds
+	Size     int64      `json:"size"`     // bytes stored
+	// State and Detail are rec/verify's report of the bytes stored, checked
+	// against the host's keys as they arrived.
+	State   string    `json:"state"`
+	Detail  string    `json:"detail,omitempty"`
+	Updated time.Time `json:"updated"` // the last append
+}
+
+// Key is a public key trusted for a host's recordings.
+type Key struct {
+	ID        string `json:"key_id"`
+	PublicKey []byte `json:"public_key"` // ed25519, 32 bytes
+}
+
+// Hit is one moment where a searched line was shown on screen or typed.
+type Hit struct {
+	Host    string  `json:"host"`
+	File    string  `json:"file"`
+	Rec     string  `json:"rec"`
+	Seconds float64 `json:"seconds"` // into the recording
+	Source  string  `json:"source"`  // "screen" or "input"
+	Line    string  `json:"line"`
+}
