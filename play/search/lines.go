@@ -65,6 +65,10 @@ func (s *screenSearch) write(p []byte) []string {
 // applied, other control keys and escape sequences left out) and reports
 // each line that matches once, at the keystroke that made it match.
 type inputSearch struct {
+	// onPeak, if set, gets the line before each deletion from it and at
+	// its end: every version of the line is a beginning of one of them.
+	onPeak  func(string)
+	grown   bool // the line grew since onPeak last had it
 	line    []rune
 	esc     int // 0 outside an escape sequence, 1 after ESC, 2 in a CSI or SS3 sequence
 	matched bool
@@ -88,6 +92,13 @@ func (s *inputSearch) write(t time.Duration, p []byte, match func(string) bool) 
 				s.esc = 0
 			}
 			continue
+		}
+		switch r {
+		case '\r', '\n', 0x7f, '\b', 0x15, 0x17:
+			if s.onPeak != nil && s.grown {
+				s.onPeak(string(s.line))
+			}
+			s.grown = false
 		}
 		switch r {
 		case '\r', '\n':
@@ -114,6 +125,7 @@ func (s *inputSearch) write(t time.Duration, p []byte, match func(string) bool) 
 		default:
 			if r >= ' ' && r != utf8.RuneError {
 				s.line = append(s.line, r)
+				s.grown = true
 			}
 		}
 		if !s.matched && len(s.line) > 0 && match(string(s.line)) {

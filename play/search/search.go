@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"regexp/syntax"
 	"runtime"
 	"sort"
 	"strings"
@@ -33,6 +34,51 @@ func Compile(pattern string, regex bool) (func(string) bool, error) {
 		return nil, err
 	}
 	return re.MatchString, nil
+}
+
+// Literal returns a text that every line pattern matches (Compile)
+// contains: the pattern itself, or the longest run of plain characters a
+// regular expression requires; "" when there is none to tell.
+func Literal(pattern string, regex bool) string {
+	if !regex {
+		return pattern
+	}
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	return literal(re.Simplify())
+}
+
+func literal(re *syntax.Regexp) string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return ""
+		}
+		return string(re.Rune)
+	case syntax.OpCapture, syntax.OpPlus:
+		return literal(re.Sub[0])
+	case syntax.OpConcat:
+		// Adjacent literals make one run; the longest of the runs and of
+		// what the other parts require wins.
+		best, run := "", ""
+		for _, sub := range re.Sub {
+			if l := literal(sub); sub.Op == syntax.OpLiteral && l != "" {
+				run += l
+			} else {
+				run = ""
+				if len(l) > len(best) {
+					best = l
+				}
+			}
+			if len(run) > len(best) {
+				best = run
+			}
+		}
+		return best
+	}
+	return ""
 }
 
 // Options say what to search for, and in which recordings.

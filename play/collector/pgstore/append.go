@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,7 +72,7 @@ func (s *Store) appendRetry(ctx context.Context, host, file string, off int64, d
 			return acked, err
 		}
 		switch {
-		case pgErr.Code == "23514" && pgErr.TableName == "chunks":
+		case pgErr.Code == "23514" && (pgErr.TableName == "chunks" || pgErr.TableName == "texts"):
 			// No partition for the row: dropped since this Store made it.
 			s.forgetPartition(sc.month)
 		case pgErr.Code == "40P01" || pgErr.Code == "40001":
@@ -203,8 +204,13 @@ func (s *Store) append(ctx context.Context, host, file string, off int64, data [
 	if err != nil {
 		return 0, err
 	}
-	if err := eachLine(data, v.v.Line); err != nil {
+	v.texts = v.texts[:0]
+	if err := eachLine(data, v.line); err != nil {
 		return 0, fmt.Errorf("verify: %w", err)
+	}
+	v.t.Flush()
+	if err := insertTexts(ctx, tx, r, v.texts); err != nil {
+		return 0, err
 	}
 	reports := v.v.Reports()
 	report, err := reportJSON(reports)
@@ -265,6 +271,39 @@ func (s *Store) append(ctx context.Context, host, file string, off int64, data [
 
 func ptr[T any](v T) *T { return &v }
 
+// maxTextsRow bounds the texts of one row: a recording's chunk of 64 MiB
+// gives many rows, each cheap to index and to check.
+const maxTextsRow = 1 << 20
+
+// insertTexts stores the texts of the append to r under way.
+func insertTexts(ctx context.Context, tx pgx.Tx, r *recording, texts []string) error {
+	var b strings.Builder
+	flush := func() error {
+		if b.Len() == 0 {
+			return nil
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO texts (recording_id, month, off, body) VALUES ($1, $2, $3, $4)",
+			r.id, r.month, r.bytes, cleanText(b.String()))
+		b.Reset()
+		if err != nil {
+			return fmt.Errorf("store the texts: %w", err)
+		}
+		return nil
+	}
+	for _, t := range texts {
+		if b.Len() > 0 && b.Len()+len(t) > maxTextsRow {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(t)
+	}
+	return flush()
+}
+
 func lockRecording(ctx context.Context, tx pgx.Tx, hostID int64, file string) (*recording, error) {
 	r := &recording{}
 	err := tx.QueryRow(ctx, `SELECT id, month, bytes, described FROM recordings
@@ -297,17 +336,22 @@ func (s *Store) verifierFor(ctx context.Context, tx pgx.Tx, r *recording, h *app
 	keyIDs := fmt.Sprint(h.keys.IDs())
 	v := s.verifier.take(r.id)
 	if v == nil || v.keyIDs != keyIDs || v.bytes > r.bytes {
-		v = &cachedVerifier{id: r.id, v: verify.NewVerifier(h.keys), keyIDs: keyIDs}
+		v = newCachedVerifier(r.id, h.keys, keyIDs)
 	}
 	if v.bytes == r.bytes {
 		return v, nil
 	}
+	// The texts of the stored bytes are stored: only the screen is
+	// wanted of them.
+	v.muted = true
+	defer func() { v.muted = false }()
 	err := readChunks(ctx, tx, r.id, r.month, v.bytes, r.bytes, func(data []byte) error {
-		return eachLine(data, v.v.Line)
+		return eachLine(data, v.line)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("verify the stored bytes: %w", err)
 	}
+	v.t.Flush()
 	v.bytes = r.bytes
 	return v, nil
 }

@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"sync"
 
+	"github.com/vigil-rec/vigil/play/search"
+	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/verify"
 )
 
@@ -13,12 +15,33 @@ import (
 const verifierCacheSize = 256
 
 // cachedVerifier is recording id's verifier after its first bytes bytes,
-// against the keys with ids keyIDs.
+// against the keys with ids keyIDs, and the texts search checks in them
+// (play/search.Texts): texts holds those of the append under way, unless
+// muted while catching up on bytes whose texts are stored.
 type cachedVerifier struct {
 	id     int64
 	v      *verify.Verifier
+	t      *search.Texts
+	texts  []string
+	muted  bool
 	bytes  int64
 	keyIDs string
+}
+
+func newCachedVerifier(id int64, ks keys.Set, keyIDs string) *cachedVerifier {
+	cv := &cachedVerifier{id: id, v: verify.NewVerifier(ks), keyIDs: keyIDs}
+	cv.t = search.NewTexts(func(s string) {
+		if !cv.muted {
+			cv.texts = append(cv.texts, s)
+		}
+	})
+	return cv
+}
+
+// line reads one line of the recording.
+func (cv *cachedVerifier) line(line []byte) error {
+	cv.t.Line(line)
+	return cv.v.Line(line)
 }
 
 // verifierCache keeps the verifiers of the recordings appended to last.

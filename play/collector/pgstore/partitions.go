@@ -42,6 +42,11 @@ func partitionName(month time.Time) string {
 	return fmt.Sprintf("chunks_%04d_%02d", month.Year(), int(month.Month()))
 }
 
+// textsPartitionName is the table of month's texts (search's index).
+func textsPartitionName(month time.Time) string {
+	return fmt.Sprintf("texts_%04d_%02d", month.Year(), int(month.Month()))
+}
+
 // ensurePartition creates the partition of month unless this Store knows
 // it exists. It is its own transaction: creating a partition locks all of
 // chunks, which an append holding its recording's row must not wait for.
@@ -64,10 +69,12 @@ func (s *Store) ensurePartition(ctx context.Context, month time.Time) error {
 	}
 	// DDL takes no parameters; the name and bounds are made here from a
 	// time, not from anyone's text.
-	sql := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s PARTITION OF chunks FOR VALUES FROM ('%s') TO ('%s')",
-		partitionName(month), month.Format(time.DateOnly), month.AddDate(0, 1, 0).Format(time.DateOnly))
-	if _, err := tx.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("partition %s: %w", partitionName(month), err)
+	for table, name := range map[string]string{"chunks": partitionName(month), "texts": textsPartitionName(month)} {
+		sql := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM ('%s') TO ('%s')",
+			name, table, month.Format(time.DateOnly), month.AddDate(0, 1, 0).Format(time.DateOnly))
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("partition %s: %w", name, err)
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("partition %s: %w", partitionName(month), err)
@@ -114,7 +121,7 @@ func (s *Store) Partitions(ctx context.Context) ([]time.Time, error) {
 }
 
 // DropPartition deletes the recordings of the month that holds t, their
-// metadata and their bytes, by dropping that month's partition, and
+// metadata, their bytes and their texts, by dropping that month's partition, and
 // returns how many recordings it deleted. Which months to drop (and what
 // must be kept) is the caller's decision. Appends to a deleted recording
 // find none: the host's resend starts it anew.
@@ -135,7 +142,7 @@ func (s *Store) DropPartition(ctx context.Context, t time.Time) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("pgstore: drop partition %s: %w", name, err)
 	}
-	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+name); err != nil {
+	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+name+", "+textsPartitionName(month)); err != nil {
 		return 0, fmt.Errorf("pgstore: drop partition %s: %w", name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -111,6 +111,15 @@ func (c *conds) add(sql string, arg any) {
 // Recordings lists the recordings that f selects, by start time (unknown
 // first), then in the order they were first stored.
 func (s *Store) Recordings(ctx context.Context, f Filter) ([]Recording, error) {
+	recs, err := s.list(ctx, f.conds(), f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list recordings: %w", err)
+	}
+	return recs, nil
+}
+
+// conds is the WHERE clause selecting f's recordings.
+func (f Filter) conds() *conds {
 	var c conds
 	if f.Host != "" {
 		c.add("h.name = ?", f.Host)
@@ -127,9 +136,24 @@ func (s *Store) Recordings(ctx context.Context, f Filter) ([]Recording, error) {
 	if !f.Until.IsZero() {
 		c.add("r.start_time < ?", f.Until)
 	}
-	recs, err := s.list(ctx, &c, f.Limit)
+	return &c
+}
+
+// Candidates lists the recordings that f selects in which a search may
+// find lines containing text: those whose texts (play/search.Texts, stored
+// as they arrive) contain it, and those stored before their texts were
+// kept. text "" selects them all.
+func (s *Store) Candidates(ctx context.Context, f Filter, text string) ([]Recording, error) {
+	c := f.conds()
+	if text != "" {
+		// LIKE's own characters are taken literally; the trigram index
+		// finds the rows.
+		esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(cleanText(text))
+		c.add("(r.texts_from > 0 OR r.id IN (SELECT recording_id FROM texts WHERE body LIKE ?))", "%"+esc+"%")
+	}
+	recs, err := s.list(ctx, c, f.Limit)
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: list recordings: %w", err)
+		return nil, fmt.Errorf("pgstore: search candidates: %w", err)
 	}
 	return recs, nil
 }

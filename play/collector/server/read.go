@@ -170,9 +170,9 @@ func (h *Handler) keys(w http.ResponseWriter, r *http.Request, _ string) error {
 	return nil
 }
 
-// search reads each selected recording through play/search, as
-// `vigil-play search` reads a file, and writes the hits of each as they
-// are found.
+// search finds the recordings that may hold the text in the index, reads
+// each through play/search, as `vigil-play search` reads a file, and writes
+// the hits of each as they are found.
 func (h *Handler) search(w http.ResponseWriter, r *http.Request, _ string) error {
 	q := r.URL.Query()
 	pattern := q.Get("q")
@@ -183,7 +183,10 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request, _ string) error
 	if err != nil {
 		return fmt.Errorf("regex: %w", err)
 	}
-	recs, err := h.store.Recordings(r.Context(), pgstore.Filter{Host: q.Get("host"), User: q.Get("user"), Rec: q.Get("rec")})
+	// The index tells which recordings may hold the text; those are
+	// searched as vigil-play searches a file.
+	f := pgstore.Filter{Host: q.Get("host"), User: q.Get("user"), Rec: q.Get("rec")}
+	recs, err := h.store.Candidates(r.Context(), f, search.Literal(pattern, q.Get("regex") == "1"))
 	if err != nil {
 		return internal(err)
 	}

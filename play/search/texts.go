@@ -1,0 +1,136 @@
+package search
+
+import (
+	"bytes"
+	"hash/maphash"
+	"strings"
+
+	"github.com/vigil-rec/vigil/play/screen"
+	"github.com/vigil-rec/vigil/rec/tlog"
+)
+
+// Texts gives, line by line of a recording, the texts a search of it
+// checks: every screen line as it changes and as it leaves the screen, and
+// every typed line at its longest before each deletion and at its end. A
+// pattern that search finds in the recording is in one of them: an index
+// of them (the collector's) tells which recordings are worth searching.
+//
+// Texts that another text already given contains at its start, or that
+// came shortly before, are left out: a line being typed is echoed once per
+// key, and only its longest version is needed.
+type Texts struct {
+	emit    func(string)
+	recs    map[string]*textState // by recording id: a file may hold several
+	dec     tlog.Decoder
+	msg     tlog.Message
+	pending string // the last text, not given yet: the next may extend it
+	recent  [64]uint64
+	next    int
+	seed    maphash.Seed
+}
+
+// textState is one recording's screen and typed line.
+type textState struct {
+	scr        *screen.Screen
+	winKnown   bool
+	cols, rows int
+	typed      inputSearch
+}
+
+// NewTexts returns a Texts that gives each text to emit.
+func NewTexts(emit func(string)) *Texts {
+	return &Texts{emit: emit, recs: map[string]*textState{}, seed: maphash.MakeSeed()}
+}
+
+// Line reads one line of the recording (with or without its '\n'). A line
+// that does not decode gives nothing: search stops there, so nothing
+// after it can be a hit it finds either.
+func (x *Texts) Line(line []byte) {
+	if x.dec.Decode(bytes.TrimSuffix(line, []byte("\n")), &x.msg) != nil {
+		return
+	}
+	st := x.recs[x.msg.Rec]
+	if st == nil {
+		st = &textState{}
+		st.typed.onPeak = x.add
+		x.recs[x.msg.Rec] = st
+	}
+	for _, ev := range x.msg.Events {
+		switch ev.Kind {
+		case tlog.KindWindow:
+			// As reader.Events: a restated size is no event.
+			if st.winKnown && ev.Cols == st.cols && ev.Rows == st.rows {
+				continue
+			}
+			st.winKnown, st.cols, st.rows = true, ev.Cols, ev.Rows
+			if st.scr == nil {
+				x.initScreen(st, ev.Cols, ev.Rows)
+			} else {
+				st.scr.Resize(ev.Cols, ev.Rows)
+			}
+		case tlog.KindOut:
+			if st.scr == nil {
+				x.initScreen(st, 0, 0)
+			}
+			st.scr.Write(ev.Data)
+			st.scr.Changed(func(text string, _ bool) bool {
+				x.add(text)
+				return true
+			})
+		case tlog.KindIn:
+			st.typed.write(ev.T, ev.Data, func(string) bool { return false })
+		}
+	}
+}
+
+func (x *Texts) initScreen(st *textState, cols, rows int) {
+	st.scr = screen.New(cols, rows)
+	st.scr.OnScroll = func(l screen.Line) { x.add(l.Text) }
+	st.scr.OnClear = func(ls []screen.Line) {
+		for _, l := range ls {
+			x.add(l.Text)
+		}
+	}
+}
+
+// add takes a text: it replaces the pending one when it extends it, else
+// the pending one is given and it waits in its place.
+func (x *Texts) add(text string) {
+	if text == "" || strings.HasPrefix(x.pending, text) {
+		return
+	}
+	if strings.HasPrefix(text, x.pending) {
+		x.pending = text
+		return
+	}
+	x.Flush()
+	x.pending = text
+}
+
+// Flush gives the pending text, and the typed lines' current versions:
+// what Line has read so far is all in the texts given.
+func (x *Texts) Flush() {
+	for _, st := range x.recs {
+		if len(st.typed.line) > 0 {
+			x.give(string(st.typed.line))
+		}
+	}
+	x.give(x.pending)
+	x.pending = ""
+}
+
+// give emits text unless it was among the last few given.
+func (x *Texts) give(text string) {
+	if text == "" {
+		return
+	}
+	h := maphash.String(x.seed, text)
+	for _, r := range x.recent {
+		if r == h {
+			return
+		}
+	}
+	x.recent[x.next] = h
+	x.next = (x.next + 1) % len(x.recent)
+	x.emit(text)
+}
