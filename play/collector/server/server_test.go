@@ -55,6 +55,7 @@ func (b *syncBuffer) String() string {
 type collector struct {
 	t     *testing.T
 	ctx   context.Context
+	db    string // the database's connection string
 	store *pgstore.Store
 	srv   *httptest.Server
 	log   *syncBuffer
@@ -63,7 +64,8 @@ type collector struct {
 func newCollector(t *testing.T) *collector {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	st, err := pgstore.Open(ctx, pgtest.DB(t))
+	db := pgtest.DB(t)
+	st, err := pgstore.Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func newCollector(t *testing.T) *collector {
 	srv.TLS.Certificates = nil // httptest's, which its Certificate gives the clients
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return &collector{t: t, ctx: ctx, store: st, srv: srv, log: log}
+	return &collector{t: t, ctx: ctx, db: db, store: st, srv: srv, log: log}
 }
 
 // client is a host presenting key in its certificate.
