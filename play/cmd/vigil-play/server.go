@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/vigil-rec/vigil/rec/fleetapi"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
+	"github.com/vigil-rec/vigil/rec/tlog"
 	"github.com/vigil-rec/vigil/rec/verify"
 )
 
@@ -245,4 +249,72 @@ func downloadRemote(cmd *cobra.Command, c *remote.Client, name string) (path str
 		return "", nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return path, remove, nil
+}
+
+// compareServer compares each local recording file in paths with the
+// collector's copy of it (the same name, of the host the file's first
+// message names), line by line: a file changed on its host after it was
+// shipped no longer matches what the collector stored as it arrived.
+func compareServer(cmd *cobra.Command, c *remote.Client, paths []string) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	status := exitOK
+	for _, path := range paths {
+		verdict, err := compareOne(cmd, c, path)
+		if err != nil {
+			warn(stderr, "%s: %v", path, err)
+			status = exitUsageErr
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", safetext.Printable(path), safetext.Printable(verdict))
+		if !strings.HasPrefix(verdict, "OK") {
+			status = max(status, exitFailed)
+		}
+	}
+	if status != exitOK {
+		return &exitError{code: status}
+	}
+	return nil
+}
+
+func compareOne(cmd *cobra.Command, c *remote.Client, path string) (string, error) {
+	head, err := store.ReadHead(path)
+	if err != nil {
+		return "", err
+	}
+	if head.Host == "" {
+		return "", errors.New("no message names the recording's host")
+	}
+	name := remote.Name(head.Host, filepath.Base(path))
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	body, err := c.Open(cmd.Context(), head.Host, filepath.Base(path), 0)
+	if err != nil {
+		return "", err
+	}
+	defer body.Close()
+	local, stored := tlog.NewLineReader(f, 64<<10, tlog.MaxLine), tlog.NewLineReader(body, 64<<10, tlog.MaxLine)
+	var size int64
+	for {
+		a, errA := local.ReadLine()
+		b, errB := stored.ReadLine()
+		switch {
+		case errA != nil && errA != io.EOF:
+			return "", errA
+		case errB != nil && errB != io.EOF:
+			return "", fmt.Errorf("the collector's copy %s: %w", name, errB)
+		case errA == io.EOF && errB == io.EOF:
+			return fmt.Sprintf("OK: identical to the collector's copy %s (%d bytes)", name, size), nil
+		case errA == io.EOF:
+			return fmt.Sprintf("TRUNCATED after line %d: the collector's copy %s goes on", local.Line, name), nil
+		case errB == io.EOF:
+			return fmt.Sprintf("OK as far as shipped: the first %d lines (%d bytes) are the collector's copy %s; the rest is not there yet",
+				stored.Line, size, name), nil
+		case !bytes.Equal(a, b):
+			return fmt.Sprintf("MODIFIED at line %d: differs from the collector's copy %s", local.Line, name), nil
+		}
+		size += int64(len(a))
+	}
 }

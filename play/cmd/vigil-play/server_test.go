@@ -242,6 +242,32 @@ func TestServer(t *testing.T) {
 			}
 		})
 	}
+	// A host's file compared with the collector's copy: the same, edited
+	// after shipping, cut, or grown since.
+	data, err := os.ReadFile(f.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	edited := strings.Join(lines[:2], "") + strings.Replace(lines[2], "alice", "alicf", 1) + strings.Join(lines[3:], "")
+	for _, c := range []struct {
+		data, want string
+		code       int
+	}{
+		{string(data), ": OK: identical to the collector's copy " + f.name, 0},
+		{edited, ": MODIFIED at line 3: differs from the collector's copy " + f.name, exitFailed},
+		{strings.Join(lines[:4], ""), ": TRUNCATED after line 4", exitFailed},
+		{string(data) + lines[1], ": OK as far as shipped", 0},
+	} {
+		path := filepath.Join(t.TempDir(), filepath.Base(f.file))
+		if err := os.WriteFile(path, []byte(c.data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCLI("", "verify", "--server", f.sock, "--compare", path)
+		if code != c.code || !strings.HasPrefix(out, path+c.want) {
+			t.Errorf("verify --compare: %d %q %q, want %d %q", code, out, errOut, c.code, path+c.want)
+		}
+	}
 	if code, _, errOut := runCLI("", "list", "--server", "http://"+f.url[len("https://"):]); code != exitUsageErr || !strings.Contains(errOut, "want https://") {
 		t.Errorf("list --server http://: %d %q", code, errOut)
 	}

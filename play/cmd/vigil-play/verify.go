@@ -46,6 +46,7 @@ func verifyCmd() *cobra.Command {
 	var keyPaths []string
 	var source string
 	var sf serverFlags
+	var compare bool
 	cmd := &cobra.Command{
 		Use:   "verify [-k KEYFILE|DIR]... [FILE|DIR...|-r journal [REC...]|--server URL [HOST/FILE...]]",
 		Short: "Check recordings' hash chains and signatures",
@@ -70,7 +71,11 @@ Only OK means authentic and complete. A file without any message is reported EMP
 
 With --server, the recordings HOST/FILE a collector holds (default all) are
 fetched and verified here, against the -k keys or else the keys the collector
-trusts for each host.
+trusts for each host. With --compare, the arguments are local recording FILEs,
+each compared line by line with the collector's copy of it: OK when identical (or
+when the file only goes on beyond what was shipped), MODIFIED at the first line
+that differs (a file changed on its host after it was shipped), TRUNCATED when
+the collector holds lines the file no longer has.
 
 Exit status: 0 every recording is OK, 1 some recording is not OK, 2 usage error or
 a file or key could not be read.`,
@@ -87,6 +92,10 @@ a file or key could not be read.`,
 			switch {
 			case c != nil && source != "file":
 				return &exitError{exitUsageErr, errors.New("--server verifies the collector's recordings: no --reader")}
+			case compare && (c == nil || len(args) == 0):
+				return &exitError{exitUsageErr, errors.New("--compare compares FILEs with a collector's copies: give --server and FILEs")}
+			case compare:
+				return compareServer(cmd, c, args)
 			case c != nil && len(keyPaths) == 0:
 				return verifyServer(cmd, c, args, nil)
 			}
@@ -133,6 +142,7 @@ a file or key could not be read.`,
 	addKeyFlag(cmd, &keyPaths)
 	cmd.Flags().StringVarP(&source, "reader", "r", "file", "read from `READER`: file, or journal (the arguments are then recording ids)")
 	addServerFlags(cmd, &sf)
+	cmd.Flags().BoolVar(&compare, "compare", false, "with --server, compare each local FILE with the collector's copy of it")
 	return cmd
 }
 
