@@ -17,7 +17,7 @@ DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-
 	lintian postgresql
 
 
-.PHONY: all build deps test test-go bench install deb pkg-files demo fuzz clean lint selinux-share sssd-root
+.PHONY: demo-fleet bench-fleet all build deps test test-go bench install deb pkg-files demo fuzz clean lint selinux-share sssd-root
 
 all: build
 
@@ -115,6 +115,13 @@ bench: deps build
 	nss/bench/run.sh
 	tests/bench/policyd.sh
 	cd tests && VIGIL_BENCH=1 $(GO) test -count=1 -v -run '^TestBenchLogin$$' . | grep -E '^ +(PAM|ssh) '
+	$(MAKE) bench-fleet
+
+# The fleet's figures (issue 14): search over 10,000 recordings (10 GB), and
+# ingest from 200 hosts at 100 KiB/s each with a collector outage.
+bench-fleet: deps build
+	VIGIL_BENCH_SEARCH=$${VIGIL_BENCH_SEARCH:-10000:1048576} $(GO) test -count=1 -v -timeout 3h -run '^TestBenchSearch$$' ./play/collector/server | grep -E 'stored|lookup|search '
+	cd tests && VIGIL_BENCH_FLEET=$${VIGIL_BENCH_FLEET:-200:102400} $(GO) test -count=1 -v -timeout 3h -run '^TestBenchFleet$$' . | grep -E 'hosts writing|acknowledged|RSS|outage'
 
 # Short fuzzing pass over every parser; corpora live in testdata/fuzz.
 fuzz:
@@ -140,19 +147,24 @@ NFPM       := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 install: build pkg-files
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PAMDIR)
 	install -m 0755 $(BIN)/vigil-rec $(BIN)/vigil-rec-session $(BIN)/vigil-play $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 $(BIN)/vigil-policyd $(BIN)/vigilctl $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(BIN)/vigil-policyd $(BIN)/vigilctl $(BIN)/vigil-ship $(BIN)/vigil-collector $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 $(BIN)/libnss_vigil.so.2 $(DESTDIR)$(LIBDIR)/libnss_vigil.so.2
 	install -m 0644 $(BIN)/pam_vigil.so $(DESTDIR)$(PAMDIR)/pam_vigil.so
 	install -D -m 0644 policyd/dbus/io.vigil.Policy1.conf $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/io.vigil.Policy1.conf
 	install -D -m 0644 policyd/systemd/vigil-policyd.service $(DESTDIR)$(UNITDIR)/vigil-policyd.service
 	install -D -m 0644 conf/system/systemd/vigil-purge.service $(DESTDIR)$(UNITDIR)/vigil-purge.service
 	install -D -m 0644 conf/system/systemd/vigil-purge.timer $(DESTDIR)$(UNITDIR)/vigil-purge.timer
+	install -D -m 0644 conf/system/systemd/vigil-ship.service $(DESTDIR)$(UNITDIR)/vigil-ship.service
+	install -D -m 0644 conf/system/systemd/vigil-collector.service $(DESTDIR)$(UNITDIR)/vigil-collector.service
 	install -D -m 0644 conf/system/sysusers.d/vigil.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/vigil.conf
 	install -D -m 0644 conf/system/tmpfiles.d/vigil.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/vigil.conf
 	install -D -m 0644 conf/system/pam-configs/vigil $(DESTDIR)$(PREFIX)/share/pam-configs/vigil
 	install -d $(DESTDIR)$(SYSCONFDIR)/vigil
 	[ -e $(DESTDIR)$(SYSCONFDIR)/vigil/policy.toml ] || install -m 0644 conf/policy.example.toml $(DESTDIR)$(SYSCONFDIR)/vigil/policy.toml
 	[ -e $(DESTDIR)$(SYSCONFDIR)/vigil/rec.toml ] || install -m 0644 conf/rec.example.toml $(DESTDIR)$(SYSCONFDIR)/vigil/rec.toml
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/vigil-ship ] || install -D -m 0644 conf/system/default/vigil-ship $(DESTDIR)$(SYSCONFDIR)/default/vigil-ship
+	@# 0640: it may come to hold the database's password.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/vigil-collector ] || install -D -m 0640 conf/system/default/vigil-collector $(DESTDIR)$(SYSCONFDIR)/default/vigil-collector
 	for f in $(DOC_FILES); do install -D -m 0644 $$f $(DESTDIR)$(PREFIX)/share/doc/vigil/$$f || exit 1; done
 	install -D -m 0644 conf/ldap/vigil.schema $(DESTDIR)$(SYSCONFDIR)/ldap/schema/vigil.schema
 	install -D -m 0644 conf/ldap/vigil.ldif $(DESTDIR)$(SYSCONFDIR)/ldap/schema/vigil.ldif
@@ -198,6 +210,7 @@ pkg-files: build
 	$(BIN)/vigil-policyd --man-pages $(PKG)/man/man8
 	$(BIN)/vigilctl man-pages $(PKG)/man/man8
 	$(BIN)/vigil-ship man-pages $(PKG)/man/man8
+	$(BIN)/vigil-collector man-pages $(PKG)/man/man8
 	install -m 0644 rec/cmd/vigil-rec-session/vigil-rec-session.1 $(PKG)/man/man1/
 	gzip -9n $(PKG)/man/man1/* $(PKG)/man/man8/*
 	for c in vigil-play vigilctl; do \
@@ -214,6 +227,10 @@ deb: pkg-files
 
 demo: deps build
 	tests/demo.sh
+
+# Three hosts shipping live to a collector on a private PostgreSQL cluster.
+demo-fleet: deps build
+	tests/demo-fleet.sh
 
 clean:
 	rm -rf $(BIN)

@@ -36,7 +36,8 @@ func TestPackageLintian(t *testing.T) {
 // what an admin finds besides the programs: every file README.md links under
 // /usr/share/doc/vigil (the same layout as the repository), copyright and
 // changelog, the LDAP schema where slapd looks, a man page for each program
-// and each vigilctl and vigil-play subcommand, and bash and zsh completions
+// and each subcommand of vigilctl, vigil-play, vigil-ship and
+// vigil-collector, and bash and zsh completions of vigilctl and vigil-play
 // that bash loads.
 func checkShippedFiles(t *testing.T, c chrootRunner) {
 	t.Helper()
@@ -54,17 +55,20 @@ func checkShippedFiles(t *testing.T, c chrootRunner) {
 	for _, m := range links {
 		want = append(want, filepath.Join(doc, string(m[1])))
 	}
-	for _, p := range []string{"/usr/bin/vigil-rec", "/usr/bin/vigil-rec-session", "/usr/bin/vigil-play", "/usr/sbin/vigil-policyd", "/usr/sbin/vigilctl"} {
+	// The programs with subcommands, and how many they have at least (a
+	// check of the parsing of --help).
+	subcommands := map[string]int{"vigilctl": 4, "vigil-play": 4, "vigil-ship": 2, "vigil-collector": 3}
+	for _, p := range []string{"/usr/bin/vigil-rec", "/usr/bin/vigil-rec-session", "/usr/bin/vigil-play", "/usr/sbin/vigil-policyd", "/usr/sbin/vigilctl",
+		"/usr/sbin/vigil-ship", "/usr/sbin/vigil-collector"} {
 		section := "1"
 		if strings.HasPrefix(p, "/usr/sbin/") {
 			section = "8"
 		}
 		name := filepath.Base(p)
 		want = append(want, "/usr/share/man/man"+section+"/"+name+"."+section+".gz")
-		if name != "vigilctl" && name != "vigil-play" {
+		if subcommands[name] == 0 {
 			continue
 		}
-		want = append(want, "/usr/share/bash-completion/completions/"+name, "/usr/share/zsh/vendor-completions/_"+name)
 		help := c.run(name, "--help")
 		_, cmds, _ := strings.Cut(help, "Available Commands:\n")
 		cmds, _, _ = strings.Cut(cmds, "\n\n")
@@ -75,9 +79,13 @@ func checkShippedFiles(t *testing.T, c chrootRunner) {
 				n++
 			}
 		}
-		if n < 4 {
+		if n < subcommands[name] {
 			t.Errorf("%s --help lists %d subcommands:\n%s", name, n, help)
 		}
+		if name != "vigilctl" && name != "vigil-play" {
+			continue
+		}
+		want = append(want, "/usr/share/bash-completion/completions/"+name, "/usr/share/zsh/vendor-completions/_"+name)
 		if out := c.run("bash", "-c", ". /usr/share/bash-completion/completions/"+name+" && complete -p "+name); !strings.Contains(out, name) {
 			t.Errorf("bash completion of %s: %q", name, out)
 		}
@@ -91,8 +99,10 @@ func checkShippedFiles(t *testing.T, c chrootRunner) {
 	if len(missing) > 0 {
 		t.Errorf("not installed (or empty):\n  %s", strings.Join(missing, "\n  "))
 	}
-	if out, err := c.cmd("man", "-l", "--warnings", "/usr/share/man/man8/vigilctl-enable.8.gz").CombinedOutput(); err != nil || !strings.Contains(string(out), "vigilctl-enable") {
-		t.Errorf("man vigilctl-enable: %v\n%s", err, out)
+	for _, page := range []string{"vigilctl-enable", "vigil-collector-serve"} {
+		if out, err := c.cmd("man", "-l", "--warnings", "/usr/share/man/man8/"+page+".8.gz").CombinedOutput(); err != nil || !strings.Contains(string(out), page) {
+			t.Errorf("man %s: %v\n%s", page, err, out)
+		}
 	}
 }
 

@@ -41,7 +41,9 @@ const pkgPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 // the recordings it keeps on purpose (conf/system/README.md). Also (in
 // package_files_test.go): the documentation, man pages and completions are
 // installed, and installing again after the purge trusts the kept public
-// keys, so the kept recording still verifies OK.
+// keys, so the kept recording still verifies OK; and (in
+// package_collector_test.go) the fleet's collector: its account, settings
+// file and unit, run as the unit would on a test PostgreSQL.
 func TestPackageDeb(t *testing.T) {
 	svctest.RequireRoot(t)
 	for _, c := range []string{"dpkg", "dpkg-deb", "chroot", "dbus-daemon", "su"} {
@@ -88,6 +90,8 @@ func TestPackageDeb(t *testing.T) {
 		"/usr/bin/vigil-play":                              "755 root:root",
 		"/usr/sbin/vigil-policyd":                          "755 root:root",
 		"/usr/sbin/vigilctl":                               "755 root:root",
+		"/usr/sbin/vigil-ship":                             "755 root:root",
+		"/usr/sbin/vigil-collector":                        "755 root:root",
 		lib + "/libnss_vigil.so.2":                         "644 root:root",
 		lib + "/security/pam_vigil.so":                     "644 root:root",
 		"/etc/vigil/policy.toml":                           "644 root:root",
@@ -96,6 +100,10 @@ func TestPackageDeb(t *testing.T) {
 		"/usr/lib/systemd/system/vigil-policyd.service":    "644 root:root",
 		"/usr/lib/systemd/system/vigil-purge.service":      "644 root:root",
 		"/usr/lib/systemd/system/vigil-purge.timer":        "644 root:root",
+		"/usr/lib/systemd/system/vigil-ship.service":       "644 root:root",
+		"/usr/lib/systemd/system/vigil-collector.service":  "644 root:root",
+		"/etc/default/vigil-ship":                          "644 root:root",
+		"/etc/default/vigil-collector":                     "640 root:vigil-collector",
 		"/usr/lib/sysusers.d/vigil.conf":                   "644 root:root",
 		"/usr/lib/tmpfiles.d/vigil.conf":                   "644 root:root",
 		"/usr/share/pam-configs/vigil":                     "644 root:root",
@@ -116,7 +124,7 @@ func TestPackageDeb(t *testing.T) {
 		t.Errorf("stat override: %q", got)
 	}
 	conffiles := c.run("dpkg-query", "-W", "-f=${Conffiles}", "vigil")
-	for _, f := range []string{"/etc/vigil/policy.toml", "/etc/vigil/rec.toml"} {
+	for _, f := range []string{"/etc/vigil/policy.toml", "/etc/vigil/rec.toml", "/etc/default/vigil-ship", "/etc/default/vigil-collector"} {
 		if !strings.Contains(conffiles, " "+f+" ") {
 			t.Errorf("%s is not a conffile: %q", f, conffiles)
 		}
@@ -126,6 +134,7 @@ func TestPackageDeb(t *testing.T) {
 	}
 	key := c.run("sha256sum", "/etc/vigil/keys/signing.key")
 	checkShippedFiles(t, c) // package_files_test.go
+	checkCollector(t, c)    // package_collector_test.go
 
 	// An admin's edit to a conffile survives a reinstall (postinst's second
 	// run: no new key, the stat override kept).
@@ -136,6 +145,11 @@ func TestPackageDeb(t *testing.T) {
 	}
 	if c.run("sha256sum", "/etc/vigil/keys/signing.key") != key || c.run("stat", "-c", "%a %U", "/usr/bin/vigil-rec-session") != "6755 vigil\n" {
 		t.Error("reinstall changed the key or the recorder's mode")
+	}
+	// The collector's settings (set by checkCollector) stay, and stay closed.
+	if def, _ := os.ReadFile(filepath.Join(root, "etc/default/vigil-collector")); !bytes.Contains(def, []byte("\nVIGIL_COLLECTOR_DB=")) ||
+		c.run("stat", "-c", "%a %U:%G", "/etc/default/vigil-collector") != "640 root:vigil-collector\n" {
+		t.Error("reinstall replaced /etc/default/vigil-collector or opened it")
 	}
 
 	// The system bus (Debian's system.conf, our policy from the package)

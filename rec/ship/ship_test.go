@@ -4,16 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-rec/vigil/play/collector/devmode"
 	"github.com/vigil-rec/vigil/play/collector/pgstore"
 	"github.com/vigil-rec/vigil/play/collector/pgtest"
 	"github.com/vigil-rec/vigil/play/collector/server"
@@ -256,33 +252,15 @@ func run(t *testing.T, s *Shipper) (stop func()) {
 	return stop
 }
 
-// serverCert is a self-signed certificate for 127.0.0.1 and the PEM file
-// of it, the hosts' CA.
+// serverCert is a certificate for 127.0.0.1 and the PEM file of its CA,
+// the hosts' --ca.
 func serverCert(t *testing.T) (tls.Certificate, string) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	dir := t.TempDir()
+	cert, err := devmode.Certificates(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "collector"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, priv.Public(), priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv}, ca
+	return cert, filepath.Join(dir, devmode.CAFile)
 }
 
 // A signed recording reads back from the collector byte for byte, and

@@ -3,18 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"os"
@@ -25,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-rec/vigil/play/collector/devmode"
 	"github.com/vigil-rec/vigil/play/collector/pgstore"
 	"github.com/vigil-rec/vigil/play/collector/pgtest"
 	"github.com/vigil-rec/vigil/play/collector/server"
@@ -56,7 +49,7 @@ func newFleet(t *testing.T) *fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fleet{st: st, pub: filepath.Join(dir, "host.pub"), sock: filepath.Join(dir, "read.sock"), ca: filepath.Join(dir, "ca.pem")}
+	f := &fleet{st: st, pub: filepath.Join(dir, "host.pub"), sock: filepath.Join(dir, "read.sock"), ca: filepath.Join(dir, devmode.CAFile)}
 	if err := keys.WritePublic(f.pub, key.Public().(ed25519.PublicKey)); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +93,10 @@ func newFleet(t *testing.T) *fleet {
 		t.Fatal(err)
 	}
 	f.url = "https://" + l.Addr().String()
-	cert := serverCert(t, f.ca)
+	cert, err := devmode.Certificates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 2)
 	go func() { done <- server.ServeLocal(ctx, local, h, log, time.Second) }()
 	go func() { done <- server.Serve(ctx, l, cert, h, log, time.Second) }()
@@ -113,31 +109,6 @@ func newFleet(t *testing.T) *fleet {
 		}
 	})
 	return f
-}
-
-// serverCert makes a CA, written to caFile, and a certificate it signed
-// for 127.0.0.1.
-func serverCert(t *testing.T, caFile string) tls.Certificate {
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ca, _ = x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "collector"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 // jsonLines decodes out, one JSON object per line, with the "file" field

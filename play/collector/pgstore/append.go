@@ -209,9 +209,6 @@ func (s *Store) append(ctx context.Context, host, file string, off int64, data [
 		return 0, fmt.Errorf("verify: %w", err)
 	}
 	v.t.Flush()
-	if err := insertTexts(ctx, tx, r, v.texts); err != nil {
-		return 0, err
-	}
 	reports := v.v.Reports()
 	report, err := reportJSON(reports)
 	if err != nil {
@@ -229,10 +226,10 @@ func (s *Store) append(ctx context.Context, host, file string, off int64, data [
 	}
 
 	end := r.bytes + int64(len(data))
-	if _, err := tx.Exec(ctx, "INSERT INTO chunks (recording_id, month, off, data) VALUES ($1, $2, $3, $4)",
-		r.id, r.month, r.bytes, data); err != nil {
-		return 0, fmt.Errorf("store the data: %w", err)
-	}
+	// The writes go in one round trip.
+	var b pgx.Batch
+	b.Queue("INSERT INTO chunks (recording_id, month, off, data) VALUES ($1, $2, $3, $4)", r.id, r.month, r.bytes, data)
+	queueTexts(&b, r, v.texts)
 	// The head fields are set once, from the first message that decodes;
 	// the end ones from the last message so far.
 	var rec, user, term *string
@@ -250,7 +247,7 @@ func (s *Store) append(ctx context.Context, host, file string, off int64, data [
 			endTime = ptr(last.time.Add(last.end - last.pos))
 		}
 	}
-	_, err = tx.Exec(ctx, `UPDATE recordings SET
+	b.Queue(`UPDATE recordings SET
 			bytes = $2, lines = lines + $3, state = $4, detail = $5, last_hash = $6, report = $7,
 			described = described OR $8, rec = coalesce($9, rec), user_name = coalesce($10, user_name),
 			term = coalesce($11, term), start_time = CASE WHEN $8 THEN $12 ELSE start_time END,
@@ -258,8 +255,8 @@ func (s *Store) append(ctx context.Context, host, file string, off int64, data [
 		WHERE id = $1`,
 		r.id, end, sc.lines, worst.State.String(), detail, worst.LastHash, report,
 		rec != nil, rec, user, term, start, endTime, duration)
-	if err != nil {
-		return 0, fmt.Errorf("update the recording: %w", err)
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return 0, fmt.Errorf("store the data, texts and state: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
@@ -275,33 +272,26 @@ func ptr[T any](v T) *T { return &v }
 // gives many rows, each cheap to index and to check.
 const maxTextsRow = 1 << 20
 
-// insertTexts stores the texts of the append to r under way.
-func insertTexts(ctx context.Context, tx pgx.Tx, r *recording, texts []string) error {
-	var b strings.Builder
-	flush := func() error {
-		if b.Len() == 0 {
-			return nil
+// queueTexts queues the inserts of the texts of the append to r under way.
+func queueTexts(b *pgx.Batch, r *recording, texts []string) {
+	var sb strings.Builder
+	flush := func() {
+		if sb.Len() > 0 {
+			b.Queue("INSERT INTO texts (recording_id, month, off, body) VALUES ($1, $2, $3, $4)",
+				r.id, r.month, r.bytes, cleanText(sb.String()))
+			sb.Reset()
 		}
-		_, err := tx.Exec(ctx, "INSERT INTO texts (recording_id, month, off, body) VALUES ($1, $2, $3, $4)",
-			r.id, r.month, r.bytes, cleanText(b.String()))
-		b.Reset()
-		if err != nil {
-			return fmt.Errorf("store the texts: %w", err)
-		}
-		return nil
 	}
 	for _, t := range texts {
-		if b.Len() > 0 && b.Len()+len(t) > maxTextsRow {
-			if err := flush(); err != nil {
-				return err
-			}
+		if sb.Len() > 0 && sb.Len()+len(t) > maxTextsRow {
+			flush()
 		}
-		if b.Len() > 0 {
-			b.WriteByte('\n')
+		if sb.Len() > 0 {
+			sb.WriteByte('\n')
 		}
-		b.WriteString(t)
+		sb.WriteString(t)
 	}
-	return flush()
+	flush()
 }
 
 func lockRecording(ctx context.Context, tx pgx.Tx, hostID int64, file string) (*recording, error) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/vigil-rec/vigil/play/collector/pgcluster"
 )
 
 // The server is reachable through its socket only, runs without fsync, as
@@ -90,10 +92,10 @@ func TestDB(t *testing.T) {
 	}
 }
 
-// Without the server programs, tests skip and say what to install.
+// Without the server programs, tests skip.
 func TestSkipWithoutServer(t *testing.T) {
-	defer func(g string) { binGlob = g }(binGlob)
-	binGlob = filepath.Join(t.TempDir(), "*", "bin")
+	defer func(o pgcluster.Options) { options = o }(options)
+	options.Bin = t.TempDir()
 	var skipped bool
 	t.Run("start", func(t *testing.T) {
 		defer func() { skipped = t.Skipped() }()
@@ -102,8 +104,5 @@ func TestSkipWithoutServer(t *testing.T) {
 	})
 	if !skipped {
 		t.Error("the test was not skipped")
-	}
-	if _, err := New(t.TempDir()); err == nil || !strings.Contains(err.Error(), "apt-get install postgresql") {
-		t.Errorf("New without a server: %v", err)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,10 +27,11 @@ import (
 )
 
 // corpus is real text to show in benchmark sessions: the system's
-// documentation, headers and Go sources, up to max bytes, with \r\n.
+// documentation, headers and shared files (those without NUL), up to max
+// bytes, with \r\n.
 func corpus(t testing.TB, max int) []byte {
 	var b bytes.Buffer
-	roots := []string{"/usr/share/doc", "/usr/include", filepath.Join(runtime.GOROOT(), "src")}
+	roots := []string{"/usr/share/doc", "/usr/include", "/usr/share"}
 	for _, root := range roots {
 		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || b.Len() >= max {

@@ -212,6 +212,23 @@ func Serve(ctx context.Context, l net.Listener, cert tls.Certificate, h http.Han
 	return serve(ctx, srv, l, true, grace)
 }
 
+// ServeAll serves h over HTTPS on l (Serve) and, when local is not nil,
+// over the local socket (ServeLocal), until ctx ends or one of them fails,
+// which ends both.
+func ServeAll(ctx context.Context, l, local net.Listener, cert tls.Certificate, h http.Handler, log *slog.Logger, grace time.Duration) error {
+	if local == nil {
+		return Serve(ctx, l, cert, h, log, grace)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() { errs <- Serve(ctx, l, cert, h, log, grace) }()
+	go func() { errs <- ServeLocal(ctx, local, h, log, grace) }()
+	err := <-errs
+	cancel()
+	return errors.Join(err, <-errs)
+}
+
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler: h,

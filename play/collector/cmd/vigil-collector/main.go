@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 	"github.com/vigil-rec/vigil/conf/clidoc"
 	"github.com/vigil-rec/vigil/conf/version"
 	"github.com/vigil-rec/vigil/play/collector/admin"
+	"github.com/vigil-rec/vigil/play/collector/devmode"
 	"github.com/vigil-rec/vigil/play/collector/pgstore"
 	"github.com/vigil-rec/vigil/play/collector/server"
 )
@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return pgstore.Open(ctx, db)
 	}
-	root.AddCommand(serveCmd(open, stderr), hostsCmd(open), readersCmd(open), clidoc.Command(root, "8"))
+	root.AddCommand(serveCmd(open, stderr), hostsCmd(open), readersCmd(open), devCmd(stderr), clidoc.Command(root, "8"))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(stderr, "vigil-collector: %v\n", err)
 		return 1
@@ -118,7 +118,7 @@ same HTTPS port to readers added with "vigil-collector readers add", and with
 			}
 			log := slog.New(slog.NewTextHandler(stderr, nil))
 			log.Info("serving", "listen", l.Addr().String(), "read-socket", socket, "version", version.Version)
-			return serveAll(ctx, l, local, cert, server.New(st, log), log)
+			return server.ServeAll(ctx, l, local, cert, server.New(st, log), log, 30*time.Second)
 		},
 	}
 	cmd.Flags().StringVar(&socket, "read-socket", "", "also serve readers on the host over the Unix socket `PATH` (mode 0660)")
@@ -131,21 +131,33 @@ same HTTPS port to readers added with "vigil-collector readers add", and with
 	return cmd
 }
 
-// serveAll serves h over HTTPS on l and, when local is not nil, over the
-// local socket, until ctx ends or one of them fails (which ends both).
-func serveAll(ctx context.Context, l, local net.Listener, cert tls.Certificate, h *server.Handler, log *slog.Logger) error {
-	const grace = 30 * time.Second
-	if local == nil {
-		return server.Serve(ctx, l, cert, h, log, grace)
+func devCmd(stderr io.Writer) *cobra.Command {
+	var o devmode.Options
+	cmd := &cobra.Command{
+		Use:   "dev --dir DIR [--listen ADDRESS] [--host NAME]...",
+		Short: "Run a whole collector in DIR to try it: its own PostgreSQL, CA and loopback address",
+		Long: `Run a collector for trying and testing Vigil's fleet, all in DIR (kept between runs):
+a private PostgreSQL cluster made with Debian's postgresql binaries (initdb in DIR/pg,
+reachable only through its Unix socket there), a CA (DIR/ca.pem, for vigil-ship --ca and
+vigil-play --ca) and a certificate for the collector on loopback, the collector on
+--listen and on the local socket DIR/read.sock (vigil-play --server DIR/read.sock), and
+a one-time enrollment token for each --host, printed with the vigil-ship enroll command.
+As root, PostgreSQL runs as nobody: DIR's parents must let nobody through.
+Stops, with PostgreSQL, on SIGTERM or SIGINT.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			o.Out = cmd.OutOrStdout()
+			o.Log = slog.New(slog.NewTextHandler(stderr, nil))
+			return devmode.Run(ctx, o)
+		},
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, 2)
-	go func() { errs <- server.Serve(ctx, l, cert, h, log, grace) }()
-	go func() { errs <- server.ServeLocal(ctx, local, h, log, grace) }()
-	err := <-errs
-	cancel()
-	return errors.Join(err, <-errs)
+	cmd.Flags().StringVar(&o.Dir, "dir", "", "keep everything in `DIR` (required)")
+	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:8443", "serve hosts and readers on `ADDRESS`")
+	cmd.Flags().StringArrayVar(&o.Hosts, "host", nil, "print an enrollment token for host `NAME` (repeatable)")
+	_ = cmd.MarkFlagRequired("dir")
+	return cmd
 }
 
 func readersCmd(open opener) *cobra.Command {

@@ -1,0 +1,329 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vigil-rec/vigil/play/collector/pgcluster"
+	"github.com/vigil-rec/vigil/play/collector/pgstore"
+	"github.com/vigil-rec/vigil/rec/chain"
+	"github.com/vigil-rec/vigil/rec/fleetapi"
+	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/ship"
+	"github.com/vigil-rec/vigil/rec/sink"
+	"github.com/vigil-rec/vigil/rec/store"
+	"github.com/vigil-rec/vigil/rec/tlog"
+)
+
+// ackWatch is a host's transport to the collector that notes when each
+// file's bytes were acknowledged.
+type ackWatch struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	acks map[string][]ackAt // by file
+}
+
+type ackAt struct {
+	off int64
+	at  time.Time
+}
+
+func (w *ackWatch) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := w.next.RoundTrip(r)
+	if err != nil || resp.StatusCode != http.StatusOK || r.URL.Path != fleetapi.PathAppend {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	var ack fleetapi.Ack
+	if err == nil && json.Unmarshal(body, &ack) == nil {
+		w.mu.Lock()
+		f := r.URL.Query().Get("file")
+		w.acks[f] = append(w.acks[f], ackAt{ack.Acked, time.Now()})
+		w.mu.Unlock()
+	}
+	return resp, err
+}
+
+// written is a line's end in its file, and when it was written.
+type written struct {
+	file string
+	off  int64
+	at   time.Time
+}
+
+// benchHost writes one recording at rate bytes/s of terminal output,
+// a message every tick, until ctx ends, noting each line's end.
+func benchHost(ctx context.Context, dir, host string, priv ed25519.PrivateKey, rate int, tick time.Duration, out *[]written) error {
+	start := time.Now()
+	meta := store.Meta{Start: start, Host: host, User: "alice", Rec: "bench"}
+	f, err := sink.OpenFile(dir+"/", meta)
+	if err != nil {
+		return err
+	}
+	name := filepath.Base(f.Path())
+	cw := chain.New(f, priv, 10*time.Second, time.Now)
+	e := tlog.NewEncoder(tlog.Meta{Host: host, Rec: "bench", User: "alice", Term: "xterm", Session: 1, Start: start},
+		tlog.Options{Payload: 32 << 10, Output: true, Window: true}, cw)
+	line := []byte(fmt.Sprintf("%-78s\r\n", "drwxr-xr-x  2 root root 4096 Nov 22 21:53 "+host))
+	per := rate * int(tick) / int(time.Second)
+	err = e.Window(0, 80, 24)
+	for t := time.NewTicker(tick); err == nil && ctx.Err() == nil; {
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+			buf := bytes.Repeat(line, per/len(line)+1)
+			if err = e.Output(time.Since(start), buf); err == nil {
+				err = e.Flush(false)
+			}
+			if err == nil {
+				err = f.Flush() // as the recorder does at its latency
+			}
+			fi, serr := os.Stat(f.Path())
+			if serr == nil {
+				*out = append(*out, written{name, fi.Size(), time.Now()})
+			}
+		}
+	}
+	if err == nil {
+		err = e.Close(time.Since(start))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// TestBenchFleet is issue 14's ingest figure: VIGIL_BENCH_FLEET=HOSTS:RATE
+// (e.g. 200:102400, 20 MB/s) hosts each writing RATE bytes/s of output in
+// a recording, shipped by rec/ship to vigil-collector on PostgreSQL (fsync
+// on) for VIGIL_BENCH_DURATION (default 60s), then the collector stopped
+// for VIGIL_BENCH_OUTAGE (default 30s) while they go on, then started. It
+// reports the rate acknowledged, the latency from a line's write to its
+// acknowledgement (searchable: texts are indexed in the same transaction),
+// the collector's RSS, the database's bytes per recorded byte, and the
+// catch-up time after the outage.
+func TestBenchFleet(t *testing.T) {
+	spec := os.Getenv("VIGIL_BENCH_FLEET")
+	if spec == "" {
+		t.Skip("VIGIL_BENCH_FLEET=HOSTS:RATE not set")
+	}
+	hs, rs, _ := strings.Cut(spec, ":")
+	nHosts, err1 := strconv.Atoi(hs)
+	rate, err2 := strconv.Atoi(rs)
+	if err1 != nil || err2 != nil || nHosts < 1 || rate < 1000 {
+		t.Fatalf("VIGIL_BENCH_FLEET=%q: want HOSTS:RATE", spec)
+	}
+	dur := envDuration(t, "VIGIL_BENCH_DURATION", time.Minute)
+	outage := envDuration(t, "VIGIL_BENCH_OUTAGE", 30*time.Second)
+
+	dir := fleetDir(t)
+	ctx := context.Background()
+	pg, err := pgcluster.Start(ctx, filepath.Join(dir, "pg"), pgcluster.Options{})
+	if err != nil {
+		t.Skip(err)
+	}
+	defer pg.Stop()
+	if err := pg.CreateDB(ctx, "vigil"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := pgstore.Open(ctx, pg.ConnString("vigil"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fleetCA(t, dir)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	url, ca := "https://"+addr, filepath.Join(dir, "ca.pem")
+	collector := startDaemon(t, "vigil-collector", []string{"VIGIL_COLLECTOR_DB=" + pg.ConnString("vigil")}, "serve",
+		"--listen", addr, "--cert", filepath.Join(dir, "server.pem"), "--key", filepath.Join(dir, "server.key"))
+
+	type host struct {
+		name, dir string
+		priv      ed25519.PrivateKey
+		watch     *ackWatch
+		lines     []written
+		shipper   *ship.Shipper
+	}
+	hosts := make([]*host, nHosts)
+	for i := range hosts {
+		h := &host{name: fmt.Sprintf("h%03d.example.com", i), dir: filepath.Join(dir, fmt.Sprint("h", i))}
+		if err := os.Mkdir(h.dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		priv, err := keys.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.priv = priv
+		if err := st.AddHost(ctx, h.name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.AddHostKey(ctx, h.name, priv.Public().(ed25519.PublicKey)); err != nil {
+			t.Fatal(err)
+		}
+		hc, err := fleetapi.NewClient(ca, priv, h.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.watch = &ackWatch{next: hc.Transport, acks: map[string][]ackAt{}}
+		hc.Transport = h.watch
+		h.shipper = ship.New(ship.Options{Dir: h.dir, Collector: url, Client: hc})
+		hosts[i] = h
+	}
+
+	shipCtx, stopShip := context.WithCancel(ctx)
+	writeCtx, stopWrite := context.WithCancel(ctx)
+	var shippers, writers sync.WaitGroup
+	for _, h := range hosts {
+		shippers.Add(1)
+		writers.Add(1)
+		go func() { defer shippers.Done(); h.shipper.Run(shipCtx) }()
+		go func() {
+			defer writers.Done()
+			if err := benchHost(writeCtx, h.dir, h.name, h.priv, rate, 250*time.Millisecond, &h.lines); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	began := time.Now()
+	time.Sleep(dur)
+	rss := processRSS(collector.cmd.Process.Pid)
+	loadEnd := time.Now()
+	// The outage: the hosts go on writing; the collector comes back.
+	collector.kill(syscall.SIGTERM)
+	time.Sleep(outage)
+	back := time.Now()
+	collector.start()
+	time.Sleep(dur / 4)
+	stopWrite()
+	writers.Wait()
+	// Wait until all is acknowledged.
+	caughtUp := time.Time{}
+	for deadline := time.Now().Add(30 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		done := true
+		for _, h := range hosts {
+			if len(h.lines) == 0 {
+				continue
+			}
+			last := h.lines[len(h.lines)-1]
+			fi, err := os.Stat(filepath.Join(h.dir, last.file))
+			if err != nil || ackedBy(h.watch, last.file, fi.Size()).IsZero() {
+				done = false
+				break
+			}
+		}
+		if done {
+			caughtUp = time.Now()
+			break
+		}
+	}
+	stopShip()
+	shippers.Wait()
+	if caughtUp.IsZero() {
+		t.Fatal("not caught up within 30 minutes")
+	}
+
+	// Rate and latency while the collector was up (before the outage).
+	var lat []time.Duration
+	var bytesUnderLoad int64
+	for _, h := range hosts {
+		var prev int64
+		for _, w := range h.lines {
+			if w.at.After(loadEnd.Add(-2 * time.Second)) { // the last ones wait for the outage
+				break
+			}
+			if at := ackedBy(h.watch, w.file, w.off); !at.IsZero() {
+				lat = append(lat, at.Sub(w.at))
+			}
+			bytesUnderLoad += w.off - prev
+			prev = w.off
+		}
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	var stored, dbSize int64
+	recs, err := st.Recordings(ctx, pgstore.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		stored += r.Size
+	}
+	conn, err := pgx.Connect(ctx, pg.ConnString("vigil"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&dbSize); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d hosts writing %d B/s each for %v: %.1f MB/s written and acknowledged under load", nHosts, rate, dur,
+		float64(bytesUnderLoad)/1e6/loadEnd.Sub(began).Seconds())
+	t.Logf("line written → acknowledged and searchable: p50 %.3f s, p99 %.3f s, max %.3f s (%d lines)",
+		pct(0.5).Seconds(), pct(0.99).Seconds(), lat[len(lat)-1].Seconds(), len(lat))
+	t.Logf("collector RSS %.0f MB; database %.2f GB for %.2f GB of recordings: %.2f bytes per recorded byte",
+		float64(rss)/1e6, float64(dbSize)/1e9, float64(stored)/1e9, float64(dbSize)/float64(stored))
+	t.Logf("after a %v outage (%.0f MB written meanwhile) caught up %.1f s after the collector came back",
+		outage, float64(nHosts*rate)*outage.Seconds()/1e6, caughtUp.Sub(back).Seconds())
+}
+
+// ackedBy is when the collector first acknowledged off bytes of file, zero
+// if it did not.
+func ackedBy(w *ackWatch, file string, off int64) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range w.acks[file] {
+		if a.off >= off {
+			return a.at
+		}
+	}
+	return time.Time{}
+}
+
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return d
+}
+
+// processRSS is pid's resident set in bytes, from /proc.
+func processRSS(pid int) int64 {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
