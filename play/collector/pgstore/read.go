@@ -111,7 +111,7 @@ func (c *conds) add(sql string, arg any) {
 // Recordings lists the recordings that f selects, by start time (unknown
 // first), then in the order they were first stored.
 func (s *Store) Recordings(ctx context.Context, f Filter) ([]Recording, error) {
-	recs, err := s.list(ctx, f.conds(), f.Limit)
+	recs, err := listRecordings(ctx, s.pool, f.conds(), f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list recordings: %w", err)
 	}
@@ -145,13 +145,24 @@ func (f Filter) conds() *conds {
 // kept. text "" selects them all.
 func (s *Store) Candidates(ctx context.Context, f Filter, text string) ([]Recording, error) {
 	c := f.conds()
-	if text != "" {
-		// LIKE's own characters are taken literally; the trigram index
-		// finds the rows.
-		esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(cleanText(text))
-		c.add("(r.texts_from > 0 OR r.id IN (SELECT recording_id FROM texts WHERE body LIKE ?))", "%"+esc+"%")
+	if text == "" {
+		return s.Recordings(ctx, f)
 	}
-	recs, err := s.list(ctx, c, f.Limit)
+	// LIKE's own characters are taken literally.
+	esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(cleanText(text))
+	c.add("(r.texts_from > 0 OR r.id IN (SELECT recording_id FROM texts WHERE body LIKE ?))", "%"+esc+"%")
+	var recs []Recording
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		// The trigram index, never a scan of every text: the planner
+		// misjudges patterns of common words (a scan of 10 GB of texts
+		// took 10 s where the index takes milliseconds).
+		if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+			return err
+		}
+		var err error
+		recs, err = listRecordings(ctx, tx, c, f.Limit)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: search candidates: %w", err)
 	}
@@ -163,7 +174,7 @@ func (s *Store) Recording(ctx context.Context, host, file string) (*Recording, e
 	var c conds
 	c.add("h.name = ?", host)
 	c.add("r.file = ?", file)
-	recs, err := s.list(ctx, &c, 0)
+	recs, err := listRecordings(ctx, s.pool, &c, 0)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("pgstore: recording %s of host %s: %w", file, host, err)
@@ -173,7 +184,7 @@ func (s *Store) Recording(ctx context.Context, host, file string) (*Recording, e
 	return &recs[0], nil
 }
 
-func (s *Store) list(ctx context.Context, c *conds, limit int) ([]Recording, error) {
+func listRecordings(ctx context.Context, q querier, c *conds, limit int) ([]Recording, error) {
 	sql := `SELECT r.id, h.name, r.file, r.month, r.rec, r.user_name, r.term, r.start_time, r.end_time,
 		r.duration, r.state, r.detail, r.last_hash, r.report, r.bytes, r.lines, r.updated_at
 		FROM recordings r JOIN hosts h ON h.id = r.host_id`
@@ -184,7 +195,7 @@ func (s *Store) list(ctx context.Context, c *conds, limit int) ([]Recording, err
 	if limit > 0 {
 		sql += " LIMIT " + strconv.Itoa(limit)
 	}
-	rows, err := s.pool.Query(ctx, sql, c.args...)
+	rows, err := q.Query(ctx, sql, c.args...)
 	if err != nil {
 		return nil, err
 	}
