@@ -1,12 +1,14 @@
 // Package hostinfo names the host the way tlog writes it into recordings and
-// the way policy rules match it: one implementation for the recorder,
-// policyd and vigilctl.
+// the way policy rules match it, and who runs a command on it: one
+// implementation for the recorder, policyd, vigilctl and vigil-collector.
 package hostinfo
 
 import (
 	"context"
 	"net"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -43,4 +45,24 @@ func Names(fqdn string) []string {
 		names = append(names, fqdn)
 	}
 	return names
+}
+
+// Caller names who runs this process, for holds and purge records: the
+// user, and the audit login user behind sudo or su, which the caller cannot
+// change (unlike SUDO_USER).
+func Caller() string {
+	name := func(uid string) string {
+		if u, err := user.LookupId(uid); err == nil {
+			return u.Username
+		}
+		return "uid " + uid
+	}
+	uid := strconv.Itoa(os.Getuid())
+	who := name(uid)
+	if b, err := os.ReadFile("/proc/self/loginuid"); err == nil {
+		if login := strings.TrimSpace(string(b)); login != "4294967295" && login != uid {
+			who += " (login " + name(login) + ")"
+		}
+	}
+	return who
 }

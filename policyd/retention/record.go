@@ -56,39 +56,13 @@ type Entry struct {
 	Period
 }
 
-// envelope is the record file: the body's exact bytes and the signature.
-type envelope struct {
-	Body json.RawMessage `json:"body"`
-	Key  string          `json:"key,omitempty"`
-	Sig  string          `json:"sig,omitempty"`
-}
-
 var recordName = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9]+\.json$`)
-
-// recordSigInput is what a record's signature covers.
-func recordSigInput(body []byte) []byte {
-	sum := sha256.Sum256(body)
-	return append([]byte(recordDomain), hex.EncodeToString(sum[:])...)
-}
-
-// encodeRecord lays a record file out canonically; a file is authentic only
-// if it is byte for byte what encodeRecord makes of its content.
-func encodeRecord(env envelope) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"body":`)
-	b.Write(env.Body)
-	if env.Key != "" || env.Sig != "" {
-		fmt.Fprintf(&b, `,"key":%q,"sig":%q`, env.Key, env.Sig)
-	}
-	b.WriteString("}\n")
-	return b.Bytes()
-}
 
 // storedRecord is a record file as found in the directory.
 type storedRecord struct {
 	name string
 	hash string // SHA-256 of the file
-	env  envelope
+	env  store.Signed
 	rec  *Record // nil when the file does not parse
 	err  error
 }
@@ -118,12 +92,10 @@ func readRecords(dir string) ([]*storedRecord, error) {
 	return out, nil
 }
 
-func parseRecord(data []byte, env *envelope) (*Record, error) {
-	if err := json.Unmarshal(data, env); err != nil {
-		return nil, fmt.Errorf("not a purge record: %w", err)
-	}
-	if !bytes.Equal(data, encodeRecord(*env)) {
-		return nil, errors.New("not in the canonical layout (edited?)")
+func parseRecord(data []byte, env *store.Signed) (*Record, error) {
+	var err error
+	if *env, err = store.ParseSigned(data); err != nil {
+		return nil, err
 	}
 	var r Record
 	dec := json.NewDecoder(bytes.NewReader(env.Body))
@@ -158,9 +130,7 @@ func appendRecord(dir string, r *Record, key ed25519.PrivateKey) (path, hash str
 	if err != nil {
 		return "", "", err
 	}
-	env := envelope{Body: body, Key: keys.ID(key.Public().(ed25519.PublicKey))}
-	env.Sig = hex.EncodeToString(ed25519.Sign(key, recordSigInput(body)))
-	data := encodeRecord(env)
+	data := store.Sign(recordDomain, body, key)
 	name := fmt.Sprintf("%s-%06d.json", r.Time.UTC().Format("20060102T150405Z"), r.Seq)
 	if err := store.CreateFile(dir, name, data); err != nil {
 		return "", "", fmt.Errorf("purge record: %w", err)
@@ -171,20 +141,12 @@ func appendRecord(dir string, r *Record, key ed25519.PrivateKey) (path, hash str
 
 // RecordReport is the verification result of one purge record.
 type RecordReport struct {
-	File       string       `json:"file"`
-	State      verify.State `json:"-"`
-	StateName  string       `json:"state"`
-	Detail     string       `json:"detail,omitempty"`
-	Seq        uint64       `json:"seq,omitempty"`
-	Time       time.Time    `json:"time,omitzero"`
-	Recordings int          `json:"recordings"`
-	Key        string       `json:"key,omitempty"`
-}
-
-func (r *RecordReport) note(s verify.State, format string, args ...any) {
-	if s > r.State {
-		r.State, r.Detail = s, fmt.Sprintf(format, args...)
-	}
+	File string `json:"file"`
+	store.Verdict
+	Seq        uint64    `json:"seq,omitempty"`
+	Time       time.Time `json:"time,omitzero"`
+	Recordings int       `json:"recordings"`
+	Key        string    `json:"key,omitempty"`
 }
 
 // VerifyRecords checks every purge record in dir (see RecordsDir): its
@@ -217,16 +179,16 @@ func VerifyRecords(dir string, trusted keys.Set) ([]RecordReport, error) {
 		rep := &reports[i]
 		rep.File = filepath.Join(dir, s.name)
 		if s.rec == nil {
-			rep.note(verify.Modified, "%v", s.err)
+			rep.Note(verify.Modified, "%v", s.err)
 			continue
 		}
 		rep.Seq, rep.Time, rep.Recordings, rep.Key = s.rec.Seq, s.rec.Time, len(s.rec.Recordings), s.env.Key
 		if j, dup := bySeq[s.rec.Seq]; dup {
-			rep.note(verify.Modified, "seq %d is also that of %s", s.rec.Seq, stored[j].name)
-			reports[j].note(verify.Modified, "seq %d is also that of %s", s.rec.Seq, s.name)
+			rep.Note(verify.Modified, "seq %d is also that of %s", s.rec.Seq, stored[j].name)
+			reports[j].Note(verify.Modified, "seq %d is also that of %s", s.rec.Seq, s.name)
 		}
 		bySeq[s.rec.Seq] = i
-		checkSignature(rep, s, trusted)
+		s.env.Check(recordDomain, trusted, &rep.Verdict)
 	}
 	for i, s := range stored {
 		if s.rec != nil {
@@ -234,23 +196,9 @@ func VerifyRecords(dir string, trusted keys.Set) ([]RecordReport, error) {
 		}
 	}
 	for i := range reports {
-		reports[i].StateName = reports[i].State.String()
+		reports[i].Named()
 	}
 	return reports, nil
-}
-
-func checkSignature(rep *RecordReport, s *storedRecord, trusted keys.Set) {
-	switch pub, known := trusted[s.env.Key]; {
-	case s.env.Key == "" && s.env.Sig == "":
-		rep.note(verify.Unsigned, "no signature")
-	case !known:
-		rep.note(verify.UnknownKey, "signed by key %s, which is not trusted", s.env.Key)
-	default:
-		sig, err := hex.DecodeString(s.env.Sig)
-		if err != nil || !ed25519.Verify(pub, recordSigInput(s.env.Body), sig) {
-			rep.note(verify.Modified, "the signature does not verify: the record was changed after it was signed")
-		}
-	}
 }
 
 // checkLink checks that record i links to the record before it.
@@ -258,21 +206,21 @@ func checkLink(reports []RecordReport, i int, s *storedRecord, stored []*storedR
 	rep, prev := &reports[i], s.rec.Prev
 	switch {
 	case s.rec.Seq == 1 && prev != nil:
-		rep.note(verify.Modified, "seq 1 links to %s", prev.File)
+		rep.Note(verify.Modified, "seq 1 links to %s", prev.File)
 	case s.rec.Seq == 1:
 	case prev == nil:
-		rep.note(verify.Modified, "seq %d does not link to its predecessor", s.rec.Seq)
+		rep.Note(verify.Modified, "seq %d does not link to its predecessor", s.rec.Seq)
 	default:
 		j, ok := byName[prev.File]
 		if !ok {
-			rep.note(verify.Missing, "the record before it, %s (seq %d), is missing", prev.File, s.rec.Seq-1)
+			rep.Note(verify.Missing, "the record before it, %s (seq %d), is missing", prev.File, s.rec.Seq-1)
 			return
 		}
 		p := stored[j]
 		if p.hash != prev.SHA256 {
-			reports[j].note(verify.Modified, "differs from what the next record, %s, recorded of it", s.name)
+			reports[j].Note(verify.Modified, "differs from what the next record, %s, recorded of it", s.name)
 		} else if p.rec == nil || p.rec.Seq != s.rec.Seq-1 {
-			rep.note(verify.Modified, "links to %s, which is not seq %d", prev.File, s.rec.Seq-1)
+			rep.Note(verify.Modified, "links to %s, which is not seq %d", prev.File, s.rec.Seq-1)
 		}
 	}
 }

@@ -270,7 +270,7 @@ func TestPurge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var env envelope
+	var env store.Signed
 	r, err := parseRecord(data, &env)
 	if err != nil {
 		t.Fatal(err)
@@ -379,7 +379,7 @@ func TestRecordChain(t *testing.T) {
 	if got := states(t, f, trust(f.key)); got != "000001.json=OK 000002.json=OK 000003.json=OK" {
 		t.Fatalf("chain: %s", got)
 	}
-	var env envelope
+	var env store.Signed
 	data, _ := os.ReadFile(files[2])
 	if r, err := parseRecord(data, &env); err != nil || r.Prev == nil || r.Prev.File != filepath.Base(files[1]) {
 		t.Fatalf("link: %+v %v", r, err)
@@ -429,22 +429,22 @@ func TestRecordTampering(t *testing.T) {
 		}, "000001.json=OK 000002.json=OK"},
 		{"unsigned last", func(t *testing.T, f *fixture, files []string) {
 			edit(files[2], func(b []byte) []byte {
-				var env envelope
+				var env store.Signed
 				if err := json.Unmarshal(b, &env); err != nil {
 					t.Fatal(err)
 				}
-				return encodeRecord(envelope{Body: env.Body})
+				return store.Signed{Body: env.Body}.Encode()
 			})
 		}, "000001.json=OK 000002.json=OK 000003.json=UNSIGNED"},
 		// Stripping a signature in the middle changes the file its
 		// successor linked to.
 		{"unsigned middle", func(t *testing.T, f *fixture, files []string) {
 			edit(files[1], func(b []byte) []byte {
-				var env envelope
+				var env store.Signed
 				if err := json.Unmarshal(b, &env); err != nil {
 					t.Fatal(err)
 				}
-				return encodeRecord(envelope{Body: env.Body})
+				return store.Signed{Body: env.Body}.Encode()
 			})
 		}, "000001.json=OK 000002.json=MODIFIED 000003.json=OK"},
 		{"copied", func(t *testing.T, f *fixture, files []string) {

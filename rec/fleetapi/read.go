@@ -1,6 +1,10 @@
 package fleetapi
 
-import "time"
+import (
+	"time"
+
+	"github.com/vigil-rec/vigil/rec/store"
+)
 
 // The read side: what auditors' tools (vigil-play --server) ask of the
 // collector. Every endpoint is a GET and answers only readers: over HTTPS
@@ -42,6 +46,9 @@ type Recording struct {
 	State   string    `json:"state"`
 	Detail  string    `json:"detail,omitempty"`
 	Updated time.Time `json:"updated"` // the last append
+	// Hold is the legal hold in force on it at the collector
+	// (vigil-collector holds), if any.
+	Hold *store.Hold `json:"hold,omitempty"`
 }
 
 // Key is a public key trusted for a host's recordings.

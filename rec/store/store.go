@@ -1,7 +1,7 @@
 // Package store is the recording directory: how recording files are named
 // and found, where they are by default, what each holds (its summary),
-// the legal holds beside them, and the cache that keeps listing thousands
-// of them fast. The file writer (rec/sink), retention, vigil-play and
+// the legal holds beside them, the signed line of purge records, and the
+// cache that keeps listing thousands of them fast. The file writer (rec/sink), retention, vigil-play and
 // vigilctl all go through it, so that they agree on what a recording is.
 package store
 

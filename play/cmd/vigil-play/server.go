@@ -86,9 +86,6 @@ mode 0600) and the public key in FILE.pub, which the collector's admin adds with
 // files: each one's name is HOST/FILE, which the other commands take with
 // --server.
 func listServer(cmd *cobra.Command, c *remote.Client, f listing.Filter, asJSON bool) error {
-	if f.Held {
-		return &exitError{exitUsageErr, fmt.Errorf("--held: the collector keeps no legal holds yet")}
-	}
 	recs, err := c.Recordings(cmd.Context(), remote.Filter{Host: f.Host, User: f.User, Rec: f.Rec})
 	if err != nil {
 		return &exitError{exitUsageErr, err}
@@ -102,6 +99,11 @@ func listServer(cmd *cobra.Command, c *remote.Client, f listing.Filter, asJSON b
 		}
 		if r.End != nil {
 			row.End = *r.End
+		}
+		if r.Hold != nil {
+			hold := *r.Hold
+			hold.File = row.File
+			row.Hold = &hold
 		}
 		if f.Match(&row) {
 			rows = append(rows, row)

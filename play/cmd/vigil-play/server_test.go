@@ -169,6 +169,24 @@ func TestServer(t *testing.T) {
 			if code, out, _ := remote("list"); code != 0 || !strings.Contains(out, f.name) || !strings.Contains(out, " OK ") {
 				t.Errorf("list: %d %q", code, out)
 			}
+			// A legal hold at the collector shows as on a host.
+			host, file, _ := strings.Cut(f.name, "/")
+			if err := f.st.Hold(context.Background(), host, file, "case 4711", "auditor"); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut = remote("list", "--held", "--json")
+			if code != 0 || !strings.Contains(out, `"hold":{"rec":"rec-1","file":"`+f.name+`","since":"`) || !strings.Contains(out, `"by":"auditor","reason":"case 4711"}`) {
+				t.Errorf("list --held --json: %d %q %q", code, out, errOut)
+			}
+			if code, out, _ := remote("list"); code != 0 || !strings.Contains(out, " HELD ") {
+				t.Errorf("list of a held recording: %d %q", code, out)
+			}
+			if _, err := f.st.Release(context.Background(), host, file, "auditor"); err != nil {
+				t.Fatal(err)
+			}
+			if code, out, _ := remote("list", "--held"); code != 0 || strings.Contains(out, f.name) {
+				t.Errorf("list --held after release: %d %q", code, out)
+			}
 
 			code, out, errOut = remote("export", "--format", "text", f.name)
 			_, want, _ = local("export", "--format", "text", f.file)

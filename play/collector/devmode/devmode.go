@@ -97,5 +97,6 @@ func Run(ctx context.Context, o Options) error {
 			h, o.TTL, url, ca, h, token)
 	}
 	fmt.Fprintf(o.Out, "  ship        vigil-ship --collector %s --ca %s [--host NAME --key KEY --dir DIR]\nServing until interrupted.\n", url, ca)
+	go st.FoldEvery(ctx, pgstore.FoldInterval, o.Log)
 	return server.ServeAll(ctx, l, local, cert, server.New(st, o.Log), o.Log, 5*time.Second)
 }

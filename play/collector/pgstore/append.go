@@ -272,12 +272,13 @@ func ptr[T any](v T) *T { return &v }
 // gives many rows, each cheap to index and to check.
 const maxTextsRow = 1 << 20
 
-// queueTexts queues the inserts of the texts of the append to r under way.
+// queueTexts queues the inserts of the texts of the append to r under way,
+// into texts_recent (FoldTexts moves them to the index).
 func queueTexts(b *pgx.Batch, r *recording, texts []string) {
 	var sb strings.Builder
 	flush := func() {
 		if sb.Len() > 0 {
-			b.Queue("INSERT INTO texts (recording_id, month, off, body) VALUES ($1, $2, $3, $4)",
+			b.Queue("INSERT INTO texts_recent (recording_id, month, off, body) VALUES ($1, $2, $3, $4)",
 				r.id, r.month, r.bytes, cleanText(sb.String()))
 			sb.Reset()
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // A recording's bytes go to the partition of chunks of the month (UTC) its
@@ -96,28 +98,33 @@ func (s *Store) forgetPartition(month time.Time) {
 // Partitions returns the months that have a partition of recording bytes,
 // oldest first.
 func (s *Store) Partitions(ctx context.Context) ([]time.Time, error) {
-	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		WHERE i.inhparent = 'chunks'::regclass ORDER BY c.relname`)
+	months, err := partitions(ctx, s.pool)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: partitions: %w", err)
+	}
+	return months, nil
+}
+
+func partitions(ctx context.Context, q querier) ([]time.Time, error) {
+	rows, err := q.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'chunks'::regclass ORDER BY c.relname`)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var months []time.Time
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
-			return nil, fmt.Errorf("pgstore: partitions: %w", err)
+			return nil, err
 		}
 		m, err := time.Parse("chunks_2006_01", name)
 		if err != nil {
-			return nil, fmt.Errorf("pgstore: partition %s is not named chunks_YYYY_MM", name)
+			return nil, fmt.Errorf("partition %s is not named chunks_YYYY_MM", name)
 		}
 		months = append(months, m)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pgstore: partitions: %w", err)
-	}
-	return months, nil
+	return months, rows.Err()
 }
 
 // DropPartition deletes the recordings of the month that holds t, their
@@ -133,21 +140,66 @@ func (s *Store) DropPartition(ctx context.Context, t time.Time) (int64, error) {
 		return 0, fmt.Errorf("pgstore: drop partition %s: %w", name, err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockPartitions); err != nil {
+	if err := lockRetention(ctx, tx); err != nil {
 		return 0, fmt.Errorf("pgstore: drop partition %s: lock: %w", name, err)
 	}
-	// The rows first: an append holding one finishes before this goes on,
-	// and none waits for chunks while holding a row this needs.
-	tag, err := tx.Exec(ctx, "DELETE FROM recordings WHERE month = $1", month)
+	n, err := dropPartitions(ctx, tx, []time.Time{month})
 	if err != nil {
-		return 0, fmt.Errorf("pgstore: drop partition %s: %w", name, err)
-	}
-	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+name+", "+textsPartitionName(month)); err != nil {
-		return 0, fmt.Errorf("pgstore: drop partition %s: %w", name, err)
+		return 0, fmt.Errorf("pgstore: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("pgstore: drop partition %s: %w", name, err)
 	}
 	s.forgetPartition(month)
-	return tag.RowsAffected(), nil
+	return n[0], nil
+}
+
+// lockRetention takes for tx what deleting recordings needs: the
+// partitions' lock, and the folds' (a fold of texts of a recording being
+// deleted would wait for the deleting transaction's row locks while it
+// holds the texts that dropping a partition must lock).
+func lockRetention(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)", lockPartitions, lockFold)
+	return err
+}
+
+// dropPartitions deletes the months' recordings and drops their partitions
+// in tx, which holds lockRetention's locks, and returns how many recordings
+// of each month it deleted.
+func dropPartitions(ctx context.Context, tx pgx.Tx, months []time.Time) ([]int64, error) {
+	if len(months) == 0 {
+		return nil, nil
+	}
+	// The rows first: an append holding one finishes before this goes on,
+	// and none waits for chunks, locked by a drop, while holding a row
+	// this needs.
+	n := make([]int64, len(months))
+	for i, m := range months {
+		tag, err := tx.Exec(ctx, "DELETE FROM recordings WHERE month = $1", m)
+		if err != nil {
+			return nil, fmt.Errorf("drop partition %s: %w", partitionName(m), err)
+		}
+		n[i] = tag.RowsAffected()
+		// The texts not folded yet are not in the partitions.
+		if _, err := tx.Exec(ctx, "DELETE FROM texts_recent WHERE month = $1", m); err != nil {
+			return nil, fmt.Errorf("drop partition %s: %w", partitionName(m), err)
+		}
+	}
+	for _, m := range months {
+		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+partitionName(m)+", "+textsPartitionName(m)); err != nil {
+			return nil, fmt.Errorf("drop partition %s: %w", partitionName(m), err)
+		}
+	}
+	// A recording of a month that an append made and committed between
+	// the delete and the drop would be left without its bytes. The drops
+	// waited for such appends, and hold off any other until the commit:
+	// one more look finds them all.
+	var late int64
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM recordings WHERE month = ANY($1)", months).Scan(&late); err != nil {
+		return nil, fmt.Errorf("drop partitions: %w", err)
+	}
+	if late > 0 {
+		return nil, fmt.Errorf("drop partitions: %d recording(s) arrived meanwhile; nothing dropped, try again", late)
+	}
+	return n, nil
 }

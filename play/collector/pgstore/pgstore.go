@@ -7,7 +7,9 @@
 // an advisory lock, and appends to one recording are serialized by a lock
 // on its row, each collector catching its verifier up on what the others
 // stored. A recording's bytes live in the partition of chunks of the month
-// it started (see partitions.go); retention drops whole partitions.
+// it started (see partitions.go); retention drops whole partitions, or in
+// a month that keeps a recording under legal hold deletes the others row
+// by row, and records what it deleted (purge.go).
 package pgstore
 
 import (

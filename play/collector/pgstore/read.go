@@ -83,10 +83,11 @@ func (s *Store) read(ctx context.Context, host, file string, from int64, w io.Wr
 type Recording struct {
 	store.Summary
 	ID        int64           `json:"id"`
-	Lines     int64           `json:"lines"`      // lines stored
-	Month     time.Time       `json:"month"`      // of the partition holding its bytes
-	Report    json.RawMessage `json:"report"`     // rec/verify's reports of the bytes stored
-	UpdatedAt time.Time       `json:"updated_at"` // of the last append
+	Lines     int64           `json:"lines"`          // lines stored
+	Month     time.Time       `json:"month"`          // of the partition holding its bytes
+	Report    json.RawMessage `json:"report"`         // rec/verify's reports of the bytes stored
+	UpdatedAt time.Time       `json:"updated_at"`     // of the last append
+	Hold      *store.Hold     `json:"hold,omitempty"` // the legal hold in force (holds.go), if any
 }
 
 // Filter selects recordings; its zero value selects all.
@@ -141,8 +142,8 @@ func (f Filter) conds() *conds {
 
 // Candidates lists the recordings that f selects in which a search may
 // find lines containing text: those whose texts (play/search.Texts, stored
-// as they arrive) contain it, and those stored before their texts were
-// kept. text "" selects them all.
+// as they arrive, indexed or recent) contain it, and those stored before
+// their texts were kept. text "" selects them all.
 func (s *Store) Candidates(ctx context.Context, f Filter, text string) ([]Recording, error) {
 	c := f.conds()
 	if text == "" {
@@ -150,7 +151,8 @@ func (s *Store) Candidates(ctx context.Context, f Filter, text string) ([]Record
 	}
 	// LIKE's own characters are taken literally.
 	esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(cleanText(text))
-	c.add("(r.texts_from > 0 OR r.id IN (SELECT recording_id FROM texts WHERE body LIKE ?))", "%"+esc+"%")
+	c.add(`(r.texts_from > 0 OR r.id IN (SELECT recording_id FROM texts WHERE body LIKE ?)
+		OR r.id IN (SELECT recording_id FROM texts_recent WHERE body LIKE ?))`, "%"+esc+"%")
 	var recs []Recording
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		// The trigram index, never a scan of every text: the planner
@@ -186,8 +188,10 @@ func (s *Store) Recording(ctx context.Context, host, file string) (*Recording, e
 
 func listRecordings(ctx context.Context, q querier, c *conds, limit int) ([]Recording, error) {
 	sql := `SELECT r.id, h.name, r.file, r.month, r.rec, r.user_name, r.term, r.start_time, r.end_time,
-		r.duration, r.state, r.detail, r.last_hash, r.report, r.bytes, r.lines, r.updated_at
-		FROM recordings r JOIN hosts h ON h.id = r.host_id`
+		r.duration, r.state, r.detail, r.last_hash, r.report, r.bytes, r.lines, r.updated_at,
+		k.held_at, k.held_by, k.reason
+		FROM recordings r JOIN hosts h ON h.id = r.host_id
+		LEFT JOIN holds k ON k.recording_id = r.id AND k.released_at IS NULL`
 	if len(c.where) > 0 {
 		sql += " WHERE " + strings.Join(c.where, " AND ")
 	}
@@ -201,9 +205,14 @@ func listRecordings(ctx context.Context, q querier, c *conds, limit int) ([]Reco
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Recording, error) {
 		var r Recording
-		var start, end *time.Time
+		var start, end, heldAt *time.Time
+		var heldBy, reason *string
 		err := row.Scan(&r.ID, &r.Host, &r.File, &r.Month, &r.Rec, &r.User, &r.Term, &start, &end,
-			&r.Duration, &r.State, &r.Detail, &r.LastHash, &r.Report, &r.Size, &r.Lines, &r.UpdatedAt)
+			&r.Duration, &r.State, &r.Detail, &r.LastHash, &r.Report, &r.Size, &r.Lines, &r.UpdatedAt,
+			&heldAt, &heldBy, &reason)
+		if heldAt != nil {
+			r.Hold = &store.Hold{Rec: r.Rec, File: r.File, Since: heldAt.UTC(), By: *heldBy, Reason: *reason}
+		}
 		if start != nil {
 			r.Start = start.UTC()
 		}

@@ -58,10 +58,32 @@ func TestCandidates(t *testing.T) {
 			t.Errorf("Candidates(%q) = %q, want %q", text, got, want)
 		}
 	}
-	var n int
-	if err := s.pool.QueryRow(testCtx(t), `SELECT count(*) FROM texts t JOIN recordings r ON r.id = t.recording_id
-		WHERE r.file = 'two.jsonl' AND t.body LIKE '%files%'`).Scan(&n); err != nil || n != 2 {
-		t.Errorf("rows of two.jsonl's texts with files: %d %v, want 2 (one per append, none again)", n, err)
+	rows := func(table string) int {
+		var n int
+		if err := s.pool.QueryRow(testCtx(t), `SELECT count(*) FROM `+table+` t JOIN recordings r ON r.id = t.recording_id
+			WHERE r.file = 'two.jsonl' AND t.body LIKE '%files%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := rows("texts_recent"); n != 2 {
+		t.Errorf("recent rows of two.jsonl's texts with files: %d, want 2 (one per append, none again)", n)
+	}
+	// Folding moves them into the index, both appends in one row, and
+	// finds the same.
+	if n, err := s.FoldTexts(testCtx(t)); err != nil || n != 2 {
+		t.Fatalf("FoldTexts: %d rows, %v; want 2 (one per recording)", n, err)
+	}
+	if recent, indexed := rows("texts_recent"), rows("texts"); recent != 0 || indexed != 1 {
+		t.Errorf("after folding, rows with files: %d recent, %d indexed; want 0 and 1", recent, indexed)
+	}
+	for text, want := range map[string]string{"secret": "one.jsonl", "more files": "two.jsonl", "nowhere at all": ""} {
+		if got := candidates(t, s, text); got != want {
+			t.Errorf("after folding, Candidates(%q) = %q, want %q", text, got, want)
+		}
+	}
+	if n, err := s.FoldTexts(testCtx(t)); err != nil || n != 0 {
+		t.Errorf("FoldTexts again: %d, %v; want nothing to fold", n, err)
 	}
 	// A recording stored before texts were kept may hold anything.
 	if _, err := s.pool.Exec(testCtx(t), "UPDATE recordings SET texts_from = 10 WHERE file = 'two.jsonl'"); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/user"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -104,7 +105,7 @@ func (h *Handler) recordings(w http.ResponseWriter, r *http.Request, _ string) e
 // listed is a stored recording as the read API lists it.
 func listed(rec *pgstore.Recording) fleetapi.Recording {
 	out := fleetapi.Recording{Host: rec.Host, File: rec.File, Rec: rec.Rec, User: rec.User, Term: rec.Term,
-		Duration: rec.Duration, Size: rec.Size, State: rec.State, Detail: rec.Detail, Updated: rec.UpdatedAt.UTC()}
+		Duration: rec.Duration, Size: rec.Size, State: rec.State, Detail: rec.Detail, Updated: rec.UpdatedAt.UTC(), Hold: rec.Hold}
 	if !rec.Start.IsZero() {
 		out.Start = &rec.Start
 	}
@@ -193,9 +194,37 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request, _ string) error
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
 	o := search.Options{Match: match, Input: q.Get("input") == "1"}
+	// Recordings are searched a few at a time (the screen model is one
+	// core's work each), their hits written in the candidates' order.
+	type result struct {
+		hits []search.Hit
+		err  error
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	results := make([]chan result, len(recs))
+	for i := range recs {
+		results[i] = make(chan result, 1)
+	}
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	go func() {
+		for i := range recs {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				defer func() { <-sem }()
+				hits, err := h.searchOne(ctx, &recs[i], o)
+				results[i] <- result{hits, err}
+			}()
+		}
+	}()
 	for i := range recs {
 		rec := &recs[i]
-		hits, err := h.searchOne(r.Context(), rec, o)
+		res := <-results[i]
+		hits, err := res.hits, res.err
 		if err != nil {
 			// The reply has begun: the hits so far stand, and the reader
 			// learns of the trouble by the cut connection.

@@ -35,12 +35,21 @@ type Handler struct {
 	store *pgstore.Store
 	log   *slog.Logger
 	mux   *http.ServeMux
+	// appends bounds the appends whose bodies are read: the others wait
+	// unread (the sender's TCP window fills), so that 200 hosts catching
+	// up at once hold 8 bodies in memory, not 200.
+	appends chan struct{}
 }
+
+// maxAppends is how many appends are read and stored at once: about what
+// the database's connections (pgxpool's default: 4 on 2 CPUs, more with
+// more) take, twice over so that one is read while another is stored.
+const maxAppends = 8
 
 // New returns the collector's handler over st, logging refusals and its
 // own trouble to log.
 func New(st *pgstore.Store, log *slog.Logger) *Handler {
-	h := &Handler{store: st, log: log, mux: http.NewServeMux()}
+	h := &Handler{store: st, log: log, mux: http.NewServeMux(), appends: make(chan struct{}, maxAppends)}
 	h.mux.HandleFunc("POST "+fleetapi.PathAppend, h.append)
 	h.mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
 	h.mux.HandleFunc("GET "+fleetapi.PathRecordings, h.readHandler(h.recordings))
@@ -135,6 +144,12 @@ func (h *Handler) append(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusRequestEntityTooLarge,
 			fmt.Errorf("body of %d bytes, more than %d", r.ContentLength, fleetapi.MaxAppend), attrs...)
 		return
+	}
+	select {
+	case h.appends <- struct{}{}:
+		defer func() { <-h.appends }()
+	case <-r.Context().Done():
+		return // the sender gave up waiting
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, fleetapi.MaxAppend))
 	var tooLarge *http.MaxBytesError

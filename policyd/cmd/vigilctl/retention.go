@@ -8,11 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,26 +24,6 @@ import (
 	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/verify"
 )
-
-// caller names who runs vigilctl for holds and purge records: the user,
-// and the audit login user behind sudo or su, which the caller cannot
-// change (unlike SUDO_USER).
-func caller() string {
-	name := func(uid string) string {
-		if u, err := user.LookupId(uid); err == nil {
-			return u.Username
-		}
-		return "uid " + uid
-	}
-	uid := strconv.Itoa(os.Getuid())
-	who := name(uid)
-	if b, err := os.ReadFile("/proc/self/loginuid"); err == nil {
-		if login := strings.TrimSpace(string(b)); login != "4294967295" && login != uid {
-			who += " (login " + name(login) + ")"
-		}
-	}
-	return who
-}
 
 // resolveRec takes a recording id or a recording file and returns the id
 // and, when found in dir, the file.
@@ -84,7 +61,7 @@ func holdCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			h := store.Hold{Rec: rec, File: file, Since: time.Now().UTC(), By: caller(), Reason: reason}
+			h := store.Hold{Rec: rec, File: file, Since: time.Now().UTC(), By: hostinfo.Caller(), Reason: reason}
 			if err := store.Place(dir, h); errors.Is(err, fs.ErrExist) {
 				holds, _ := store.LoadHolds(store.HoldsDir(dir))
 				old, _ := holds.Held(rec)
@@ -257,7 +234,7 @@ read, recorded or deleted (see the messages), 2 bad option.`,
 			warnRecords(stderr, retention.RecordsDir(abs), trusted)
 			res, err := retention.Purge(retention.Options{Dir: abs, Now: when, Rules: retention.NewRules(e.Policy(), lookupUser),
 				Trusted: trusted, KeyFile: keyFile, DryRun: dryRun,
-				Host: hostinfo.FQDN(2 * time.Second), By: caller(), Policy: policy, PolicyHash: hex.EncodeToString(sum[:])})
+				Host: hostinfo.FQDN(2 * time.Second), By: hostinfo.Caller(), Policy: policy, PolicyHash: hex.EncodeToString(sum[:])})
 			if err != nil {
 				return err
 			}

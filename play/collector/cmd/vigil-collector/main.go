@@ -1,6 +1,7 @@
 // Command vigil-collector is the fleet's central collector: it stores in
 // PostgreSQL the recordings that vigil-ship sends from each host
-// (rec/fleetapi), and administers the hosts allowed to send them.
+// (rec/fleetapi), administers the hosts allowed to send them, and keeps
+// them as long as retention and legal holds say.
 package main
 
 import (
@@ -62,7 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return pgstore.Open(ctx, db)
 	}
-	root.AddCommand(serveCmd(open, stderr), hostsCmd(open), readersCmd(open), devCmd(stderr), clidoc.Command(root, "8"))
+	root.AddCommand(serveCmd(open, stderr), hostsCmd(open), readersCmd(open), holdsCmd(open), purgeCmd(open), purgesCmd(open),
+		keygenCmd(), devCmd(stderr), clidoc.Command(root, "8"))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(stderr, "vigil-collector: %v\n", err)
 		return 1
@@ -118,6 +120,7 @@ same HTTPS port to readers added with "vigil-collector readers add", and with
 			}
 			log := slog.New(slog.NewTextHandler(stderr, nil))
 			log.Info("serving", "listen", l.Addr().String(), "read-socket", socket, "version", version.Version)
+			go st.FoldEvery(ctx, pgstore.FoldInterval, log)
 			return server.ServeAll(ctx, l, local, cert, server.New(st, log), log, 30*time.Second)
 		},
 	}

@@ -1,0 +1,65 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// lockFold keeps folds from running at once across collectors.
+const lockFold int64 = 0x76696769_6c000003
+
+// FoldInterval is how often a collector folds texts: what is recent is
+// searched by a scan, which 5 s of the fleet's output keeps short.
+const FoldInterval = 5 * time.Second
+
+// FoldTexts moves the texts of recent appends (texts_recent) into the
+// trigram-indexed texts, a recording's many appends in one row of up to
+// about maxTextsRow bytes, and returns the rows it moved. Appends under way
+// are untouched: their rows are not visible to it yet. Another collector
+// folding makes it return 0 at once.
+func (s *Store) FoldTexts(ctx context.Context) (int64, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: fold texts: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	var locked bool
+	if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", lockFold).Scan(&locked); err != nil || !locked {
+		return 0, err
+	}
+	// Each recording's rows in order of offset, cut into rows of about
+	// maxTextsRow bytes.
+	tag, err := tx.Exec(ctx, `WITH moved AS (DELETE FROM texts_recent RETURNING recording_id, month, off, body),
+		bucketed AS (SELECT recording_id, month, off, body,
+			(sum(octet_length(body)) OVER (PARTITION BY recording_id, month ORDER BY off ROWS UNBOUNDED PRECEDING)
+				- octet_length(body)) / $1 AS bucket FROM moved)
+		INSERT INTO texts (recording_id, month, off, body)
+		SELECT recording_id, month, min(off), string_agg(body, E'\n' ORDER BY off)
+		FROM bucketed GROUP BY recording_id, month, bucket`, maxTextsRow)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: fold texts: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("pgstore: fold texts: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// FoldEvery runs FoldTexts every interval until ctx ends, logging
+// failures (the texts stay in texts_recent, searched all the same).
+func (s *Store) FoldEvery(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.FoldTexts(ctx); err != nil && ctx.Err() == nil {
+				log.Error("fold texts into the search index", "error", err)
+			}
+		}
+	}
+}
