@@ -262,6 +262,10 @@ func (s *Store) append(ctx context.Context, host, file string, off int64, data [
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	v.bytes = end
+	// The cache keeps the verifier, not this append's texts: 200
+	// recordings' last texts held 200 MB.
+	clear(v.texts)
+	v.texts = v.texts[:0]
 	s.verifier.put(v)
 	return end, nil
 }
