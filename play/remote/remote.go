@@ -107,11 +107,8 @@ func Keygen(path string) (pubPath string, err error) {
 	if err != nil {
 		return "", err
 	}
-	if err := keys.WritePrivate(path, priv); err != nil {
-		return "", err
-	}
 	// A person's key: theirs alone, not their group's.
-	if err := os.Chmod(path, 0o600); err != nil {
+	if err := keys.WritePrivateMode(path, priv, 0o600); err != nil {
 		return "", err
 	}
 	pubPath = path + ".pub"

@@ -184,9 +184,19 @@ func fileRecordings(path string) ([]string, error) {
 		return nil, err
 	}
 	defer f.Close()
+	recs, err := RecordingIDs(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return recs, nil
+}
+
+// RecordingIDs returns the recording ids in the lines r reads, in the
+// order they first come: those a search of each (Stream) reads.
+func RecordingIDs(r io.Reader) ([]string, error) {
 	var recs []string
 	seen := map[string]bool{}
-	br := bufio.NewReaderSize(f, 256<<10)
+	br := bufio.NewReaderSize(r, 256<<10)
 	for cont := false; ; {
 		line, err := br.ReadSlice('\n')
 		if rec, ok := tlog.GuessRec(line); ok && !cont && !seen[rec] {
@@ -199,7 +209,7 @@ func fileRecordings(path string) ([]string, error) {
 		case io.EOF:
 			return recs, nil
 		default:
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, err
 		}
 	}
 }

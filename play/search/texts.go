@@ -19,23 +19,43 @@ import (
 // came shortly before, are left out: a line being typed is echoed once per
 // key, and only its longest version is needed.
 type Texts struct {
-	emit    func(string)
-	recs    map[string]*textState // by recording id: a file may hold several
-	dec     tlog.Decoder
-	msg     tlog.Message
-	pending string // the last text, not given yet: the next may extend it
-	recent  [64]uint64
-	next    int
-	seed    maphash.Seed
+	emit func(string)
+	recs map[string]*textState // by recording id: a file may hold several
+	last *textState            // the last recording's: messages without rec go on with it
+	// incomplete is set when a recording's texts are no longer given: more
+	// recordings in the file, or a bigger window, than Texts keeps screens
+	// for (a host could otherwise make the collector keep thousands).
+	incomplete bool
+	dec        tlog.Decoder
+	msg        tlog.Message
+	pending    string // the last text, not given yet: the next may extend it
+	recent     [64]uint64
+	next       int
+	seed       maphash.Seed
 }
 
 // textState is one recording's screen and typed line.
 type textState struct {
 	scr        *screen.Screen
+	dropped    bool // its window was too big: no more texts of it
 	winKnown   bool
 	cols, rows int
 	typed      inputSearch
 }
+
+// Bounds on what Texts keeps: screens of at most maxTextsCells cells (a
+// 400x100 window) for at most maxTextsRecs recordings of a file.
+const (
+	maxTextsRecs  = 2
+	maxTextsCells = 40000
+)
+
+// Incomplete reports whether some texts were not given: the recording
+// must be searched whatever its texts say.
+func (x *Texts) Incomplete() bool { return x.incomplete }
+
+// Several reports whether the lines held more than one recording.
+func (x *Texts) Several() bool { return len(x.recs) > 1 }
 
 // NewTexts returns a Texts that gives each text to emit.
 func NewTexts(emit func(string)) *Texts {
@@ -49,11 +69,24 @@ func (x *Texts) Line(line []byte) {
 	if x.dec.Decode(bytes.TrimSuffix(line, []byte("\n")), &x.msg) != nil {
 		return
 	}
-	st := x.recs[x.msg.Rec]
+	st := x.last
+	if x.msg.Rec != "" || st == nil {
+		// As the reader: a message without rec is the recording's
+		// before it.
+		st = x.recs[x.msg.Rec]
+	}
 	if st == nil {
+		if len(x.recs) == maxTextsRecs {
+			x.incomplete = true
+			return
+		}
 		st = &textState{}
 		st.typed.onPeak = x.add
 		x.recs[x.msg.Rec] = st
+	}
+	x.last = st
+	if st.dropped {
+		return
 	}
 	for _, ev := range x.msg.Events {
 		switch ev.Kind {
@@ -63,6 +96,10 @@ func (x *Texts) Line(line []byte) {
 				continue
 			}
 			st.winKnown, st.cols, st.rows = true, ev.Cols, ev.Rows
+			if min(ev.Cols, screen.MaxCols)*min(ev.Rows, screen.MaxRows) > maxTextsCells {
+				st.scr, st.dropped, x.incomplete = nil, true, true
+				return
+			}
 			if st.scr == nil {
 				x.initScreen(st, ev.Cols, ev.Rows)
 			} else {

@@ -3,6 +3,7 @@ package search
 import (
 	"bytes"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,48 @@ func TestLiteral(t *testing.T) {
 		if !match(line) || !strings.Contains(line, Literal(`pass(word)?=\S+`, true)) {
 			t.Errorf("%q", line)
 		}
+	}
+}
+
+// textsOf gives the texts of the lines.
+func textsOf(lines ...string) ([]string, *Texts) {
+	var given []string
+	x := NewTexts(func(s string) { given = append(given, s) })
+	for _, l := range lines {
+		x.Line([]byte(l))
+	}
+	x.Flush()
+	return given, x
+}
+
+func textsLine(rec string, id int, timing, out string) string {
+	r := ""
+	if rec != "" {
+		r = `"rec":"` + rec + `",`
+	}
+	return `{"ver":"2.3","host":"h",` + r + `"user":"u","term":"xterm","session":1,"id":` + string(rune('0'+id)) +
+		`,"pos":` + string(rune('0'+id)) + `,"timing":"` + timing + `","in_txt":"","in_bin":[],"out_txt":"` + out + `","out_bin":[]}`
+}
+
+// A message without rec goes on with the recording before it, as the
+// reader has it: search finds "rm -rf /" across the two.
+func TestTextsWithoutRec(t *testing.T) {
+	lines := []string{textsLine("r", 1, "=80x24>4", "rm -"), textsLine("", 2, ">4", "rf /")}
+	given, x := textsOf(lines...)
+	if !slices.Contains(given, "rm -rf /") || x.Incomplete() || x.Several() {
+		t.Errorf("texts %q, incomplete %v, several %v", given, x.Incomplete(), x.Several())
+	}
+	checkTextsCover(t, []byte(strings.Join(lines, "\n")+"\n"))
+}
+
+// What Texts keeps is bounded: a window too big, or more recordings in a
+// file than it keeps screens for, make it incomplete instead.
+func TestTextsBounds(t *testing.T) {
+	if given, x := textsOf(textsLine("r", 1, "=512x256>4", "big!")); len(given) != 0 || !x.Incomplete() {
+		t.Errorf("a 512x256 window: texts %q, incomplete %v", given, x.Incomplete())
+	}
+	given, x := textsOf(textsLine("a", 1, "=80x24>3", "one"), textsLine("b", 1, "=80x24>3", "two"), textsLine("c", 1, "=80x24>5", "three"))
+	if !x.Incomplete() || !x.Several() || slices.Contains(given, "three") || !slices.Contains(given, "two") {
+		t.Errorf("three recordings: texts %q, incomplete %v, several %v", given, x.Incomplete(), x.Several())
 	}
 }

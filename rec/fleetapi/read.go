@@ -65,4 +65,9 @@ type Hit struct {
 	Seconds float64 `json:"seconds"` // into the recording
 	Source  string  `json:"source"`  // "screen" or "input"
 	Line    string  `json:"line"`
+	// Error, when set, makes this no hit but the reason the recording
+	// could not be searched to its end (a malformed line, as vigil-play
+	// search reports for a file); its hits before stand, and the search
+	// goes on with the other recordings.
+	Error string `json:"error,omitempty"`
 }

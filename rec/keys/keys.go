@@ -56,6 +56,12 @@ func Generate() (ed25519.PrivateKey, error) {
 // 0640. It never overwrites: an existing path is an error, so a rotation
 // cannot silently destroy the key old recordings were signed with.
 func WritePrivate(path string, key ed25519.PrivateKey) error {
+	return WritePrivateMode(path, key, 0o640)
+}
+
+// WritePrivateMode is WritePrivate with the file's mode: 0600 for a
+// person's own key (a reader's), which no group may read.
+func WritePrivateMode(path string, key ed25519.PrivateKey, mode os.FileMode) error {
 	if len(key) != ed25519.PrivateKeySize {
 		return fmt.Errorf("keys: write %s: private key has %d bytes, want %d", path, len(key), ed25519.PrivateKeySize)
 	}
@@ -63,7 +69,7 @@ func WritePrivate(path string, key ed25519.PrivateKey) error {
 	if err != nil {
 		return fmt.Errorf("keys: write %s: %w", path, err)
 	}
-	return writePEM(path, 0o640, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return writePEM(path, mode, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
 // WritePublic stores pub as a PEM "PUBLIC KEY" (PKIX) file with mode 0644,

@@ -167,17 +167,20 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	stderr := cmd.ErrOrStderr()
 	ro := reader.Options{Rec: f.rec, Lax: f.lax}
 	ro.OnSkip = func(e *reader.Error) { warn(stderr, "skipped %v", e) }
+	// Signals end the playback through ctx, so that the terminal is
+	// restored; they are caught before it is changed, and before a
+	// collector's recording is fetched into a temporary file, which they
+	// must not leave behind.
+	ctx, stop := signal.NotifyContext(cmd.Context(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	defer stop()
+	cmd.SetContext(ctx)
+
 	bar := newProgressBar(stderr, "indexing "+safetext.Printable(arg)+" for seeking")
 	in, err := openPlayInput(cmd, arg, c, f, index.Options{Reader: ro, Progress: bar.update})
 	if err != nil {
 		return &exitError{exitFailed, err}
 	}
 	defer in.close()
-
-	// Signals end the playback through ctx, so that the terminal is
-	// restored; they are caught before it is changed.
-	ctx, stop := signal.NotifyContext(cmd.Context(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
-	defer stop()
 
 	out := cmd.OutOrStdout()
 	opt := player.Options{Speed: f.speed, Goto: target, Paused: f.paused, Follow: f.follow, Persist: f.persist,

@@ -121,8 +121,16 @@ func listServer(cmd *cobra.Command, c *remote.Client, f listing.Filter, asJSON b
 func searchServer(cmd *cobra.Command, c *remote.Client, q remote.Query, asJSON bool) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	var first *search.Hit
+	status := exitFailed
 	err := c.Search(cmd.Context(), q, func(h fleetapi.Hit) error {
 		name := remote.Name(h.Host, h.File)
+		if h.Error != "" {
+			// A recording not searched to its end, as a file search
+			// reports one: the others still are.
+			warn(stderr, "%s: %s", name, h.Error)
+			status = exitUsageErr
+			return nil
+		}
 		hit := search.NewHit(name, name, h.Rec, h.Seconds, h.Source, h.Line)
 		if first == nil {
 			first = &hit
@@ -136,11 +144,14 @@ func searchServer(cmd *cobra.Command, c *remote.Client, q remote.Query, asJSON b
 		return &exitError{exitUsageErr, err}
 	}
 	if first == nil {
-		return &exitError{code: exitFailed}
+		return &exitError{code: status}
 	}
 	if !asJSON {
 		warn(stderr, "to replay a hit: vigil-play play --server URL RECORDING --goto OFFSET, e.g. vigil-play play --server %s %s --goto %s",
 			safetext.Printable(c.String()), first.Name, first.Offset)
+	}
+	if status == exitUsageErr {
+		return &exitError{code: status}
 	}
 	return nil
 }

@@ -251,10 +251,13 @@ func (s *Store) append(ctx context.Context, host, file string, off int64, data [
 			bytes = $2, lines = lines + $3, state = $4, detail = $5, last_hash = $6, report = $7,
 			described = described OR $8, rec = coalesce($9, rec), user_name = coalesce($10, user_name),
 			term = coalesce($11, term), start_time = CASE WHEN $8 THEN $12 ELSE start_time END,
-			end_time = coalesce($13, end_time), duration = coalesce($14, duration), updated_at = now()
+			end_time = coalesce($13, end_time), duration = coalesce($14, duration), updated_at = now(),
+			texts_from = CASE WHEN $15 THEN greatest(texts_from, 1) ELSE texts_from END, several = several OR $16
 		WHERE id = $1`,
 		r.id, end, sc.lines, worst.State.String(), detail, worst.LastHash, report,
-		rec != nil, rec, user, term, start, endTime, duration)
+		rec != nil, rec, user, term, start, endTime, duration,
+		// Texts it could not give: search it whatever its texts say.
+		v.t.Incomplete(), v.t.Several())
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return 0, fmt.Errorf("store the data, texts and state: %w", err)
 	}

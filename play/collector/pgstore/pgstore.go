@@ -33,6 +33,7 @@ var (
 	ErrWrongHost   = errors.New("recording names another host")
 	ErrNotLines    = errors.New("data does not end with a complete line")
 	ErrNotFound    = errors.New("no such recording")
+	ErrBadOffset   = errors.New("offset not within the recording")
 )
 
 // Store is the collector's database. Its methods are safe for concurrent

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -31,51 +32,61 @@ func (s *Store) read(ctx context.Context, host, file string, from int64, w io.Wr
 	if from < 0 {
 		return 0, fmt.Errorf("negative offset")
 	}
-	// One statement, one snapshot: the row's length and the chunks agree
-	// although appends go on. The recording's row comes even when no chunk
-	// is past from (off is then null).
-	rows, err := s.pool.Query(ctx, `SELECT r.bytes, c.off, c.data
-		FROM recordings r JOIN hosts h ON h.id = r.host_id
-		LEFT JOIN chunks c ON c.recording_id = r.id AND c.month = r.month AND c.off + length(c.data) > $3
-		WHERE h.name = $1 AND r.file = $2 ORDER BY c.off`, host, file, from)
-	if err != nil {
+	// The stored length first: chunks below it never change, so they can
+	// be read in short statements that hold no connection while a slow
+	// reader takes its time (appends need the connections).
+	var id, stored int64
+	var month time.Time
+	err := s.pool.QueryRow(ctx, `SELECT r.id, r.month, r.bytes FROM recordings r JOIN hosts h ON h.id = r.host_id
+		WHERE h.name = $1 AND r.file = $2`, host, file).Scan(&id, &month, &stored)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, ErrNotFound
+	case err != nil:
 		return 0, err
+	case from > stored:
+		return 0, fmt.Errorf("%w: %d, beyond the %d bytes stored", ErrBadOffset, from, stored)
 	}
-	defer rows.Close()
 	var n int64
-	stored, at := int64(-1), from
-	for rows.Next() {
-		var off *int64
-		var data []byte
-		if err := rows.Scan(&stored, &off, &data); err != nil {
-			return n, err
+	for at := from; at < stored; {
+		type chunk struct {
+			off  int64
+			data []byte
 		}
-		if off == nil {
-			break
-		}
-		if *off > at || *off+int64(len(data)) <= at {
-			return n, fmt.Errorf("stored chunk at %d where %d was expected", *off, at)
-		}
-		m, err := w.Write(data[at-*off:])
-		n += int64(m)
+		rows, err := s.pool.Query(ctx, `SELECT off, data FROM chunks
+			WHERE recording_id = $1 AND month = $2 AND off + length(data) > $3 AND off < $4
+			ORDER BY off LIMIT $5`, id, month, at, stored, readBatch)
 		if err != nil {
 			return n, err
 		}
-		at += int64(m)
-	}
-	if err := rows.Err(); err != nil {
-		return n, err
-	}
-	switch {
-	case stored < 0:
-		return 0, ErrNotFound
-	case from > stored:
-		return 0, fmt.Errorf("offset beyond the %d bytes stored", stored)
-	case at != stored:
-		return n, fmt.Errorf("stored chunks end at %d, not %d", at, stored)
+		batch, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chunk, error) {
+			var c chunk
+			return c, row.Scan(&c.off, &c.data)
+		})
+		if err != nil {
+			return n, err
+		}
+		if len(batch) == 0 {
+			return n, fmt.Errorf("stored chunks end at %d, not %d", at, stored)
+		}
+		for _, c := range batch {
+			if c.off > at || c.off+int64(len(c.data)) <= at {
+				return n, fmt.Errorf("stored chunk at %d where %d was expected", c.off, at)
+			}
+			m, err := w.Write(c.data[at-c.off:])
+			n += int64(m)
+			at += int64(m)
+			if err != nil {
+				return n, err
+			}
+		}
 	}
 	return n, nil
 }
+
+// readBatch is how many chunks a read takes per statement: up to 8 MiB
+// (appends of 1 MiB) in memory at a time.
+const readBatch = 8
 
 // Recording is a stored recording: its Summary as rec/store would give of
 // the host's file (File is the file's name on the host, Size the bytes
@@ -88,6 +99,7 @@ type Recording struct {
 	Report    json.RawMessage `json:"report"`         // rec/verify's reports of the bytes stored
 	UpdatedAt time.Time       `json:"updated_at"`     // of the last append
 	Hold      *store.Hold     `json:"hold,omitempty"` // the legal hold in force (holds.go), if any
+	Several   bool            `json:"several"`        // the file holds more than one recording
 }
 
 // Filter selects recordings; its zero value selects all.
@@ -189,7 +201,7 @@ func (s *Store) Recording(ctx context.Context, host, file string) (*Recording, e
 func listRecordings(ctx context.Context, q querier, c *conds, limit int) ([]Recording, error) {
 	sql := `SELECT r.id, h.name, r.file, r.month, r.rec, r.user_name, r.term, r.start_time, r.end_time,
 		r.duration, r.state, r.detail, r.last_hash, r.report, r.bytes, r.lines, r.updated_at,
-		k.held_at, k.held_by, k.reason
+		k.held_at, k.held_by, k.reason, r.several
 		FROM recordings r JOIN hosts h ON h.id = r.host_id
 		LEFT JOIN holds k ON k.recording_id = r.id AND k.released_at IS NULL`
 	if len(c.where) > 0 {
@@ -209,7 +221,7 @@ func listRecordings(ctx context.Context, q querier, c *conds, limit int) ([]Reco
 		var heldBy, reason *string
 		err := row.Scan(&r.ID, &r.Host, &r.File, &r.Month, &r.Rec, &r.User, &r.Term, &start, &end,
 			&r.Duration, &r.State, &r.Detail, &r.LastHash, &r.Report, &r.Size, &r.Lines, &r.UpdatedAt,
-			&heldAt, &heldBy, &reason)
+			&heldAt, &heldBy, &reason, &r.Several)
 		if heldAt != nil {
 			r.Hold = &store.Hold{Rec: r.Rec, File: r.File, Since: heldAt.UTC(), By: *heldBy, Reason: *reason}
 		}

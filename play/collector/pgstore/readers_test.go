@@ -76,7 +76,7 @@ func TestReadFrom(t *testing.T) {
 			t.Errorf("Read from %d: %d bytes, %v; equal %v", from, n, err, bytes.Equal(b.Bytes(), data[from:]))
 		}
 	}
-	if _, err := s.Read(testCtx(t), host, file, int64(len(data))+1, &bytes.Buffer{}); err == nil {
+	if _, err := s.Read(testCtx(t), host, file, int64(len(data))+1, &bytes.Buffer{}); !errors.Is(err, ErrBadOffset) {
 		t.Error("Read beyond the end: no error")
 	}
 	if _, err := s.Read(testCtx(t), host, "other.jsonl", 0, &bytes.Buffer{}); !errors.Is(err, ErrNotFound) {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/user"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
@@ -82,7 +83,7 @@ func (e *serverError) Unwrap() error { return e.err }
 // internal marks err as the collector's trouble unless the store said the
 // request asked for what is not there.
 func internal(err error) error {
-	if errors.Is(err, pgstore.ErrNotFound) || errors.Is(err, pgstore.ErrUnknownHost) {
+	if errors.Is(err, pgstore.ErrNotFound) || errors.Is(err, pgstore.ErrUnknownHost) || errors.Is(err, pgstore.ErrBadOffset) {
 		return err
 	}
 	return &serverError{err}
@@ -177,8 +178,11 @@ func (h *Handler) keys(w http.ResponseWriter, r *http.Request, _ string) error {
 func (h *Handler) search(w http.ResponseWriter, r *http.Request, _ string) error {
 	q := r.URL.Query()
 	pattern := q.Get("q")
-	if pattern == "" {
+	switch {
+	case pattern == "":
 		return errors.New("empty search text (q)")
+	case len(pattern) > maxPattern:
+		return fmt.Errorf("search text of %d bytes, more than %d", len(pattern), maxPattern)
 	}
 	match, err := search.Compile(pattern, q.Get("regex") == "1")
 	if err != nil {
@@ -190,6 +194,14 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request, _ string) error
 	recs, err := h.store.Candidates(r.Context(), f, search.Literal(pattern, q.Get("regex") == "1"))
 	if err != nil {
 		return internal(err)
+	}
+	// A few searches at a time: each takes the cores, and readers must
+	// not take the database's connections from the hosts' appends.
+	select {
+	case h.searches <- struct{}{}:
+		defer func() { <-h.searches }()
+	case <-r.Context().Done():
+		return nil
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
@@ -223,45 +235,89 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request, _ string) error
 	}()
 	for i := range recs {
 		rec := &recs[i]
-		res := <-results[i]
-		hits, err := res.hits, res.err
-		if err != nil {
-			// The reply has begun: the hits so far stand, and the reader
-			// learns of the trouble by the cut connection.
-			h.log.Error("search cut short", "host", rec.Host, "file", rec.File, "error", err)
-			panic(http.ErrAbortHandler)
+		var res result
+		select {
+		case res = <-results[i]:
+		case <-ctx.Done():
+			return nil // the reader went away
 		}
-		for _, hit := range hits {
-			if err := enc.Encode(fleetapi.Hit{Host: rec.Host, File: rec.File, Rec: hit.Rec,
-				Seconds: hit.Sec, Source: hit.Source, Line: hit.Line}); err != nil {
+		out := make([]fleetapi.Hit, 0, len(res.hits)+1)
+		for _, hit := range res.hits {
+			out = append(out, fleetapi.Hit{Host: rec.Host, File: rec.File, Rec: hit.Rec,
+				Seconds: hit.Sec, Source: hit.Source, Line: hit.Line})
+		}
+		if res.err != nil {
+			// As vigil-play search with a file it cannot read to the
+			// end: the hits before stand, the others are searched.
+			h.log.Warn("search of a recording cut short", "host", rec.Host, "file", rec.File, "error", res.err)
+			out = append(out, fleetapi.Hit{Host: rec.Host, File: rec.File, Rec: rec.Rec, Error: res.err.Error()})
+		}
+		for _, hit := range out {
+			if err := enc.Encode(hit); err != nil {
 				return nil // the reader went away
 			}
 		}
-		if f, ok := w.(http.Flusher); ok && len(hits) > 0 {
+		if f, ok := w.(http.Flusher); ok && len(out) > 0 {
 			f.Flush()
 		}
 	}
 	return nil
 }
 
+// maxPattern bounds a search's text or regular expression.
+const maxPattern = 4 << 10
+
 // searchOne searches one stored recording, streaming its bytes from the
 // store into play/search.
 func (h *Handler) searchOne(ctx context.Context, rec *pgstore.Recording, o search.Options) ([]search.Hit, error) {
+	name := rec.Host + "/" + rec.File
+	ids := []string{rec.Rec}
+	if rec.Several {
+		// Each of the file's recordings, as vigil-play search takes a
+		// file holding several.
+		var err error
+		if err = h.readInto(ctx, rec, func(r io.Reader) error { ids, err = search.RecordingIDs(r); return err }); err != nil {
+			return nil, err
+		}
+	}
+	var hits []search.Hit
+	for _, id := range ids {
+		err := h.readInto(ctx, rec, func(r io.Reader) error {
+			found, err := search.Stream(r, name, id, o)
+			hits = append(hits, found...)
+			return err
+		})
+		if err != nil {
+			return hits, err
+		}
+	}
+	return hits, nil
+}
+
+// readInto streams rec's stored bytes to f.
+func (h *Handler) readInto(ctx context.Context, rec *pgstore.Recording, f func(io.Reader) error) error {
 	pr, pw := io.Pipe()
 	go func() {
 		_, err := h.store.Read(ctx, rec.Host, rec.File, 0, pw)
 		pw.CloseWithError(err)
 	}()
-	hits, err := search.Stream(pr, rec.Host+"/"+rec.File, rec.Rec, o)
+	err := f(pr)
 	pr.CloseWithError(errors.New("search done")) // lets the reading goroutine end
-	return hits, err
+	return err
 }
 
 // ListenLocal makes the collector's local socket at path for readers on
-// its host: plain HTTP, mode 0660, group group (who may read; "" keeps the
-// process's group). A socket left at path by an earlier run is replaced;
-// any other file is not.
+// its host: plain HTTP, mode 0660 and group group (who may read), or 0600
+// when group is "" (the collector's user alone). A socket left at path by
+// an earlier run is replaced; any other file is not. The directory must
+// not be writable by others: there the socket could be swapped for a link
+// while its mode is set.
 func ListenLocal(path, group string) (net.Listener, error) {
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("local socket: %w", err)
+	} else if fi.Mode().Perm()&0o002 != 0 {
+		return nil, fmt.Errorf("local socket %s: its directory is writable by others", path)
+	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != os.ModeSocket {
 			return nil, fmt.Errorf("local socket %s: exists and is not a socket", path)
@@ -270,8 +326,9 @@ func ListenLocal(path, group string) (net.Listener, error) {
 			return nil, fmt.Errorf("local socket %s: %w", path, err)
 		}
 	}
-	gid := -1
+	gid, mode := -1, os.FileMode(0o600)
 	if group != "" {
+		mode = 0o660
 		g, err := user.LookupGroup(group)
 		if err != nil {
 			return nil, fmt.Errorf("local socket %s: group: %w", path, err)
@@ -288,11 +345,11 @@ func ListenLocal(path, group string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local socket: %w", err)
 	}
-	if err := os.Chown(path, -1, gid); err != nil {
+	if err := os.Lchown(path, -1, gid); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("local socket %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o660); err != nil {
+	if err := os.Chmod(path, mode); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("local socket %s: %w", path, err)
 	}

@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"os/user"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,8 +166,8 @@ func TestReadForbidden(t *testing.T) {
 	}
 }
 
-// The local socket is made 0660 (a stale socket replaced, another file
-// not), serves the reads to whoever can open it, logged with their uid,
+// The local socket is made 0600, or 0660 for a group (a stale socket
+// replaced, another file not, never in a directory others write), serves the reads to whoever can open it, logged with their uid,
 // and never takes appends.
 func TestLocalSocket(t *testing.T) {
 	c, _, file, data := shipped(t)
@@ -188,8 +191,30 @@ func TestLocalSocket(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ListenLocal over a stale socket: %v", err)
 	}
-	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o660 {
-		t.Errorf("socket mode: %v %v, want 0660", fi.Mode(), err)
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode without a group: %v %v, want 0600", fi.Mode(), err)
+	}
+	// With a group, for its members; never in a directory others write.
+	g, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grouped := filepath.Join(dir, "grouped.sock")
+	if gl, err := ListenLocal(grouped, g.Name); err != nil {
+		t.Errorf("ListenLocal with group %s: %v", g.Name, err)
+	} else {
+		if fi, err := os.Stat(grouped); err != nil || fi.Mode().Perm() != 0o660 {
+			t.Errorf("socket mode with a group: %v %v, want 0660", fi.Mode(), err)
+		}
+		gl.Close()
+	}
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o777); err != nil || os.Chmod(open, 0o1777) != nil {
+		t.Fatal(err)
+	}
+	if ol, err := ListenLocal(filepath.Join(open, "read.sock"), ""); err == nil {
+		ol.Close()
+		t.Error("ListenLocal in a directory others can write: no error")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -219,5 +244,50 @@ func TestLocalSocket(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("append over the local socket: %s, want 403", resp.Status)
+	}
+}
+
+// tlogLine is a message of recording rec on host showing out.
+func tlogLine(rec string, id int, out string) string {
+	return fmt.Sprintf(`{"ver":"2.3","host":%q,"rec":%q,"user":"alice","term":"xterm","session":1,"id":%d,"pos":%d,`+
+		`"timing":"=80x24>%d","in_txt":"","in_bin":[],"out_txt":%q,"out_bin":[]}`+"\n", host, rec, id, id*10, len(out), out)
+}
+
+// One recording that cannot be searched to its end does not stop the
+// search of the others; it is reported, its hits before stand; each
+// recording of a file holding several is searched.
+func TestSearchGoesOn(t *testing.T) {
+	c, hc, _, _ := shipped(t)
+	hostKey := newKey(t)
+	if _, err := c.store.AddHostKey(c.ctx, host, pubOf(hostKey)); err != nil {
+		t.Fatal(err)
+	}
+	for file, data := range map[string]string{
+		"20260101T000000Z-h1-alice-broken.jsonl":  tlogLine("b", 1, "needle in broken\r\n") + "{not json\n",
+		"20260101T000001Z-h1-alice-several.jsonl": tlogLine("x", 1, "needle in x\r\n") + tlogLine("y", 1, "needle in y\r\n"),
+	} {
+		if code, ack, fe := c.appendAt(c.client(hostKey), file, 0, strings.NewReader(data)); code != http.StatusOK {
+			t.Fatalf("append %s: %d %+v %q", file, code, ack, fe.Error)
+		}
+	}
+	code, body := c.get(hc, c.srv.URL, fleetapi.PathSearch, url.Values{"q": {"needle in"}})
+	var lines, errs []string
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for dec.More() {
+		var h fleetapi.Hit
+		if err := dec.Decode(&h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Error != "" {
+			errs = append(errs, h.File+": "+h.Error)
+		} else {
+			lines = append(lines, h.File+": "+h.Line)
+		}
+	}
+	slices.Sort(lines)
+	const broken, several = "20260101T000000Z-h1-alice-broken.jsonl", "20260101T000001Z-h1-alice-several.jsonl"
+	want := []string{broken + ": needle in broken", several + ": needle in x", several + ": needle in y"}
+	if code != http.StatusOK || !reflect.DeepEqual(lines, want) || len(errs) != 1 || !strings.HasPrefix(errs[0], broken+": ") {
+		t.Errorf("search: %d\nhits %q\nwant %q\nerrors %q", code, lines, want, errs)
 	}
 }

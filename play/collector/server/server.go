@@ -39,7 +39,12 @@ type Handler struct {
 	// unread (the sender's TCP window fills), so that 200 hosts catching
 	// up at once hold 8 bodies in memory, not 200.
 	appends chan struct{}
+	// searches bounds the searches under way (maxSearches).
+	searches chan struct{}
 }
+
+// maxSearches is how many searches run at once; more wait.
+const maxSearches = 2
 
 // maxAppends is how many appends are read and stored at once: about what
 // the database's connections (pgxpool's default: 4 on 2 CPUs, more with
@@ -49,7 +54,8 @@ const maxAppends = 8
 // New returns the collector's handler over st, logging refusals and its
 // own trouble to log.
 func New(st *pgstore.Store, log *slog.Logger) *Handler {
-	h := &Handler{store: st, log: log, mux: http.NewServeMux(), appends: make(chan struct{}, maxAppends)}
+	h := &Handler{store: st, log: log, mux: http.NewServeMux(), appends: make(chan struct{}, maxAppends),
+		searches: make(chan struct{}, maxSearches)}
 	h.mux.HandleFunc("POST "+fleetapi.PathAppend, h.append)
 	h.mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
 	h.mux.HandleFunc("GET "+fleetapi.PathRecordings, h.readHandler(h.recordings))
@@ -253,6 +259,9 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		ReadTimeout:       5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// A stream's body waiting for its turn (maxAppends) is buffered
+		// by HTTP/2 up to this: 200 hosts at 1 MiB each held 200 MB.
+		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerStream: 64 << 10},
 	}
 }
 
