@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -41,7 +42,20 @@ type Handler struct {
 	appends chan struct{}
 	// searches bounds the searches under way (maxSearches).
 	searches chan struct{}
+	// hosts holds the hosts with an append under way: one at a time each,
+	// so that one host cannot take every append slot.
+	hostsMu sync.Mutex
+	hosts   map[string]bool
+	// bodyTime is how long an append's body may take to arrive once it
+	// has its slot (bodyTimeout; tests shorten it).
+	bodyTime time.Duration
 }
+
+// bodyTimeout bounds the reading of an append's body once it holds one of
+// the maxAppends slots: a host trickling a 64 MiB body would otherwise
+// hold it for the whole read timeout. vigil-ship sends at most 1 MiB at a
+// time (a longer line alone): 30 s is 35 KB/s.
+const bodyTimeout = 30 * time.Second
 
 // maxSearches is how many searches run at once; more wait.
 const maxSearches = 2
@@ -55,7 +69,7 @@ const maxAppends = 8
 // own trouble to log.
 func New(st *pgstore.Store, log *slog.Logger) *Handler {
 	h := &Handler{store: st, log: log, mux: http.NewServeMux(), appends: make(chan struct{}, maxAppends),
-		searches: make(chan struct{}, maxSearches)}
+		searches: make(chan struct{}, maxSearches), hosts: map[string]bool{}, bodyTime: bodyTimeout}
 	h.mux.HandleFunc("POST "+fleetapi.PathAppend, h.append)
 	h.mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
 	h.mux.HandleFunc("GET "+fleetapi.PathRecordings, h.readHandler(h.recordings))
@@ -151,12 +165,18 @@ func (h *Handler) append(w http.ResponseWriter, r *http.Request) {
 			fmt.Errorf("body of %d bytes, more than %d", r.ContentLength, fleetapi.MaxAppend), attrs...)
 		return
 	}
+	if !h.hostBusy(host) {
+		h.refuse(w, r, http.StatusTooManyRequests, errors.New("another append of this host is under way"), attrs...)
+		return
+	}
+	defer h.hostDone(host)
 	select {
 	case h.appends <- struct{}{}:
 		defer func() { <-h.appends }()
 	case <-r.Context().Done():
 		return // the sender gave up waiting
 	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.bodyTime))
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, fleetapi.MaxAppend))
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -177,6 +197,23 @@ func (h *Handler) append(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusConflict
 	}
 	reply(w, code, fleetapi.Ack{Acked: acked})
+}
+
+// hostBusy marks host as appending, unless it is already.
+func (h *Handler) hostBusy(host string) bool {
+	h.hostsMu.Lock()
+	defer h.hostsMu.Unlock()
+	if h.hosts[host] {
+		return false
+	}
+	h.hosts[host] = true
+	return true
+}
+
+func (h *Handler) hostDone(host string) {
+	h.hostsMu.Lock()
+	delete(h.hosts, host)
+	h.hostsMu.Unlock()
 }
 
 // appendArgs reads an append's file name and offset.

@@ -429,3 +429,61 @@ func TestServe(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+// slowBody writes its first part, then nothing until released.
+type slowBody struct {
+	first   []byte
+	release chan struct{}
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if len(b.first) > 0 {
+		n := copy(p, b.first)
+		b.first = b.first[n:]
+		return n, nil
+	}
+	<-b.release
+	return 0, io.EOF
+}
+
+// A host gets one append at a time, and its body must arrive in time: a
+// host trickling bytes cannot hold the collector's append slots.
+func TestAppendSlowHost(t *testing.T) {
+	c := newCollector(t)
+	c.srv.Config.Handler.(*Handler).bodyTime = 300 * time.Millisecond
+	key := newKey(t)
+	c.addHost(t, key)
+	file, data := recording(t, host, key)
+	release := make(chan struct{})
+	defer close(release)
+	slow := make(chan int, 1)
+	hc := c.client(key)
+	go func() {
+		q := url.Values{"file": {file}, "offset": {"0"}}
+		req, _ := http.NewRequest(http.MethodPost, c.srv.URL+fleetapi.PathAppend+"?"+q.Encode(),
+			&slowBody{first: data[:10], release: release})
+		req.ContentLength = int64(len(data))
+		resp, err := hc.Do(req)
+		if err != nil {
+			slow <- -1 // cut off: as good as a refusal
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	time.Sleep(100 * time.Millisecond) // the slow one holds the host's turn
+	if code, _, fe := c.appendAt(c.client(key), file, 0, bytes.NewReader(data)); code != http.StatusTooManyRequests {
+		t.Errorf("a second append of the host at once: %d %q, want 429", code, fe.Error)
+	}
+	select {
+	case code := <-slow:
+		if code == http.StatusOK {
+			t.Errorf("the trickled append: %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the trickled append still holds its slot")
+	}
+	if code, ack, fe := c.appendAt(c.client(key), file, 0, bytes.NewReader(data)); code != http.StatusOK || ack.Acked != int64(len(data)) {
+		t.Errorf("append after the slow one: %d %+v %q", code, ack, fe.Error)
+	}
+}
