@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -110,6 +111,9 @@ func TestBenchSearch(t *testing.T) {
 		}
 	}
 	text := corpus(t, 256<<20)
+	// As a collector does: texts folded into the index every 5 s.
+	foldCtx, stopFold := context.WithCancel(c.ctx)
+	go st.FoldEvery(foldCtx, pgstore.FoldInterval, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	const secret = "AKIAQX7Z2VIGILSECRET"
 	start := time.Now()
 	var stored atomic.Int64
@@ -163,6 +167,10 @@ func TestBenchSearch(t *testing.T) {
 	case err := <-errs:
 		t.Fatal(err)
 	default:
+	}
+	stopFold()
+	if _, err := st.FoldTexts(c.ctx); err != nil {
+		t.Fatal(err)
 	}
 	elapsed := time.Since(start)
 	conn, err := pgx.Connect(c.ctx, c.db)
