@@ -16,13 +16,33 @@ const FoldInterval = 5 * time.Second
 
 // FoldTexts moves the texts of recent appends (texts_recent) into the
 // trigram-indexed texts, a recording's many appends in one row of up to
-// about maxTextsRow bytes, and returns the rows it moved. Appends under way
-// are untouched: their rows are not visible to it yet. Another collector
-// folding makes it return 0 at once.
+// about maxTextsRow bytes, and returns the rows it moved. It works in
+// batches of foldBatch rows, each its own transaction: one fold of
+// everything behind (a minute of 200 hosts) sorted gigabytes and held the
+// index for minutes while the backlog grew. Appends under way are
+// untouched: their rows are not visible to it yet. Another collector
+// folding makes it return at once.
 func (s *Store) FoldTexts(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		moved, err := s.foldBatch(ctx)
+		total += moved
+		if err != nil {
+			return total, fmt.Errorf("pgstore: fold texts: %w", err)
+		}
+		if moved < foldBatch {
+			return total, nil
+		}
+	}
+}
+
+// foldBatch is how many rows of texts_recent one fold transaction moves.
+const foldBatch = 256
+
+func (s *Store) foldBatch(ctx context.Context) (int64, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("pgstore: fold texts: %w", err)
+		return 0, err
 	}
 	defer tx.Rollback(ctx)
 	var locked bool
@@ -31,20 +51,21 @@ func (s *Store) FoldTexts(ctx context.Context) (int64, error) {
 	}
 	// Each recording's rows in order of offset, cut into rows of about
 	// maxTextsRow bytes.
-	tag, err := tx.Exec(ctx, `WITH moved AS (DELETE FROM texts_recent RETURNING recording_id, month, off, body),
+	var moved int64
+	err = tx.QueryRow(ctx, `WITH moved AS (
+			DELETE FROM texts_recent WHERE ctid = ANY (ARRAY(SELECT ctid FROM texts_recent LIMIT $2))
+			RETURNING recording_id, month, off, body),
 		bucketed AS (SELECT recording_id, month, off, body,
 			(sum(octet_length(body)) OVER (PARTITION BY recording_id, month ORDER BY off ROWS UNBOUNDED PRECEDING)
-				- octet_length(body)) / $1 AS bucket FROM moved)
-		INSERT INTO texts (recording_id, month, off, body)
-		SELECT recording_id, month, min(off), string_agg(body, E'\n' ORDER BY off)
-		FROM bucketed GROUP BY recording_id, month, bucket`, maxTextsRow)
+				- octet_length(body)) / $1 AS bucket FROM moved),
+		inserted AS (INSERT INTO texts (recording_id, month, off, body)
+			SELECT recording_id, month, min(off), string_agg(body, E'\n' ORDER BY off)
+			FROM bucketed GROUP BY recording_id, month, bucket RETURNING 1)
+		SELECT (SELECT count(*) FROM moved) + 0 * (SELECT count(*) FROM inserted)`, maxTextsRow, foldBatch).Scan(&moved)
 	if err != nil {
-		return 0, fmt.Errorf("pgstore: fold texts: %w", err)
+		return 0, err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("pgstore: fold texts: %w", err)
-	}
-	return tag.RowsAffected(), nil
+	return moved, tx.Commit(ctx)
 }
 
 // FoldEvery runs FoldTexts every interval until ctx ends, logging

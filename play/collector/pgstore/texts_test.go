@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -71,8 +72,8 @@ func TestCandidates(t *testing.T) {
 	}
 	// Folding moves them into the index, both appends in one row, and
 	// finds the same.
-	if n, err := s.FoldTexts(testCtx(t)); err != nil || n != 2 {
-		t.Fatalf("FoldTexts: %d rows, %v; want 2 (one per recording)", n, err)
+	if n, err := s.FoldTexts(testCtx(t)); err != nil || n != 3 {
+		t.Fatalf("FoldTexts: %d rows moved, %v; want 3 (one append of one, two of two)", n, err)
 	}
 	if recent, indexed := rows("texts_recent"), rows("texts"); recent != 0 || indexed != 1 {
 		t.Errorf("after folding, rows with files: %d recent, %d indexed; want 0 and 1", recent, indexed)
@@ -84,6 +85,18 @@ func TestCandidates(t *testing.T) {
 	}
 	if n, err := s.FoldTexts(testCtx(t)); err != nil || n != 0 {
 		t.Errorf("FoldTexts again: %d, %v; want nothing to fold", n, err)
+	}
+	// A backlog is folded in batches, all of it.
+	recOne := getRecording(t, s, "vm", "one.jsonl")
+	if _, err := s.pool.Exec(testCtx(t), `INSERT INTO texts_recent (recording_id, month, off, body)
+		SELECT $1, $2, 1000 + i, 'backlog ' || i FROM generate_series(1, $3) i`, recOne.ID, recOne.Month, 2*foldBatch+10); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.FoldTexts(testCtx(t)); err != nil || n != 2*foldBatch+10 || rows("texts_recent") != 0 {
+		t.Errorf("FoldTexts of a backlog: %d moved, %v", n, err)
+	}
+	if got := candidates(t, s, fmt.Sprint("backlog ", 2*foldBatch+9)); got != "one.jsonl" {
+		t.Errorf("after folding the backlog, its last text is in %q", got)
 	}
 	// A recording stored before texts were kept may hold anything.
 	if _, err := s.pool.Exec(testCtx(t), "UPDATE recordings SET texts_from = 10 WHERE file = 'two.jsonl'"); err != nil {
