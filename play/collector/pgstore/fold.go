@@ -20,8 +20,8 @@ const FoldInterval = 5 * time.Second
 // batches of foldBatch rows, each its own transaction: one fold of
 // everything behind (a minute of 200 hosts) sorted gigabytes and held the
 // index for minutes while the backlog grew. Appends under way are
-// untouched: their rows are not visible to it yet. Another collector
-// folding makes it return at once.
+// untouched: their rows are not visible to it yet. Another collector's
+// fold goes first.
 func (s *Store) FoldTexts(ctx context.Context) (int64, error) {
 	var total int64
 	for {
@@ -45,8 +45,9 @@ func (s *Store) foldBatch(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	defer tx.Rollback(ctx)
-	var locked bool
-	if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", lockFold).Scan(&locked); err != nil || !locked {
+	// One fold at a time across collectors (and none during a purge);
+	// each batch is short, so waiting is.
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockFold); err != nil {
 		return 0, err
 	}
 	// Each recording's rows in order of offset, cut into rows of about
