@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/sink"
 	"github.com/vigil-rec/vigil/rec/store"
+	"github.com/vigil-rec/vigil/rec/svctest"
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
@@ -50,37 +50,19 @@ func fleetCA(t *testing.T, dir string) {
 	}
 }
 
-// syncBuf is a process's output, written while the test reads it.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // fleetProc is a process the test starts, kills and starts again.
 type fleetProc struct {
 	t    *testing.T
 	name string
 	args []string
 	env  []string
-	out  *syncBuf
+	out  *svctest.Buffer
 	cmd  *exec.Cmd
 	done chan struct{}
 }
 
 func startDaemon(t *testing.T, name string, env []string, args ...string) *fleetProc {
-	d := &fleetProc{t: t, name: name, args: args, env: env, out: &syncBuf{}}
+	d := &fleetProc{t: t, name: name, args: args, env: env, out: &svctest.Buffer{}}
 	d.start()
 	t.Cleanup(func() { d.kill(syscall.SIGKILL) })
 	return d

@@ -1,17 +1,16 @@
 package ldaprules
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vigil-rec/vigil/policyd/ldaprules/slapdtest"
+	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
 // watch runs a Watcher with the given refresh period, logging to a buffer,
@@ -154,24 +153,9 @@ func TestWatcherRefresh(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that a watcher's logger and the test may
-// use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// syncBuffer is the watcher's log, which its logger and the test use at
+// once.
+type syncBuffer struct{ svctest.Buffer }
 
 // count says how many lines hold every one of subs.
 func (b *syncBuffer) count(subs ...string) int {

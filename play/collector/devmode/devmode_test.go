@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,31 +19,15 @@ import (
 	"github.com/vigil-rec/vigil/play/remote"
 	"github.com/vigil-rec/vigil/rec/fleetapi"
 	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/svctest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // run starts Run in dir and returns what it printed once it serves, and
 // what stops it and returns its error.
 func run(t *testing.T, dir string, hosts ...string) (string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &svctest.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{Dir: dir, Listen: "127.0.0.1:0", Hosts: hosts, Out: out,

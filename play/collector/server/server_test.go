@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,29 +26,12 @@ import (
 	"github.com/vigil-rec/vigil/rec/fleetapi"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
+	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 const host = "h1.example.com"
-
-// syncBuffer is the log, written by the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // collector is a collector on loopback over a fresh database.
 type collector struct {
@@ -58,7 +40,7 @@ type collector struct {
 	db    string // the database's connection string
 	store *pgstore.Store
 	srv   *httptest.Server
-	log   *syncBuffer
+	log   *svctest.Buffer
 }
 
 func newCollector(t *testing.T) *collector {
@@ -70,7 +52,7 @@ func newCollector(t *testing.T) *collector {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	log := &syncBuffer{}
+	log := &svctest.Buffer{}
 	srv := httptest.NewUnstartedServer(New(st, slog.New(slog.NewTextHandler(log, nil))))
 	srv.TLS = fleetapi.ServerConfig(tls.Certificate{})
 	srv.TLS.Certificates = nil // httptest's, which its Certificate gives the clients
