@@ -160,7 +160,6 @@ func searchServer(cmd *cobra.Command, c *remote.Client, q remote.Query, asJSON b
 // collector holds) as they are stored there, against trusted keys, or when
 // there are none, against the keys the collector trusts for each host.
 func verifyServer(cmd *cobra.Command, c *remote.Client, args []string, trusted keys.Set) error {
-	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if len(args) == 0 {
 		recs, err := c.Recordings(cmd.Context(), remote.Filter{})
 		if err != nil {
@@ -174,21 +173,7 @@ func verifyServer(cmd *cobra.Command, c *remote.Client, args []string, trusted k
 	status := exitOK
 	for _, name := range args {
 		reports, err := verifyRemote(cmd, c, name, trusted, hostKeys)
-		if err != nil {
-			warn(stderr, "%v", err)
-			status = exitUsageErr
-			continue
-		}
-		if len(reports) == 0 {
-			fmt.Fprintf(stdout, "%s: EMPTY: no messages\n", safetext.Printable(name))
-			status = max(status, exitFailed)
-		}
-		for _, r := range reports {
-			fmt.Fprintf(stdout, "%s: %s\n", safetext.Printable(name), safetext.Printable(r.String()))
-			if r.State != verify.OK {
-				status = max(status, exitFailed)
-			}
-		}
+		status = max(status, printReports(cmd, name, reports, err))
 	}
 	if status != exitOK {
 		return &exitError{code: status}

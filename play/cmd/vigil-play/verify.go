@@ -80,7 +80,7 @@ the collector holds lines the file no longer has.
 Exit status: 0 every recording is OK, 1 some recording is not OK, 2 usage error or
 a file or key could not be read.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			stderr := cmd.ErrOrStderr()
 			if source != "file" && source != "journal" {
 				return &exitError{exitUsageErr, fmt.Errorf("--reader must be file or journal, not %q", source)}
 			}
@@ -115,23 +115,8 @@ a file or key could not be read.`,
 				status = exitUsageErr
 			}
 			for _, src := range sources {
-				path := src.name
 				reports, err := verifyOne(cmd, src, trusted)
-				if err != nil {
-					warn(stderr, "%v", err)
-					status = exitUsageErr
-					continue
-				}
-				if len(reports) == 0 {
-					fmt.Fprintf(stdout, "%s: EMPTY: no messages\n", safetext.Printable(path))
-					status = max(status, exitFailed)
-				}
-				for _, r := range reports {
-					fmt.Fprintf(stdout, "%s: %s\n", safetext.Printable(path), safetext.Printable(r.String()))
-					if r.State != verify.OK {
-						status = max(status, exitFailed)
-					}
-				}
+				status = max(status, printReports(cmd, src.name, reports, err))
 			}
 			if status != exitOK {
 				return &exitError{code: status}
@@ -144,6 +129,27 @@ a file or key could not be read.`,
 	addServerFlags(cmd, &sf)
 	cmd.Flags().BoolVar(&compare, "compare", false, "with --server, compare each local FILE with the collector's copy of it")
 	return cmd
+}
+
+// printReports prints one input's reports as verify does (or, for err,
+// warns) and returns the exit status they call for.
+func printReports(cmd *cobra.Command, name string, reports []verify.Report, err error) int {
+	if err != nil {
+		warn(cmd.ErrOrStderr(), "%v", err)
+		return exitUsageErr
+	}
+	stdout, status := cmd.OutOrStdout(), exitOK
+	if len(reports) == 0 {
+		fmt.Fprintf(stdout, "%s: EMPTY: no messages\n", safetext.Printable(name))
+		status = exitFailed
+	}
+	for _, r := range reports {
+		fmt.Fprintf(stdout, "%s: %s\n", safetext.Printable(name), safetext.Printable(r.String()))
+		if r.State != verify.OK {
+			status = exitFailed
+		}
+	}
+	return status
 }
 
 // verifySource is one input of verify: a file (- for standard input), or a
