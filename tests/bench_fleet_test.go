@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -153,16 +152,7 @@ func TestBenchFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	fleetCA(t, dir)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	url, ca := "https://"+addr, filepath.Join(dir, "ca.pem")
-	collector := startDaemon(t, "vigil-collector", []string{"VIGIL_COLLECTOR_DB=" + pg.ConnString("vigil")}, "serve",
-		"--listen", addr, "--cert", filepath.Join(dir, "server.pem"), "--key", filepath.Join(dir, "server.key"))
+	collector, url, ca := startCollector(t, dir, pg.ConnString("vigil"))
 
 	type host struct {
 		name, dir string

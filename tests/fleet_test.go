@@ -42,12 +42,23 @@ func fleetDir(t *testing.T) string {
 	return d
 }
 
-// fleetCA writes a CA (ca.pem) and a certificate it signed for loopback
-// (server.pem, server.key) into dir.
-func fleetCA(t *testing.T, dir string) {
+// startCollector runs vigil-collector serve on a free loopback port with
+// the database connString and more args, its certificate signed by a CA
+// it makes in dir, and returns it with its URL and the CA's file.
+func startCollector(t *testing.T, dir, connString string, args ...string) (p *fleetProc, url, ca string) {
 	if _, err := devmode.Certificates(dir); err != nil {
 		t.Fatal(err)
 	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	args = append([]string{"serve", "--listen", addr, "--cert", filepath.Join(dir, devmode.CertFile),
+		"--key", filepath.Join(dir, devmode.KeyFile)}, args...)
+	p = startDaemon(t, "vigil-collector", []string{"VIGIL_COLLECTOR_DB=" + connString}, args...)
+	return p, "https://" + addr, filepath.Join(dir, devmode.CAFile)
 }
 
 // fleetProc is a process the test starts, kills and starts again.
@@ -148,13 +159,7 @@ func (h *fleetHost) session(t *testing.T, rec string, n int, gap time.Duration) 
 // Afterwards the collector holds every host's files byte for byte, all
 // verifying OK, and nothing of a forged or revoked host's.
 func TestFleetFaults(t *testing.T) {
-	outage := 10 * time.Second
-	if s := os.Getenv("VIGIL_FLEET_OUTAGE"); s != "" {
-		var err error
-		if outage, err = time.ParseDuration(s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	outage := envDuration(t, "VIGIL_FLEET_OUTAGE", 10*time.Second)
 	dir := fleetDir(t)
 	ctx := context.Background()
 	pg, err := pgcluster.Start(ctx, filepath.Join(dir, "pg"), pgcluster.Options{NoSync: true})
@@ -166,16 +171,8 @@ func TestFleetFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := "VIGIL_COLLECTOR_DB=" + pg.ConnString("vigil")
-	fleetCA(t, dir)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	url, ca, sock := "https://"+addr, filepath.Join(dir, "ca.pem"), filepath.Join(dir, "read.sock")
-	collector := startDaemon(t, "vigil-collector", []string{db}, "serve", "--listen", addr,
-		"--cert", filepath.Join(dir, "server.pem"), "--key", filepath.Join(dir, "server.key"), "--read-socket", sock)
+	sock := filepath.Join(dir, "read.sock")
+	collector, url, ca := startCollector(t, dir, pg.ConnString("vigil"), "--read-socket", sock)
 
 	admin := func(args ...string) string {
 		cmd := exec.Command(binPath("vigil-collector"), args...)
