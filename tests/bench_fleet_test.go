@@ -120,7 +120,7 @@ func benchHost(ctx context.Context, dir, host string, priv ed25519.PrivateKey, t
 // on) for VIGIL_BENCH_DURATION (default 60s), then the collector stopped
 // for VIGIL_BENCH_OUTAGE (default 30s) while they go on, then started. It
 // reports the rate acknowledged, the latency from a line's write to its
-// acknowledgement (searchable: texts are indexed in the same transaction),
+// acknowledgement (searchable: texts are stored in the same transaction, indexed within seconds),
 // the collector's RSS, the database's bytes per recorded byte, and the
 // catch-up time after the outage.
 func TestBenchFleet(t *testing.T) {
