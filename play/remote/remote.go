@@ -138,11 +138,7 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) (*http.Resp
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var e fleetapi.Error
-	if json.Unmarshal(body, &e) != nil || e.Error == "" {
-		e.Error = strings.TrimSpace(string(body))
-	}
-	return nil, fmt.Errorf("collector %s: %s: %s", c.name, http.StatusText(resp.StatusCode), e.Error)
+	return nil, fmt.Errorf("collector %s: %s: %s", c.name, http.StatusText(resp.StatusCode), fleetapi.ErrorText(body))
 }
 
 // getJSON GETs path and decodes its JSON reply into out.

@@ -18,11 +18,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +61,16 @@ type Ack struct {
 // (the host keeps its files and retries).
 type Error struct {
 	Error string `json:"error"`
+}
+
+// ErrorText is the message of a refusal's body: its Error, or the body
+// itself when it is not one (a proxy's page, say).
+func ErrorText(body []byte) string {
+	var e Error
+	if json.Unmarshal(body, &e) != nil || e.Error == "" {
+		return strings.TrimSpace(string(body))
+	}
+	return e.Error
 }
 
 // MaxAppend bounds one append's body: a tlog line is at most

@@ -80,3 +80,15 @@ func TestHandshake(t *testing.T) {
 		t.Error("TLS 1.2 was accepted")
 	}
 }
+
+func TestErrorText(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"error":"host revoked"}` + "\n": "host revoked",
+		"<html>Bad Gateway</html>\n":      "<html>Bad Gateway</html>",
+		`{"other":1}`:                     `{"other":1}`,
+	} {
+		if got := ErrorText([]byte(body)); got != want {
+			t.Errorf("ErrorText(%q) = %q, want %q", body, got, want)
+		}
+	}
+}

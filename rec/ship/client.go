@@ -51,11 +51,7 @@ func post(ctx context.Context, c *http.Client, url, ctype string, body []byte, o
 			return resp.StatusCode, nil
 		}
 	}
-	var e fleetapi.Error
-	if json.Unmarshal(reply, &e) != nil || e.Error == "" {
-		e.Error = strings.TrimSpace(string(reply))
-	}
-	return resp.StatusCode, &statusError{code: resp.StatusCode, msg: e.Error}
+	return resp.StatusCode, &statusError{code: resp.StatusCode, msg: fleetapi.ErrorText(reply)}
 }
 
 // Enroll enrolls the host's signing key with the one-time token
