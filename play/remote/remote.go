@@ -103,19 +103,11 @@ func Keygen(path string) (pubPath string, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", err
 	}
-	priv, err := keys.Generate()
-	if err != nil {
-		return "", err
-	}
 	// A person's key: theirs alone, not their group's.
-	if err := keys.WritePrivateMode(path, priv, 0o600); err != nil {
+	if _, err := keys.GenerateFiles(path, 0o600); err != nil {
 		return "", err
 	}
-	pubPath = path + ".pub"
-	if err := keys.WritePublic(pubPath, priv.Public().(ed25519.PublicKey)); err != nil {
-		return "", err
-	}
-	return pubPath, nil
+	return path + ".pub", nil
 }
 
 // get GETs path with query q and returns the reply when it is 200; any

@@ -72,6 +72,24 @@ func WritePrivateMode(path string, key ed25519.PrivateKey, mode os.FileMode) err
 	return writePEM(path, mode, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
+// GenerateFiles makes a new key and writes it to path with mode
+// (WritePrivateMode) and its public half to path.pub, never over existing
+// files, and returns the public key.
+func GenerateFiles(path string, mode os.FileMode) (ed25519.PublicKey, error) {
+	priv, err := Generate()
+	if err != nil {
+		return nil, err
+	}
+	if err := WritePrivateMode(path, priv, mode); err != nil {
+		return nil, err
+	}
+	pub := priv.Public().(ed25519.PublicKey)
+	if err := WritePublic(path+".pub", pub); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
 // WritePublic stores pub as a PEM "PUBLIC KEY" (PKIX) file with mode 0644,
 // refusing to overwrite an existing file.
 func WritePublic(path string, pub ed25519.PublicKey) error {

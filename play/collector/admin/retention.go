@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -149,15 +148,8 @@ func ListPurges(ctx context.Context, st *pgstore.Store, w io.Writer, trusted key
 // path (mode 0640, never over an existing file) and the public key, which
 // verifies them, in path.pub; and says so on w.
 func Keygen(w io.Writer, path string) error {
-	priv, err := keys.Generate()
+	pub, err := keys.GenerateFiles(path, 0o640)
 	if err != nil {
-		return err
-	}
-	if err := keys.WritePrivate(path, priv); err != nil {
-		return err
-	}
-	pub := priv.Public().(ed25519.PublicKey)
-	if err := keys.WritePublic(path+".pub", pub); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(w, "Purge records are signed with %s (key %s), verified with %s.pub.\n", path, keys.ID(pub), path)
