@@ -361,6 +361,44 @@ func TestFleetFaults(t *testing.T) {
 		t.Errorf("the collector's copy after the host's was edited: %v %q", err, out)
 	}
 
+	// The host's retention reaches the collector: a hold placed with
+	// vigilctl (and the recording it holds kept from the collector's
+	// purge: pgstore tests), a purge record the collector keeps when the
+	// host's copy is deleted.
+	hold := exec.Command(binPath("vigilctl"), "hold", "--dir", hosts[1].dir, "--reason", "case 4711", "long-"+hosts[1].name)
+	if out, err := hold.CombinedOutput(); err != nil {
+		t.Fatalf("vigilctl hold: %v\n%s", err, out)
+	}
+	rec := &store.PurgeRecord{Time: time.Now().UTC().Truncate(time.Second), Host: hosts[1].name, By: "root"}
+	recPath, _, err := store.AppendPurgeRecord(store.PurgedDir(hosts[1].dir), rec, hosts[1].priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		holds := admin("holds", "list")
+		purges := exec.Command(binPath("vigil-collector"), "purges", "host", hosts[1].name)
+		purges.Env = append(os.Environ(), db)
+		pout, _ := purges.CombinedOutput()
+		if strings.Contains(holds, "case 4711") && strings.Contains(holds, "(on the host)") &&
+			strings.Contains(string(pout), filepath.Base(recPath)+": OK") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the host's hold and purge record not at the collector:\n%s\n%s", holds, pout)
+		}
+	}
+	if err := os.Remove(recPath); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the shipper looks at the directory again
+	if out := admin("purges", "host", hosts[1].name); !strings.Contains(out, filepath.Base(recPath)+": OK") {
+		t.Errorf("the collector's copy of a purge record deleted on the host: %q", out)
+	}
+	out, err = exec.Command(binPath("vigil-play"), "list", "--server", sock, "--held", "--json").Output()
+	if err != nil || strings.Count(string(out), "\n") != 1 || !strings.Contains(string(out), "case 4711") {
+		t.Errorf("list --server --held: %v %q", err, out)
+	}
+
 	// A revoked host is heard no more; what it sent stays.
 	admin("hosts", "revoke", hosts[0].name)
 	if err := <-hosts[0].session(t, "after-revoke", 3, time.Millisecond); err != nil {

@@ -27,6 +27,12 @@ const (
 	Failed Action = "error"  // could not be read (so it is kept) or not deleted
 )
 
+// Entry is one recording, as purge found it, and its retention.
+type Entry struct {
+	Recording
+	Period
+}
+
 // Outcome is what purge found and did for one recording file.
 type Outcome struct {
 	Entry
@@ -113,11 +119,12 @@ func Purge(o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing key for the purge record: %w; nothing purged", err)
 	}
-	rec := &Record{Time: o.Now.UTC(), Host: o.Host, By: o.By, Policy: o.Policy, PolicyHash: o.PolicyHash}
+	rec := &store.PurgeRecord{Time: o.Now.UTC(), Host: o.Host, By: o.By, Policy: o.Policy, PolicyHash: o.PolicyHash}
 	for _, i := range purge {
-		rec.Recordings = append(rec.Recordings, res.Recordings[i].Entry)
+		e := res.Recordings[i].Entry
+		rec.Recordings = append(rec.Recordings, store.PurgeEntry{PurgedFile: e.PurgedFile, Retention: e.Period})
 	}
-	if res.Record, res.RecordSHA256, err = appendRecord(RecordsDir(o.Dir), rec, key); err != nil {
+	if res.Record, res.RecordSHA256, err = store.AppendPurgeRecord(store.PurgedDir(o.Dir), rec, key); err != nil {
 		return nil, fmt.Errorf("%w; nothing purged", err)
 	}
 	res.Seq = rec.Seq
@@ -132,7 +139,7 @@ func Purge(o Options) (*Result, error) {
 
 // examine decides about one recording file.
 func (o *Options) examine(path string, holds store.Holds) Outcome {
-	out := Outcome{Entry: Entry{Recording: Recording{File: path}}}
+	out := Outcome{Entry: Entry{Recording: Recording{PurgedFile: store.PurgedFile{File: path}}}}
 	fail := func(err error) Outcome {
 		out.Action, out.Why = Failed, "kept: "+bare(err).Error()
 		return out

@@ -15,25 +15,10 @@ import (
 	"github.com/vigil-rec/vigil/rec/store"
 )
 
-// Recording is what purge knows about one recording file.
+// Recording is what purge knows about one recording file: what its
+// record would say of it, and which file it is.
 type Recording struct {
-	File  string    `json:"file"`
-	Rec   string    `json:"rec"`
-	User  string    `json:"user"`
-	Host  string    `json:"host"`
-	Start time.Time `json:"start,omitzero"` // zero: the format has no wall-clock time (tlog 2.2)
-	// End is when the last message's last packet happened, by the
-	// recording's own (chained) time fields; zero when unknown.
-	End      time.Time `json:"end,omitzero"`
-	Modified time.Time `json:"modified,omitzero"` // the file's mtime
-	Size     int64     `json:"size"`
-	// Read in full only when the recording is due: the SHA-256 of the
-	// file, the chain hash of its last message (if that is an anchor) and
-	// its integrity state as vigil-play verify reports it.
-	SHA256   string `json:"sha256,omitempty"`
-	LastHash string `json:"last_hash,omitempty"`
-	State    string `json:"state,omitempty"`
-
+	store.PurgedFile
 	ino fileID
 }
 
@@ -63,8 +48,8 @@ func head(f *os.File) (*Recording, error) {
 		return nil, err
 	}
 	st := fi.Sys().(*syscall.Stat_t)
-	return &Recording{File: f.Name(), Rec: h.Rec, User: h.User, Host: h.Host, Start: h.Start,
-		Modified: fi.ModTime().UTC(), Size: h.Size, ino: fileID{uint64(st.Dev), st.Ino}}, nil
+	return &Recording{PurgedFile: store.PurgedFile{File: f.Name(), Rec: h.Rec, User: h.User, Host: h.Host, Start: h.Start,
+		Modified: fi.ModTime().UTC(), Size: h.Size}, ino: fileID{uint64(st.Dev), st.Ino}}, nil
 }
 
 // readAll reads the whole recording once: its SHA-256 and size, its

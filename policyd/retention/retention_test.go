@@ -231,7 +231,7 @@ func TestPurge(t *testing.T) {
 	if got := actions(res); len(got) != len(want) || !mapsEqual(got, want) {
 		t.Errorf("dry run: %v, want %v", got, want)
 	}
-	if res.Record != "" || exists(RecordsDir(f.dir)) || !exists(old) || !exists(gone) {
+	if res.Record != "" || exists(store.PurgedDir(f.dir)) || !exists(old) || !exists(gone) {
 		t.Fatalf("dry run changed something: %+v", res)
 	}
 
@@ -270,8 +270,7 @@ func TestPurge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var env store.Signed
-	r, err := parseRecord(data, &env)
+	_, r, err := store.ParsePurgeRecord(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +290,7 @@ func TestPurge(t *testing.T) {
 	if fi, err := os.Stat(res.Record); err != nil || fi.Mode() != 0o640 {
 		t.Errorf("record mode: %v %v", fi, err)
 	}
-	reps, err := VerifyRecords(RecordsDir(f.dir), trust(f.key))
+	reps, err := store.VerifyPurgeDir(store.PurgedDir(f.dir), trust(f.key))
 	if err != nil || len(reps) != 1 || reps[0].State != verify.OK || reps[0].Recordings != 3 {
 		t.Errorf("verify: %+v %v", reps, err)
 	}
@@ -325,13 +324,13 @@ func TestPurgeNeedsRecord(t *testing.T) {
 		t.Errorf("without key: %v, exists %v", err, exists(old))
 	}
 	f.keyFile, _ = testKey(t, t.TempDir())
-	if err := os.WriteFile(RecordsDir(f.dir), nil, 0o640); err != nil { // cannot be a directory
+	if err := os.WriteFile(store.PurgedDir(f.dir), nil, 0o640); err != nil { // cannot be a directory
 		t.Fatal(err)
 	}
 	if _, err := f.purge(now, false); err == nil || !strings.Contains(err.Error(), "nothing purged") || !exists(old) {
 		t.Errorf("record not writable: %v, exists %v", err, exists(old))
 	}
-	if err := os.Remove(RecordsDir(f.dir)); err != nil {
+	if err := os.Remove(store.PurgedDir(f.dir)); err != nil {
 		t.Fatal(err)
 	}
 	// A hold that cannot be read may be on this recording.
@@ -363,7 +362,7 @@ func chain(t *testing.T) (*fixture, []string) {
 
 func states(t *testing.T, f *fixture, trusted keys.Set) string {
 	t.Helper()
-	reps, err := VerifyRecords(RecordsDir(f.dir), trusted)
+	reps, err := store.VerifyPurgeDir(store.PurgedDir(f.dir), trusted)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,9 +378,8 @@ func TestRecordChain(t *testing.T) {
 	if got := states(t, f, trust(f.key)); got != "000001.json=OK 000002.json=OK 000003.json=OK" {
 		t.Fatalf("chain: %s", got)
 	}
-	var env store.Signed
 	data, _ := os.ReadFile(files[2])
-	if r, err := parseRecord(data, &env); err != nil || r.Prev == nil || r.Prev.File != filepath.Base(files[1]) {
+	if _, r, err := store.ParsePurgeRecord(data); err != nil || r.Prev == nil || r.Prev.File != filepath.Base(files[1]) {
 		t.Fatalf("link: %+v %v", r, err)
 	}
 	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize))

@@ -11,13 +11,11 @@ import (
 
 	"github.com/vigil-rec/vigil/conf"
 	"github.com/vigil-rec/vigil/conf/decide"
+	"github.com/vigil-rec/vigil/rec/store"
 )
 
 // Period is how long a recording is kept after it ends, and why.
-type Period struct {
-	Days int    `json:"retention_days"`         // 0: forever
-	By   string `json:"retention_by,omitempty"` // the rule, or [retention] days
-}
+type Period = store.Retention
 
 // LookupUser resolves a user for the policy engine; (nil, nil) means there
 // is no such user (any more).

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/store"
 )
 
 // Endpoints.
@@ -47,7 +48,45 @@ const (
 	// The key enrolled is the client certificate's (PeerKey), which the
 	// host has just proved it holds; the Enroll names the same key.
 	PathEnroll = "/v1/enroll"
+	// PathPurgeRecord stores one of the calling host's purge records
+	// (rec/spec/purge.md §4): POST PathPurgeRecord?file=NAME with the
+	// record file's bytes, NAME its name in the host's purged/ directory.
+	// The record must verify against the host's enrolled keys and name
+	// the host. 200 with a Stored: stored now, or already (the same
+	// bytes); 409 Conflict when the collector holds other bytes under
+	// NAME (a record is never rewritten: the collector keeps its copy).
+	PathPurgeRecord = "/v1/purge-record"
+	// PathHostHolds sets the legal holds the calling host has in force
+	// (its holds/ directory, rec/spec/purge.md §3): POST a HostHolds with
+	// all of them; holds the host no longer has are released. They keep
+	// the host's recordings from the collector's purge too. Reply
+	// HostHoldsReply. Holds placed at the collector are not the host's to
+	// release.
+	PathHostHolds = "/v1/host-holds"
 )
+
+// Stored is the reply to a purge record.
+type Stored struct {
+	New bool `json:"new"` // false: the collector held it already
+}
+
+// MaxPurgeRecord bounds a purge record's body: one record lists every
+// recording one purge deleted (about 600 bytes each).
+const MaxPurgeRecord = 16 << 20
+
+// HostHolds is the holds a host has in force, all of them.
+type HostHolds struct {
+	Holds []store.Hold `json:"holds"`
+}
+
+// MaxHostHolds bounds a HostHolds body.
+const MaxHostHolds = 16 << 20
+
+// HostHoldsReply says what a HostHolds changed at the collector.
+type HostHoldsReply struct {
+	Placed   int `json:"placed"`
+	Released int `json:"released"`
+}
 
 // Ack says how many bytes of a file the collector holds.
 type Ack struct {

@@ -1,7 +1,8 @@
 // Package ship sends a host's recording files to the collector as they are
 // written (vigil-ship): the complete lines of every recording file in the
 // recording directory, appended to the collector's copy through
-// fleetapi.PathAppend.
+// fleetapi.PathAppend; and the host's retention, its purge records and
+// holds (retention.go).
 //
 // The files themselves are the spool: the shipper keeps nothing but the
 // collector's acknowledged offset of each file, which it asks the
@@ -61,8 +62,9 @@ const refusedRetry = time.Minute
 // Shipper ships the recording files of one directory. Run or Once, not
 // both at the same time.
 type Shipper struct {
-	opt   Options
-	files map[string]*file
+	opt       Options
+	files     map[string]*file
+	retention retention
 }
 
 // file is what the shipper knows of one recording file.
@@ -151,6 +153,7 @@ func (s *Shipper) forget() {
 	for _, f := range s.files {
 		f.known = false
 	}
+	s.retention.forget()
 }
 
 // fileError is a file's own trouble (unreadable, refused by the collector):
@@ -208,7 +211,10 @@ func (s *Shipper) pass(ctx context.Context, once bool) (refused []error, err err
 			delete(s.files, name)
 		}
 	}
-	return refused, nil
+	// After the recordings: a hold or purge record names recordings the
+	// collector then has.
+	more, err := s.shipRetention(ctx, once, now)
+	return append(refused, more...), err
 }
 
 // shipFile sends the complete lines of the file name past what the
@@ -308,8 +314,7 @@ func completeLines(r io.ReaderAt, off, size int64) ([]byte, error) {
 
 // append sends data (whole lines, or nothing to ask) at offset off of file
 // name and returns the collector's Ack, and whether it was a 409: the
-// collector holds another length than off. A 4xx other than 409 (and than
-// 408 and 429, the collector's own trouble) is a *fileError.
+// collector holds another length than off. A refusal is a *fileError.
 func (s *Shipper) append(ctx context.Context, name string, off int64, data []byte) (int64, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
 	defer cancel()
@@ -318,13 +323,9 @@ func (s *Shipper) append(ctx context.Context, name string, off int64, data []byt
 	}.Encode()
 	var ack fleetapi.Ack
 	code, err := post(ctx, s.opt.Client, u, "application/octet-stream", data, &ack, http.StatusOK, http.StatusConflict)
-	var se *statusError
 	switch {
-	case errors.As(err, &se) && se.code >= 400 && se.code < 500 &&
-		se.code != http.StatusRequestTimeout && se.code != http.StatusTooManyRequests:
-		return 0, false, &fileError{fmt.Errorf("append to %s at %d: %w", name, off, err)}
 	case err != nil:
-		return 0, false, fmt.Errorf("append to %s at %d: %w", name, off, err)
+		return 0, false, refusal(err, fmt.Sprintf("append to %s at %d", name, off))
 	case ack.Acked < 0:
 		return 0, false, fmt.Errorf("append to %s at %d: the collector acknowledged %d bytes", name, off, ack.Acked)
 	}

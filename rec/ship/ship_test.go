@@ -49,7 +49,7 @@ type collector struct {
 	sent      atomic.Int64 // bytes of non-empty bodies received
 	conflicts atomic.Int64 // 409s replied
 	acks      chan ack     // every Ack of a non-empty body, when not nil
-	names     sync.Map     // file names asked about
+	names     sync.Map     // recording file names asked about
 }
 
 type ack struct {
@@ -67,7 +67,9 @@ func (c *collector) store() (http.Handler, *pgstore.Store) {
 func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, _ := c.store()
 	file := r.URL.Query().Get("file")
-	c.names.Store(file, true)
+	if r.URL.Path == fleetapi.PathAppend {
+		c.names.Store(file, true)
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		c.t.Error(err)

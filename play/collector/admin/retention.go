@@ -144,6 +144,35 @@ func ListPurges(ctx context.Context, st *pgstore.Store, w io.Writer, trusted key
 	return bad, nil
 }
 
+// ListHostPurges writes the purge records host shipped, each verified
+// against the host's keys and chain as `vigilctl verify-purges` verifies
+// them on the host, one line each. It returns how many are not OK.
+func ListHostPurges(ctx context.Context, st *pgstore.Store, w io.Writer, host string) (int, error) {
+	reps, err := st.HostPurges(ctx, host)
+	if err != nil {
+		return 0, err
+	}
+	if len(reps) == 0 {
+		_, err := fmt.Fprintf(w, "no purge records of host %s\n", safetext.Printable(host))
+		return 0, err
+	}
+	bad := 0
+	for _, r := range reps {
+		line := safetext.Printable(r.File) + ": " + r.StateName
+		if r.State != verify.OK {
+			bad++
+			line += ": " + safetext.Printable(r.Detail)
+		}
+		if r.Seq > 0 {
+			line += fmt.Sprintf(" (seq %d, %s, purged %d, key %s)", r.Seq, stamp(r.Time), r.Recordings, r.Key)
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return bad, err
+		}
+	}
+	return bad, nil
+}
+
 // Keygen makes the key that signs the purge records: the private key in
 // path (mode 0640, never over an existing file) and the public key, which
 // verifies them, in path.pub; and says so on w.

@@ -17,7 +17,9 @@ var (
 )
 
 // Hold is a legal hold on a recording: purge keeps the recording while the
-// hold is in force. A released hold stays, for the record.
+// hold is in force. A released hold stays, for the record. Holds placed at
+// the collector have Origin "collector"; those a host has in force
+// (SetHostHolds) "host", and hold every file of the host's recording id.
 type Hold struct {
 	ID          int64      `json:"id"`
 	RecordingID int64      `json:"recording_id"`
@@ -28,15 +30,26 @@ type Hold struct {
 	Since       time.Time  `json:"since"`
 	ReleasedBy  string     `json:"released_by,omitempty"`
 	ReleasedAt  *time.Time `json:"released_at,omitempty"` // nil: in force
+	Origin      string     `json:"origin"`
 }
 
+// Origins of holds.
+const (
+	OriginCollector = "collector"
+	OriginHost      = "host"
+)
+
+// onHost follows who placed a host's hold, as the collector shows it (in
+// queries, as a literal).
+const onHost = " (on the host)"
+
 // holdColumns are what scanHold reads, of holds k.
-const holdColumns = "k.id, k.recording_id, k.host, k.file, k.reason, k.held_by, k.held_at, k.released_by, k.released_at"
+const holdColumns = "k.id, k.recording_id, k.host, k.file, k.reason, k.held_by, k.held_at, k.released_by, k.released_at, 'collector'"
 
 func scanHold(row pgx.CollectableRow) (Hold, error) {
 	var h Hold
 	var releasedBy *string
-	err := row.Scan(&h.ID, &h.RecordingID, &h.Host, &h.File, &h.Reason, &h.By, &h.Since, &releasedBy, &h.ReleasedAt)
+	err := row.Scan(&h.ID, &h.RecordingID, &h.Host, &h.File, &h.Reason, &h.By, &h.Since, &releasedBy, &h.ReleasedAt, &h.Origin)
 	if releasedBy != nil {
 		h.ReleasedBy = *releasedBy
 	}
@@ -112,9 +125,16 @@ func (s *Store) Release(ctx context.Context, host, file, by string) (*Hold, erro
 	return &hs[0], nil
 }
 
-// Holds lists the holds, those released too, oldest first.
+// Holds lists the holds, those released too, oldest first: the
+// collector's, and the hosts' (their file the base name of the path the
+// host's hold names, RecordingID 0).
 func (s *Store) Holds(ctx context.Context) ([]Hold, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+holdColumns+" FROM holds k ORDER BY k.held_at, k.id")
+	rows, err := s.pool.Query(ctx, "SELECT "+holdColumns+` FROM holds k
+		UNION ALL
+		SELECT hh.id, 0, h.name, regexp_replace(hh.file, '^.*/', ''), hh.reason, hh.held_by || '`+onHost+`', hh.held_at,
+			CASE WHEN hh.released_at IS NOT NULL THEN 'the host' END, hh.released_at, 'host'
+		FROM host_holds hh JOIN hosts h ON h.id = hh.host_id
+		ORDER BY 7, 1`)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list holds: %w", err)
 	}

@@ -230,9 +230,10 @@ type purgePlan struct {
 // delete, and those to keep.
 func planPurge(ctx context.Context, tx pgx.Tx, due, cutoff time.Time) (*purgePlan, error) {
 	rows, err := tx.Query(ctx, `SELECT r.id, h.name, r.file, r.rec, r.user_name, r.start_time, r.end_time, r.month,
-			r.bytes, r.last_hash, r.state, r.updated_at, k.id
+			r.bytes, r.last_hash, r.state, r.updated_at, k.id, hh.id, hh.reason, hh.held_by || '`+onHost+`', hh.held_at
 		FROM recordings r JOIN hosts h ON h.id = r.host_id
 		LEFT JOIN holds k ON k.recording_id = r.id AND k.released_at IS NULL
+		LEFT JOIN host_holds hh ON hh.host_id = r.host_id AND hh.rec = r.rec AND r.rec <> '' AND hh.released_at IS NULL
 		WHERE r.month < $1 ORDER BY r.month, h.name, r.file`, due)
 	if err != nil {
 		return nil, fmt.Errorf("due recordings: %w", err)
@@ -245,10 +246,12 @@ func planPurge(ctx context.Context, tx pgx.Tx, due, cutoff time.Time) (*purgePla
 		var id int64
 		var k KeptRecording
 		var start, end *time.Time
-		var holdID *int64
+		var holdID, hostHoldID *int64
+		var hostReason, hostBy *string
+		var hostSince *time.Time
 		p := &k.PurgedRecording
 		err := rows.Scan(&id, &p.Host, &p.File, &p.Rec, &p.User, &start, &end, &p.Month, &p.Bytes, &p.LastHash, &p.State,
-			&k.UpdatedAt, &holdID)
+			&k.UpdatedAt, &holdID, &hostHoldID, &hostReason, &hostBy, &hostSince)
 		if err != nil {
 			return nil, fmt.Errorf("due recordings: %w", err)
 		}
@@ -259,13 +262,17 @@ func planPurge(ctx context.Context, tx pgx.Tx, due, cutoff time.Time) (*purgePla
 			p.End = end.UTC()
 		}
 		p.Month = p.Month.UTC()
-		if holdID == nil && !k.UpdatedAt.After(cutoff) {
+		if holdID == nil && hostHoldID == nil && !k.UpdatedAt.After(cutoff) {
 			pl.res.Purged = append(pl.res.Purged, *p)
 			pl.ids[p.Month] = append(pl.ids[p.Month], id)
 			continue
 		}
-		if holdID != nil {
+		switch {
+		case holdID != nil: // the collector's hold is read below
 			held[*holdID] = len(pl.res.Kept)
+		case hostHoldID != nil:
+			k.Hold = &Hold{ID: *hostHoldID, RecordingID: id, Host: p.Host, File: p.File, Reason: *hostReason,
+				By: *hostBy, Since: *hostSince, Origin: OriginHost}
 		}
 		pl.keeps[p.Month] = true
 		pl.res.Kept = append(pl.res.Kept, k)

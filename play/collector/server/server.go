@@ -72,6 +72,8 @@ func New(st *pgstore.Store, log *slog.Logger) *Handler {
 		searches: make(chan struct{}, maxSearches), hosts: map[string]bool{}, bodyTime: bodyTimeout}
 	h.mux.HandleFunc("POST "+fleetapi.PathAppend, h.append)
 	h.mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
+	h.mux.HandleFunc("POST "+fleetapi.PathPurgeRecord, h.purgeRecord)
+	h.mux.HandleFunc("POST "+fleetapi.PathHostHolds, h.hostHolds)
 	h.mux.HandleFunc("GET "+fleetapi.PathRecordings, h.readHandler(h.recordings))
 	h.mux.HandleFunc("GET "+fleetapi.PathRecording, h.readHandler(h.recording))
 	h.mux.HandleFunc("GET "+fleetapi.PathKeys, h.readHandler(h.keys))
@@ -85,7 +87,7 @@ func New(st *pgstore.Store, log *slog.Logger) *Handler {
 func (h *Handler) other(w http.ResponseWriter, r *http.Request) {
 	method := ""
 	switch r.URL.Path {
-	case fleetapi.PathAppend, fleetapi.PathEnroll:
+	case fleetapi.PathAppend, fleetapi.PathEnroll, fleetapi.PathPurgeRecord, fleetapi.PathHostHolds:
 		method = http.MethodPost
 	case fleetapi.PathRecordings, fleetapi.PathRecording, fleetapi.PathKeys, fleetapi.PathSearch:
 		method = http.MethodGet
@@ -131,27 +133,39 @@ func storeStatus(err error) int {
 	case errors.Is(err, pgstore.ErrUnknownHost), errors.Is(err, pgstore.ErrHostRevoked),
 		errors.Is(err, pgstore.ErrKeyRevoked), errors.Is(err, pgstore.ErrUnknownKey),
 		errors.Is(err, pgstore.ErrWrongHost), errors.Is(err, pgstore.ErrBadToken),
-		errors.Is(err, pgstore.ErrKeyInUse):
+		errors.Is(err, pgstore.ErrKeyInUse), errors.Is(err, pgstore.ErrRecordForged):
 		return http.StatusForbidden
-	case errors.Is(err, pgstore.ErrNotLines):
+	case errors.Is(err, pgstore.ErrNotLines), errors.Is(err, pgstore.ErrBadRecord), errors.Is(err, pgstore.ErrBadHolds):
 		return http.StatusBadRequest
+	case errors.Is(err, pgstore.ErrRecordRewritten):
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }
 
-func (h *Handler) append(w http.ResponseWriter, r *http.Request) {
+// peerHost is the enrolled host whose key the client certificate is, and
+// the key's id; when there is none, it has refused the request.
+func (h *Handler) peerHost(w http.ResponseWriter, r *http.Request) (host, keyID string, ok bool) {
 	pub, keyID, err := fleetapi.PeerKey(r.TLS)
 	if err != nil {
 		h.refuse(w, r, http.StatusForbidden, err)
-		return
+		return "", "", false
 	}
-	host, _, err := h.store.HostByKey(r.Context(), pub)
+	host, _, err = h.store.HostByKey(r.Context(), pub)
 	if err != nil {
 		attrs := []any{"key", keyID}
 		if host != "" { // a revoked key's or host's
 			attrs = append(attrs, "host", host)
 		}
 		h.refuse(w, r, storeStatus(err), err, attrs...)
+		return "", "", false
+	}
+	return host, keyID, true
+}
+
+func (h *Handler) append(w http.ResponseWriter, r *http.Request) {
+	host, keyID, ok := h.peerHost(w, r)
+	if !ok {
 		return
 	}
 	file, off, err := appendArgs(r)

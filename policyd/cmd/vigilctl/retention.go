@@ -231,7 +231,7 @@ read, recorded or deleted (see the messages), 2 bad option.`,
 				fmt.Fprintf(stderr, "vigilctl: warning: %v: purged recordings' integrity is noted against no trusted key\n", err)
 				trusted = keys.Set{}
 			}
-			warnRecords(stderr, retention.RecordsDir(abs), trusted)
+			warnRecords(stderr, store.PurgedDir(abs), trusted)
 			res, err := retention.Purge(retention.Options{Dir: abs, Now: when, Rules: retention.NewRules(e.Policy(), lookupUser),
 				Trusted: trusted, KeyFile: keyFile, DryRun: dryRun,
 				Host: hostinfo.FQDN(2 * time.Second), By: hostinfo.Caller(), Policy: policy, PolicyHash: hex.EncodeToString(sum[:])})
@@ -267,7 +267,7 @@ read, recorded or deleted (see the messages), 2 bad option.`,
 // still runs (a damaged record must not stop retention), the next record
 // chains to the newest one.
 func warnRecords(w io.Writer, dir string, trusted keys.Set) {
-	reps, err := retention.VerifyRecords(dir, trusted)
+	reps, err := store.VerifyPurgeDir(dir, trusted)
 	if err != nil {
 		fmt.Fprintf(w, "vigilctl: warning: %v\n", err)
 		return
@@ -333,7 +333,7 @@ func verifyPurgesCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify-purges [DIR]",
 		Short: "Verify the signed, chained records of what purge deleted",
-		Long: `Checks every purge record in DIR (default ` + retention.RecordsDir(store.DefaultDir) + `): its signature
+		Long: `Checks every purge record in DIR (default ` + store.PurgedDir(store.DefaultDir) + `): its signature
 against the trusted public keys and its link to the record before it.
 States, worst first: MODIFIED (changed after it was signed, not in the
 canonical layout, not what the next record linked to, or a seq used twice),
@@ -345,7 +345,7 @@ Exit status: 0 every record OK (or none), 1 some record not OK, 2 the
 directory or a key could not be read.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := retention.RecordsDir(store.DefaultDir)
+			dir := store.PurgedDir(store.DefaultDir)
 			if len(args) == 1 {
 				dir = args[0]
 			}
@@ -353,7 +353,7 @@ directory or a key could not be read.`,
 			if err != nil {
 				return &exitError{2, err}
 			}
-			reps, err := retention.VerifyRecords(dir, trusted)
+			reps, err := store.VerifyPurgeDir(dir, trusted)
 			if err != nil {
 				return &exitError{2, err}
 			}

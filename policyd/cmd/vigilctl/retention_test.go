@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-rec/vigil/policyd/retention"
 	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/store/storetest"
 )
 
@@ -102,7 +103,7 @@ retention_days = 365
 			t.Errorf("dry run does not say %q:\n%s", want, out)
 		}
 	}
-	if _, err := os.Stat(retention.RecordsDir(dir)); err == nil {
+	if _, err := os.Stat(store.PurgedDir(dir)); err == nil {
 		t.Error("dry run wrote a record")
 	}
 	for _, p := range []string{old, held, young, daemon, ancient, gone} {
@@ -130,7 +131,7 @@ retention_days = 365
 		}
 	}
 
-	verifyOut, err := run(t, verifyPurgesCmd(), "-k", keyDir, retention.RecordsDir(dir))
+	verifyOut, err := run(t, verifyPurgesCmd(), "-k", keyDir, store.PurgedDir(dir))
 	if err != nil || !strings.Contains(verifyOut, res.Record+": OK (seq 1, 2026-06-01T12:00:00Z, purged 3, key "+keys.ID(pub)+")") {
 		t.Fatalf("verify-purges: %v\n%s", err, verifyOut)
 	}
@@ -141,7 +142,7 @@ retention_days = 365
 	if err := os.WriteFile(res.Record, bytes.Replace(data, []byte(`"user":"root"`), []byte(`"user":"toor"`), 1), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	verifyOut, err = run(t, verifyPurgesCmd(), "-k", keyDir, retention.RecordsDir(dir))
+	verifyOut, err = run(t, verifyPurgesCmd(), "-k", keyDir, store.PurgedDir(dir))
 	if exitCode(err) != 1 || !strings.Contains(verifyOut, res.Record+": MODIFIED: the signature does not verify") {
 		t.Errorf("verify-purges after an edit: %v\n%s", err, verifyOut)
 	}
@@ -160,7 +161,7 @@ retention_days = 365
 	if _, err := purge("--now", "yesterday"); exitCode(err) != 2 {
 		t.Errorf("bad --now: %v", err)
 	}
-	if _, err := run(t, verifyPurgesCmd(), "-k", filepath.Join(keyDir, "none"), retention.RecordsDir(dir)); exitCode(err) != 2 {
+	if _, err := run(t, verifyPurgesCmd(), "-k", filepath.Join(keyDir, "none"), store.PurgedDir(dir)); exitCode(err) != 2 {
 		t.Errorf("missing key: %v", err)
 	}
 }

@@ -72,7 +72,9 @@ func main() {
 		Use:   "vigil-ship [OPTION...]",
 		Short: "Send this host's recordings to the collector",
 		Long: "Follows the recording directory and sends the complete lines of every recording file\n" +
-			"to the collector as they are written; the files are the spool while it is unreachable.",
+			"to the collector as they are written; the files are the spool while it is unreachable.\n" +
+			"Also sends each purge record (purged/) once, and the legal holds (holds/) whenever\n" +
+			"they change: a host's hold keeps the recording from the collector's purge too.",
 		Version:       version.Version,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,

@@ -159,7 +159,26 @@ signed by a key not trusted; UNSIGNED. Exit status 1 when a record is not OK.`,
 	list.Flags().StringArrayVarP(&keyPaths, "key", "k", []string{defaultPurgeKey + ".pub"},
 		"trusted public `KEY` file, or directory of *.pub (repeatable)")
 	list.Flags().BoolVarP(&recordings, "recordings", "r", false, "also list the recordings each record says were purged")
-	cmd.AddCommand(list)
+	host := &cobra.Command{
+		Use:   "host HOST",
+		Short: "List the purge records HOST shipped, each verified as on the host",
+		Long: `List the purge records HOST's vigil-ship sent (its purged/ directory), each verified
+against the host's enrolled keys (revoked ones too: old records were signed with them)
+and its link to the record before it, as vigilctl verify-purges does on the host. The
+collector's copies stay when the host's are deleted or rewritten: MISSING here means
+a record the host never shipped. Exit status 1 when a record is not OK.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return open.with(cmd.Context(), func(st *pgstore.Store) error {
+				bad, err := admin.ListHostPurges(cmd.Context(), st, cmd.OutOrStdout(), args[0])
+				if err == nil && bad > 0 {
+					err = fmt.Errorf("%d purge record(s) of host %s do not verify (above)", bad, args[0])
+				}
+				return err
+			})
+		},
+	}
+	cmd.AddCommand(list, host)
 	return cmd
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-rec/vigil/play/collector/pgstore"
 	"github.com/vigil-rec/vigil/play/collector/pgtest"
 	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/store/storetest"
 )
 
@@ -159,5 +160,62 @@ func TestRetention(t *testing.T) {
 	if code, out := cli("purges", "list", "--key", key+".pub", "--recordings"); code != 1 || !regexp.MustCompile(`(?m)^1 +MODIFIED +`).MatchString(out) ||
 		!strings.Contains(out, "user `lice") || !strings.Contains(out, "seq 1: MODIFIED: the signature does not verify") {
 		t.Errorf("purges list of a changed record: %d\n%s", code, out)
+	}
+}
+
+// purges host lists the purge records a host shipped, verified; one the
+// host never shipped shows as MISSING, and the exit status says so.
+func TestPurgesHost(t *testing.T) {
+	db := pgtest.DB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const host = "web1.example.com"
+	hostKey, err := keys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := pgstore.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.AddHost(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddHostKey(ctx, host, hostKey.Public().(ed25519.PublicKey)); err != nil {
+		t.Fatal(err)
+	}
+	cli := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := run(append(args, "--db", db), &out, &out)
+		return code, out.String()
+	}
+	if code, out := cli("purges", "host", host); code != 0 || out != "no purge records of host "+host+"\n" {
+		t.Errorf("purges host without records: %d %q", code, out)
+	}
+	dir := t.TempDir()
+	var names []string
+	for day := 1; day <= 3; day++ {
+		r := &store.PurgeRecord{Time: time.Date(2026, 6, day, 12, 0, 0, 0, time.UTC), Host: host, By: "root"}
+		path, _, err := store.AppendPurgeRecord(dir, r, hostKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, filepath.Base(path))
+	}
+	for _, n := range []string{names[0], names[2]} {
+		data, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.AddHostPurgeRecord(ctx, host, n, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out := cli("purges", "host", host)
+	want := regexp.MustCompile(`^` + host + `/purged/` + names[0] + `: OK \(seq 1, 2026-06-01T12:00:00Z, purged 0, key [0-9a-f]{16}\)\n` +
+		host + `/purged/` + names[2] + `: MISSING: the record before it, ` + names[1] + ` \(seq 2\), is missing \(seq 3, `)
+	if code != 1 || !want.MatchString(out) || !strings.Contains(out, "1 purge record(s) of host "+host+" do not verify") {
+		t.Errorf("purges host with a record never shipped: %d\n%s", code, out)
 	}
 }
