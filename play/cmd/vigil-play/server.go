@@ -253,11 +253,11 @@ func downloadRemote(cmd *cobra.Command, c *remote.Client, name string) (path str
 // collector's copy of it (the same name, of the host the file's first
 // message names), line by line: a file changed on its host after it was
 // shipped no longer matches what the collector stored as it arrived.
-func compareServer(cmd *cobra.Command, c *remote.Client, paths []string) error {
+func compareServer(cmd *cobra.Command, c *remote.Client, paths []string, host string) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	status := exitOK
 	for _, path := range paths {
-		verdict, err := compareOne(cmd, c, path)
+		verdict, err := compareOne(cmd, c, path, host)
 		if err != nil {
 			warn(stderr, "%s: %v", path, err)
 			status = exitUsageErr
@@ -274,23 +274,28 @@ func compareServer(cmd *cobra.Command, c *remote.Client, paths []string) error {
 	return nil
 }
 
-func compareOne(cmd *cobra.Command, c *remote.Client, path string) (string, error) {
-	head, err := store.ReadHead(path)
-	if err != nil {
-		return "", err
+func compareOne(cmd *cobra.Command, c *remote.Client, path, host string) (string, error) {
+	hint := ""
+	if host == "" {
+		hint = " (the host the file's first line names; --host names another)"
+		head, err := store.ReadHead(path)
+		if err == nil && head.Host == "" {
+			err = errors.New("no message names the recording's host")
+		}
+		if err != nil {
+			return "", fmt.Errorf("%w (--host names the host)", err)
+		}
+		host = head.Host
 	}
-	if head.Host == "" {
-		return "", errors.New("no message names the recording's host")
-	}
-	name := remote.Name(head.Host, filepath.Base(path))
+	name := remote.Name(host, filepath.Base(path))
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	body, err := c.Open(cmd.Context(), head.Host, filepath.Base(path), 0)
+	body, err := c.Open(cmd.Context(), host, filepath.Base(path), 0)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w%s", err, hint)
 	}
 	defer body.Close()
 	local, stored := tlog.NewLineReader(f, 64<<10, tlog.MaxLine), tlog.NewLineReader(body, 64<<10, tlog.MaxLine)

@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-rec/vigil/play/collector/pgstore"
 	"github.com/vigil-rec/vigil/play/collector/pgtest"
 	"github.com/vigil-rec/vigil/play/collector/server"
+	"github.com/vigil-rec/vigil/play/remote"
 	"github.com/vigil-rec/vigil/play/internal/recgen"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
@@ -255,6 +256,22 @@ func TestServer(t *testing.T) {
 		code, out, errOut := runCLI("", "verify", "--server", f.sock, "--compare", path)
 		if code != c.code || !strings.HasPrefix(out, path+c.want) {
 			t.Errorf("verify --compare: %d %q %q, want %d %q", code, out, errOut, c.code, path+c.want)
+		}
+	}
+	// A first line edited to name no host, or another: --host says whose
+	// copy it is.
+	for _, first := range []string{"{}\n", strings.Replace(lines[0], `"host":"`, `"host":"x`, 1)} {
+		path := filepath.Join(t.TempDir(), filepath.Base(f.file))
+		if err := os.WriteFile(path, []byte(first+strings.Join(lines[1:], "")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errOut := runCLI("", "verify", "--server", f.sock, "--compare", path); code != exitUsageErr || !strings.Contains(errOut, "--host") {
+			t.Errorf("verify --compare of a file whose first line is %q: %d %q", first, code, errOut)
+		}
+		host, _, _ := remote.ParseName(f.name)
+		code, out, errOut := runCLI("", "verify", "--server", f.sock, "--compare", "--host", host, path)
+		if want := path + ": MODIFIED at line 1: differs from the collector's copy " + f.name; code != exitFailed || !strings.HasPrefix(out, want) {
+			t.Errorf("verify --compare --host: %d %q %q, want %q", code, out, errOut, want)
 		}
 	}
 	if code, _, errOut := runCLI("", "list", "--server", "http://"+f.url[len("https://"):]); code != exitUsageErr || !strings.Contains(errOut, "want https://") {

@@ -47,6 +47,7 @@ func verifyCmd() *cobra.Command {
 	var source string
 	var sf serverFlags
 	var compare bool
+	var compareHost string
 	cmd := &cobra.Command{
 		Use:   "verify [-k KEYFILE|DIR]... [FILE|DIR...|-r journal [REC...]|--server URL [HOST/FILE...]]",
 		Short: "Check recordings' hash chains and signatures",
@@ -75,7 +76,9 @@ trusts for each host. With --compare, the arguments are local recording FILEs,
 each compared line by line with the collector's copy of it: OK when identical (or
 when the file only goes on beyond what was shipped), MODIFIED at the first line
 that differs (a file changed on its host after it was shipped), TRUNCATED when
-the collector holds lines the file no longer has.
+the collector holds lines the file no longer has. The copy is the one of the host
+the file's first line names, or of --host H (a file whose first line was edited
+no longer names its host).
 
 Exit status: 0 every recording is OK, 1 some recording is not OK, 2 usage error or
 a file or key could not be read.`,
@@ -94,8 +97,10 @@ a file or key could not be read.`,
 				return &exitError{exitUsageErr, errors.New("--server verifies the collector's recordings: no --reader")}
 			case compare && (c == nil || len(args) == 0):
 				return &exitError{exitUsageErr, errors.New("--compare compares FILEs with a collector's copies: give --server and FILEs")}
+			case compareHost != "" && !compare:
+				return &exitError{exitUsageErr, errors.New("--host names the host of --compare's FILEs")}
 			case compare:
-				return compareServer(cmd, c, args)
+				return compareServer(cmd, c, args, compareHost)
 			case c != nil && len(keyPaths) == 0:
 				return verifyServer(cmd, c, args, nil)
 			}
@@ -128,6 +133,7 @@ a file or key could not be read.`,
 	cmd.Flags().StringVarP(&source, "reader", "r", "file", "read from `READER`: file, or journal (the arguments are then recording ids)")
 	addServerFlags(cmd, &sf)
 	cmd.Flags().BoolVar(&compare, "compare", false, "with --server, compare each local FILE with the collector's copy of it")
+	cmd.Flags().StringVar(&compareHost, "host", "", "with --compare, the copies of host `H` (default: the host each FILE's first line names)")
 	return cmd
 }
 
