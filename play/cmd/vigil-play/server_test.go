@@ -21,8 +21,8 @@ import (
 	"github.com/vigil-rec/vigil/play/collector/pgstore"
 	"github.com/vigil-rec/vigil/play/collector/pgtest"
 	"github.com/vigil-rec/vigil/play/collector/server"
-	"github.com/vigil-rec/vigil/play/remote"
 	"github.com/vigil-rec/vigil/play/internal/recgen"
+	"github.com/vigil-rec/vigil/play/remote"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
 )
