@@ -15,6 +15,8 @@ DEB_PKGS := tlog rsyslog systemd asciinema bsdutils util-linux procps gcc libc6-
 	openssh-server sshpass slapd ldap-utils dbus libpam0g-dev libpam-wrapper libnss-wrapper pamtester \
 	valgrind expect sudo login passwd rsync checkpolicy semodule-utils setools m4 gawk \
 	lintian postgresql
+# Vigil's Cockpit page (play/web) and its browser test.
+DEB_PKGS += cockpit-ws cockpit-bridge cockpit-system chromium acl
 
 
 .PHONY: demo-fleet bench-fleet all build deps test test-go bench install deb pkg-files demo fuzz clean lint selinux-share sssd-root
@@ -57,9 +59,19 @@ deps:
 		echo "installing: $$missing"; \
 		rcd=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; rcd=1; }; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; st=$$?; \
+		! echo "$$missing" | grep -qx cockpit-ws || systemctl disable --quiet cockpit.socket 2>/dev/null; \
 		[ -z "$$rcd" ] || rm -f /usr/sbin/policy-rc.d; [ $$st = 0 ] || exit $$st; \
 	fi
 	@command -v $(GO) >/dev/null || { echo "Go >= 1.21 is required (it fetches the 1.26 toolchain itself): see README"; exit 1; }
+
+# The Cockpit page: play/web bundled from npm (esbuild, xterm.js) into
+# play/web/dist, what is installed as /usr/share/cockpit/vigil.
+.PHONY: web
+WEB := play/web
+web: $(WEB)/dist/index.js
+$(WEB)/dist/index.js: $(WEB)/package-lock.json $(WEB)/build.mjs $(WEB)/index.html $(WEB)/manifest.json $(wildcard $(WEB)/src/*)
+	@command -v npm >/dev/null || { echo "npm is required to build the Cockpit page (play/web/README.md)"; exit 1; }
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 
 # Unit, fuzz-seed and end-to-end tests (tests/ drives the real binaries).
 test: deps build deb selinux-share sssd-root lint test-go

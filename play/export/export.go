@@ -53,6 +53,11 @@ type Options struct {
 	// Cols and Rows are the terminal size when the recording has no
 	// window record before its first output; 0 means 80x24.
 	Cols, Rows int
+	// Filtered passes the output of JSON exports through play/termfilter,
+	// as play writes it to a terminal: a viewer rendering it (the web
+	// page's terminal) gets nothing that makes it answer or set the
+	// clipboard, and shows what the screen model and its repaints show.
+	Filtered bool
 }
 
 // Write exports everything r yields to w. On malformed input it writes all
@@ -66,7 +71,7 @@ func Write(w io.Writer, r *reader.Reader, o Options) error {
 	case Asciicast, AsciicastV3:
 		err = writeAsciicast(bw, r, o)
 	case JSON:
-		err = writeJSON(bw, r)
+		err = writeJSON(bw, r, o)
 	case Text:
 		err = writeText(bw, r, o)
 	default:
@@ -237,31 +242,28 @@ func writeEvents(w *bufio.Writer, m *reader.Message, input, v3 bool, prev *time.
 	return nil
 }
 
-func writeJSON(w *bufio.Writer, r *reader.Reader) error {
-	b := make([]byte, 0, 4096)
+func writeJSON(w *bufio.Writer, r *reader.Reader, o Options) error {
+	j := newJSONWriter(w, o)
 	for ev, err := range r.Events() {
 		if err != nil {
 			return err
 		}
-		b = appendSeconds(append(b[:0], `{"time":`...), ev.T)
-		b = append(append(b, `,"kind":"`...), ev.Kind.String()...)
-		b = append(b, '"')
-		switch {
-		case ev.Kind == tlog.KindWindow:
-			b = fmt.Appendf(b, `,"cols":%d,"rows":%d`, ev.Cols, ev.Rows)
-		case utf8.Valid(ev.Data):
-			b = appendJSONString(append(b, `,"data":`...), ev.Data)
-		default:
-			b = append(b, `,"data_base64":"`...)
-			b = base64.StdEncoding.AppendEncode(b, ev.Data)
-			b = append(b, '"')
-		}
-		b = append(b, "}\n"...)
-		if _, err := w.Write(b); err != nil {
-			return fmt.Errorf("write: %w", err)
+		if err := j.event(ev); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// appendData appends a JSON event's data: "data" as a string when it is
+// valid UTF-8, else "data_base64".
+func appendData(b, data []byte) []byte {
+	if utf8.Valid(data) {
+		return appendJSONString(append(b, `,"data":`...), data)
+	}
+	b = append(b, `,"data_base64":"`...)
+	b = base64.StdEncoding.AppendEncode(b, data)
+	return append(b, '"')
 }
 
 const hexDigits = "0123456789abcdef"

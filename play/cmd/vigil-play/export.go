@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/play/export"
+	"github.com/vigil-rec/vigil/play/index"
+	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/reader"
 	"github.com/vigil-rec/vigil/play/remote"
 	"github.com/vigil-rec/vigil/play/screen"
@@ -16,13 +18,16 @@ import (
 
 func exportCmd() *cobra.Command {
 	var (
-		format string
-		rec    string
-		lax    bool
-		input  bool
-		output string
-		source string
-		sf     serverFlags
+		format   string
+		rec      string
+		lax      bool
+		input    bool
+		output   string
+		source   string
+		from, to string
+		maxBytes int64
+		filtered bool
+		sf       serverFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "export --format FORMAT [-m REC] [--lax] [-o FILE] [-r file|journal] FILE|REC",
@@ -51,6 +56,19 @@ text uses: an unknown size (0x0) keeps the last one, and sizes are cut to
 With --reader journal the argument is a recording id, read from the systemd
 journal (TLOG_REC field); with --server, a recording HOST/FILE the collector holds.
 
+For viewers (the web page's player), json takes options:
+  --filtered    output as play writes it to a terminal: without what would make
+                the terminal answer, set the clipboard or show something else
+                than the screen model
+  --from T      start with the screen as it was at T, after every event up to T:
+                {"time":T,"kind":"screen","cols":C,"rows":R,"data":REPAINT}, where
+                REPAINT brings a reset terminal of CxR to that state; then the
+                events after T. Goes there through the seeking index (see play)
+  --to T        leave out the events after T
+  --max-bytes N stop once the output events hold N bytes, where the time
+                changes, with {"time":T,"kind":"cut"}: the rest is --from T
+T is [[HH:]MM:]SS[.fff]; --from, --to and --max-bytes need a recording FILE.
+
 Malformed input stops the export with an error naming the file and line, after
 everything valid before it has been written; --lax skips bad lines instead and
 reports each on standard error.
@@ -74,8 +92,22 @@ Exit status: 0 exported, 1 the input is malformed or could not be read or writte
 			if c != nil && source != "file" {
 				return &exitError{exitUsageErr, fmt.Errorf("--server exports a recording the collector holds: no --reader")}
 			}
-			return runExport(cmd, args[0], source, c, output, export.Options{Format: f, Input: input},
-				reader.Options{Rec: rec, Lax: lax, Workers: runtime.GOMAXPROCS(0)})
+			span, err := parseSpan(cmd, from, to, maxBytes)
+			if err != nil {
+				return &exitError{exitUsageErr, err}
+			}
+			if f != export.JSON && (span != nil || filtered) {
+				return &exitError{exitUsageErr, fmt.Errorf("--from, --to, --max-bytes and --filtered go with --format json")}
+			}
+			if span != nil && (c != nil || source != "file" || args[0] == "-") {
+				return &exitError{exitUsageErr, fmt.Errorf("--from, --to and --max-bytes need a recording FILE")}
+			}
+			eo := export.Options{Format: f, Input: input, Filtered: filtered}
+			ro := reader.Options{Rec: rec, Lax: lax, Workers: runtime.GOMAXPROCS(0)}
+			if span != nil {
+				return runExportSpan(cmd, args[0], output, *span, eo, ro)
+			}
+			return runExport(cmd, args[0], source, c, output, eo, ro)
 		},
 	}
 	fl := cmd.Flags()
@@ -85,9 +117,70 @@ Exit status: 0 exported, 1 the input is malformed or could not be read or writte
 	fl.BoolVar(&input, "input", false, "include recorded input in asciicast exports (\"i\" events)")
 	fl.StringVarP(&output, "output", "o", "-", "write to `FILE` instead of standard output")
 	fl.StringVarP(&source, "reader", "r", "file", "read from `READER`: file, or journal (the argument is then a recording id)")
+	fl.StringVar(&from, "from", "", "json: start with the screen as it was at time `T`, then the events after it")
+	fl.StringVar(&to, "to", "", "json: leave out the events after time `T`")
+	fl.Int64Var(&maxBytes, "max-bytes", 0, "json: stop after about `N` bytes of output, with a \"cut\" event saying where")
+	fl.BoolVar(&filtered, "filtered", false, "json: the output as play writes it to a terminal (no queries, clipboard or control strings)")
 	addServerFlags(cmd, &sf)
 	_ = cmd.MarkFlagRequired("format")
 	return cmd
+}
+
+// parseSpan is the part of the recording --from, --to and --max-bytes ask
+// for, nil for all of it.
+func parseSpan(cmd *cobra.Command, from, to string, maxBytes int64) (*export.Span, error) {
+	fl := cmd.Flags()
+	if !fl.Changed("from") && !fl.Changed("to") && !fl.Changed("max-bytes") {
+		return nil, nil
+	}
+	if maxBytes < 0 {
+		return nil, fmt.Errorf("--max-bytes must be 0 (no limit) or more, not %d", maxBytes)
+	}
+	span := &export.Span{From: -1, To: -1, MaxBytes: maxBytes}
+	var err error
+	if fl.Changed("from") {
+		if span.From, err = player.ParseTime(from); err != nil {
+			return nil, fmt.Errorf("--from: %w", err)
+		}
+	}
+	if fl.Changed("to") {
+		if span.To, err = player.ParseTime(to); err != nil {
+			return nil, fmt.Errorf("--to: %w", err)
+		}
+	}
+	return span, nil
+}
+
+// runExportSpan exports part of a recording file (--from, --to).
+func runExportSpan(cmd *cobra.Command, path, output string, span export.Span, eo export.Options, ro reader.Options) error {
+	stderr := cmd.ErrOrStderr()
+	ro.OnSkip = func(e *reader.Error) { warn(stderr, "skipped %v", e) }
+	w, closeOut, err := openOutput(cmd, output)
+	if err != nil {
+		return &exitError{exitFailed, err}
+	}
+	err = export.WriteJSONSpan(cmd.Context(), w, path, span, eo, index.Options{Reader: ro},
+		func(err error) { warn(stderr, "%v", err) })
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return &exitError{exitFailed, err}
+	}
+	return nil
+}
+
+// openOutput opens where an export goes: standard output for "-", else
+// the file output, created.
+func openOutput(cmd *cobra.Command, output string) (io.Writer, func() error, error) {
+	if output == "-" {
+		return cmd.OutOrStdout(), func() error { return nil }, nil
+	}
+	out, err := os.Create(output)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, out.Close, nil
 }
 
 func runExport(cmd *cobra.Command, path, source string, c *remote.Client, output string, eo export.Options, ro reader.Options) error {
@@ -98,19 +191,13 @@ func runExport(cmd *cobra.Command, path, source string, c *remote.Client, output
 		return &exitError{exitFailed, err}
 	}
 	defer closeSrc()
-	var w io.Writer = cmd.OutOrStdout()
-	var out *os.File
-	if output != "-" {
-		if out, err = os.Create(output); err != nil {
-			return &exitError{exitFailed, err}
-		}
-		w = out
+	w, closeOut, err := openOutput(cmd, output)
+	if err != nil {
+		return &exitError{exitFailed, err}
 	}
 	err = export.Write(w, r, eo)
-	if out != nil {
-		if cerr := out.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
+	if cerr := closeOut(); err == nil {
+		err = cerr
 	}
 	if n := r.Skipped(); n > 0 {
 		warn(stderr, "%s: skipped %d malformed or out-of-order lines", r.Name(), n)

@@ -1,0 +1,248 @@
+// The page: who may see what, the list with its filters, search hits, and
+// the player with the integrity badge and downloads. Every text that comes
+// from a recording (user, host, terminal, screen lines, verify's report)
+// reaches the page as textContent, never as markup.
+import "@xterm/xterm/css/xterm.css";
+import "./vigil.css";
+
+import { clock, duration, isLive, jsonLines, listArgs, matches, size } from "./format.js";
+import { Player } from "./player.js";
+import { access, config, download, play } from "./vigil.js";
+
+const PAGE = 100; // rows of the list shown at a time
+const SEARCH_FILES = 2000; // at most this many files on search's command line
+
+const $ = id => document.getElementById(id);
+
+const state = {
+    rows: [], // list --json, newest first, after the client-side filters
+    page: 0,
+    byKey: new Map(), // file + "\n" + rec -> row of the unfiltered list
+    player: null,
+};
+
+function setStatus(text) {
+    $("status").textContent = text;
+    $("status").hidden = text === "";
+}
+
+function cell(tr, text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls)
+        td.className = cls;
+    tr.append(td);
+    return td;
+}
+
+function badge(row) {
+    const span = document.createElement("span");
+    const live = isLive(row);
+    span.className = "badge " + (live ? "live" : row.state === "OK" ? "ok" : "bad");
+    span.textContent = live ? "live" : row.state;
+    span.title = row.detail || "";
+    return span;
+}
+
+function when(row) {
+    return row.start ? new Date(row.start).toLocaleString() : "unknown";
+}
+
+function filters() {
+    return {
+        user: $("f-user").value.trim(),
+        host: $("f-host").value.trim(),
+        since: $("f-since").value,
+        until: $("f-until").value,
+        live: $("f-live").value,
+        state: $("f-state").value,
+        held: $("f-held").checked,
+    };
+}
+
+async function loadList() {
+    const f = filters();
+    setStatus("Loading recordings…");
+    const r = await play(["list", "--json", ...listArgs(f), config().directory]);
+    if (r.status !== 0) {
+        setStatus("Cannot list the recordings: " + r.err);
+        return;
+    }
+    const all = jsonLines(r.out);
+    state.byKey = new Map(all.map(row => [row.file + "\n" + row.rec, row]));
+    // list prints the oldest first; the newest are what one looks for.
+    state.rows = all.filter(row => matches(row, f)).reverse();
+    state.page = 0;
+    setStatus("");
+    showList();
+}
+
+function showList() {
+    $("list-view").hidden = false;
+    $("hits-view").hidden = true;
+    $("s-clear").hidden = true;
+    const tbody = $("list").tBodies[0];
+    const rows = state.rows.slice(state.page * PAGE, (state.page + 1) * PAGE);
+    tbody.replaceChildren(...rows.map(row => {
+        const tr = document.createElement("tr");
+        tr.className = "clickable";
+        tr.dataset.file = row.file;
+        cell(tr, when(row));
+        cell(tr, duration(row.duration));
+        cell(tr, row.user);
+        cell(tr, row.host);
+        cell(tr, row.term);
+        cell(tr, size(row.size), "num");
+        cell(tr, "").append(badge(row));
+        cell(tr, row.hold ? "held" : "", row.hold ? "held" : "").title = row.hold ? (row.hold.reason || "") : "";
+        tr.addEventListener("click", () => openPlayer(row, 0));
+        return tr;
+    }));
+    const n = state.rows.length;
+    $("page-info").textContent = n === 0
+        ? "No recordings match."
+        : `${state.page * PAGE + 1}–${Math.min(n, (state.page + 1) * PAGE)} of ${n} recordings`;
+    $("prev").disabled = state.page === 0;
+    $("next").disabled = (state.page + 1) * PAGE >= n;
+}
+
+async function search() {
+    const text = $("s-text").value;
+    if (text === "")
+        return;
+    const f = filters();
+    const args = ["search", "--json"];
+    if ($("s-regex").checked)
+        args.push("--regex");
+    if (f.user)
+        args.push("--user", f.user);
+    // search reads every recording it is given: when the list shows few,
+    // those only.
+    const files = [...new Set(state.rows.map(row => row.file))];
+    if (files.length === 0) {
+        setStatus("No recordings to search.");
+        return;
+    }
+    args.push("--", text, ...(files.length <= SEARCH_FILES ? files : [config().directory]));
+    setStatus("Searching…");
+    const r = await play(args);
+    // 1: nothing found.
+    if (r.status !== 0 && r.status !== 1) {
+        setStatus("Search failed: " + r.err);
+        return;
+    }
+    const hits = jsonLines(r.out).filter(hit => {
+        const row = state.byKey.get(hit.file + "\n" + hit.rec);
+        return row && matches(row, f);
+    });
+    setStatus(hits.length === 0 ? "Not found." : `${hits.length} hits.`);
+    $("list-view").hidden = true;
+    $("hits-view").hidden = false;
+    $("s-clear").hidden = false;
+    $("hits").tBodies[0].replaceChildren(...hits.map(hit => {
+        const row = state.byKey.get(hit.file + "\n" + hit.rec);
+        const tr = document.createElement("tr");
+        tr.className = "clickable";
+        cell(tr, `${row.user}@${row.host}, ${when(row)}`);
+        cell(tr, clock(hit.seconds), "num");
+        cell(tr, (hit.source === "input" ? "(typed) " : "") + hit.line, "line");
+        tr.addEventListener("click", () => openPlayer(row, hit.seconds));
+        return tr;
+    }));
+}
+
+function openPlayer(row, t) {
+    setStatus("");
+    $("browse").hidden = true;
+    $("player-view").hidden = false;
+    $("p-title").textContent = `${row.user}@${row.host} on ${row.term || "?"}, ${when(row)}`;
+    const b = $("p-badge");
+    b.replaceChildren(badge(row));
+    b.title = "Show what verify says";
+    $("p-verify").hidden = true;
+    $("p-live").hidden = !isLive(row);
+    $("p-follow-label").hidden = !isLive(row);
+    if (!state.player)
+        state.player = new Player($("terminal"), updatePlayer, msg => setStatus("Player: " + msg));
+    state.player.open({ ...row, live: isLive(row) }, t);
+}
+
+function updatePlayer(p) {
+    $("p-play").textContent = p.playing ? "Pause" : "Play";
+    const seek = $("p-seek");
+    seek.max = String(p.end());
+    if (!seek.matches(":active"))
+        seek.value = String(p.pos || 0);
+    $("p-time").textContent = p.timeText();
+}
+
+async function showVerify() {
+    const pre = $("p-verify");
+    if (!pre.hidden) {
+        pre.hidden = true;
+        return;
+    }
+    const row = state.player.rec;
+    pre.textContent = "Verifying…";
+    pre.hidden = false;
+    const r = await play(["verify", row.file]);
+    // verify prints one line per recording of the file: this one's.
+    const mine = r.out.split("\n").filter(l => l.includes(row.rec)).join("\n");
+    pre.textContent = (mine || r.out) + (r.err ? "\n" + r.err : "");
+}
+
+function saveAs(format) {
+    const row = state.player.rec;
+    const ext = { asciicast: ".cast", raw: ".raw", json: ".json" }[format];
+    const name = row.file.split("/").pop().replace(/\.jsonl$/, "") + ext;
+    download(["export", "-F", format, "-m", row.rec, row.file], name, "application/octet-stream")
+            .catch(ex => setStatus("Download failed: " + ex.message));
+}
+
+function wire() {
+    $("filters").addEventListener("submit", ev => { ev.preventDefault(); loadList() });
+    $("search").addEventListener("submit", ev => { ev.preventDefault(); search() });
+    $("s-clear").addEventListener("click", () => { setStatus(""); showList() });
+    $("prev").addEventListener("click", () => { state.page--; showList() });
+    $("next").addEventListener("click", () => { state.page++; showList() });
+    $("back").addEventListener("click", () => {
+        state.player.close();
+        $("player-view").hidden = true;
+        $("browse").hidden = false;
+        setStatus("");
+    });
+    $("p-play").addEventListener("click", () => {
+        const p = state.player;
+        p.playing ? p.pause() : p.play();
+    });
+    $("p-back5").addEventListener("click", () => state.player.seek(state.player.pos - 5));
+    $("p-fwd5").addEventListener("click", () => state.player.seek(state.player.pos + 5));
+    $("p-seek").addEventListener("change", ev => state.player.seek(Number(ev.target.value)));
+    $("p-speed").addEventListener("change", ev => state.player.setSpeed(Number(ev.target.value)));
+    $("p-follow").addEventListener("change", ev => { state.player.follow = ev.target.checked });
+    $("p-badge").addEventListener("click", showVerify);
+    for (const b of document.querySelectorAll(".downloads button"))
+        b.addEventListener("click", () => saveAs(b.dataset.format));
+}
+
+async function main() {
+    wire();
+    const who = await access();
+    const dir = config().directory;
+    if (who.role === "none") {
+        setStatus("");
+        $("noaccess-why").textContent =
+            `Session recordings are shown to administrators and to members of the group ${who.group}. ` +
+            `Turn on administrative access, or ask an administrator to add you to ${who.group}.`;
+        $("noaccess").hidden = false;
+        return;
+    }
+    $("role").textContent = who.role === "admin"
+        ? "Administrator: all recordings"
+        : `Auditor (${who.group}): all recordings, read-only`;
+    $("browse").hidden = false;
+    $("browse").dataset.dir = dir;
+    await loadList();
+}
+
+main();

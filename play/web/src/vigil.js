@@ -1,0 +1,73 @@
+// The host side, through Cockpit's bridge: vigil-play runs as root when the
+// session has administrative access (superuser "try"), else as the logged-in
+// user, whom file permissions let read the recordings or not (README.md).
+/* global cockpit */
+
+const defaults = {
+    vigil_play: "vigil-play",
+    directory: "/var/log/vigil",
+    auditors_group: "vigil-auditors",
+};
+
+// config is the manifest's "config", which an admin overrides in
+// /etc/cockpit/vigil.override.json.
+export function config() {
+    const m = (cockpit.manifests && cockpit.manifests.vigil) || {};
+    return { ...defaults, ...(m.config || {}) };
+}
+
+// spawn runs argv and resolves {out, err, status} whatever the exit
+// status: verify and search use theirs to say what they found. The output
+// comes as bytes and is decoded by the browser: cockpit.js decodes text
+// channels in JavaScript, which takes longer than listing 10,000
+// recordings does.
+function spawn(argv, opts) {
+    const text = out => new TextDecoder().decode(out || new Uint8Array());
+    return new Promise(resolve => {
+        cockpit.spawn(argv, { superuser: "try", err: "message", binary: true, ...opts })
+                .then((out, err) => resolve({ out: text(out), err: err || "", status: 0 }),
+                      (ex, out) => resolve({
+                          out: text(out),
+                          err: ex.message || String(ex),
+                          status: ex.exit_status ?? -1,
+                      }));
+    });
+}
+
+// play runs vigil-play with args.
+export function play(args, opts = {}) {
+    return spawn([config().vigil_play, ...args], opts);
+}
+
+// access tells who the session is: "admin" (root through the superuser
+// bridge), "auditor" (in the auditors' group) or "none".
+export async function access() {
+    const group = config().auditors_group;
+    const id = await spawn(["id", "-u"], {});
+    if (id.status === 0 && id.out.trim() === "0")
+        return { role: "admin", group };
+    const groups = await spawn(["id", "-Gn"], { superuser: false });
+    if (groups.status === 0 && groups.out.trim().split(/\s+/).includes(group))
+        return { role: "auditor", group };
+    return { role: "none", group };
+}
+
+// download runs vigil-play with args and saves its output as name.
+export function download(args, name, type) {
+    return new Promise((resolve, reject) => {
+        const parts = [];
+        cockpit.spawn([config().vigil_play, ...args], { superuser: "try", err: "message", binary: true })
+                .stream(chunk => { parts.push(chunk) })
+                .then(() => {
+                    const url = URL.createObjectURL(new Blob(parts, { type }));
+                    const a = document.createElement("a");
+                    a.href = url;
+                    a.download = name;
+                    document.body.append(a);
+                    a.click();
+                    a.remove();
+                    setTimeout(() => URL.revokeObjectURL(url), 60000);
+                    resolve();
+                }, ex => reject(new Error(ex.message || String(ex))));
+    });
+}

@@ -1,0 +1,430 @@
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/vigil-rec/vigil/rec/svctest"
+)
+
+// Issue 15: Vigil's Cockpit page (play/web), end to end. In the test's
+// mount namespace: the test users with passwords (carol may sudo, bob is
+// an auditor, alice neither), /var/log/vigil with the auditors' ACL
+// (play/web/README.md), recordings by the real vigil-rec, the page laid
+// into /usr/share/cockpit by an overlay, Debian's cockpit-ws on 127.0.0.1,
+// and a real headless Chromium that logs in and uses the page.
+
+const (
+	auditorsGID = 64520
+	cockpitWS   = "/usr/lib/cockpit/cockpit-ws"
+)
+
+// cockpitHost is the namespace's Cockpit with the page and recordings.
+type cockpitHost struct {
+	url  string            // http://127.0.0.1:PORT
+	recs map[string]string // recordings by name
+}
+
+// webRoot is the repository's play/web.
+func webRoot() string {
+	_, self, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(self), "..", "play", "web")
+}
+
+// buildPage bundles the page with the Makefile's rule (npm ci, esbuild)
+// and returns its dist directory.
+func buildPage(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Skip("npm not installed: the page is bundled from npm (see play/web/README.md)")
+	}
+	root := filepath.Join(webRoot(), "..", "..")
+	if out, err := exec.Command("make", "-s", "-C", root, "web").CombinedOutput(); err != nil {
+		t.Fatalf("make web: %v\n%s", err, out)
+	}
+	return filepath.Join(webRoot(), "dist")
+}
+
+// newCockpitHost sets the namespace up.
+func newCockpitHost(t *testing.T) *cockpitHost {
+	t.Helper()
+	for _, p := range []string{cockpitWS, "/usr/lib/cockpit/cockpit-session"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("%s not installed (make deps installs cockpit-ws, cockpit-bridge, cockpit-system)", p)
+		}
+	}
+	needCmd(t, "cockpit-bridge")
+	needCmd(t, "chromium")
+	needCmd(t, "setfacl")
+	dist := buildPage(t)
+	w := policyHost(t)
+	run := func(stdin, name string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+	}
+	// carol is an admin (sudo), bob an auditor, alice neither.
+	group, err := os.ReadFile("/etc/group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(group), "\n"), "\n") {
+		if strings.HasPrefix(l, "sudo:") {
+			l += map[bool]string{true: "carol", false: ",carol"}[strings.HasSuffix(l, ":")]
+		}
+		lines = append(lines, l)
+	}
+	lines = append(lines, fmt.Sprintf("vigil-auditors:x:%d:bob", auditorsGID))
+	writeFile(t, "/etc/group", strings.Join(lines, "\n")+"\n")
+	run("alice:"+loginPassword+"\nbob:"+loginPassword+"\ncarol:"+loginPassword+"\n", "chpasswd")
+	// Cockpit's sessions leave processes behind (cockpit-bridge starts a
+	// session bus that outlives cockpit-ws): the users' processes go with
+	// the test, after cockpit-ws (cleanups run last first).
+	t.Cleanup(func() {
+		_ = exec.Command("pkill", "-KILL", "-U", fmt.Sprintf("%d,%d,%d", aliceUID, bobUID, carolUID)).Run()
+	})
+	// Homes (the list cache goes there), root's too: sudo's bridge keeps
+	// its cache in /root. /var/log for the recordings and for what
+	// cockpit-session logs (wtmp, lastlog).
+	for _, d := range []string{"/home", "/root", "/var/log"} {
+		svctest.Tmpfs(t, d, "mode=755")
+	}
+	for u, id := range map[string]int{"alice": aliceUID, "bob": bobUID, "carol": carolUID} {
+		home := "/home/" + u
+		if err := os.Mkdir(home, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(home, id, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Recordings and keys as the package makes them, plus the auditors'
+	// ACLs (play/web/README.md).
+	for _, d := range []string{"/var/log/vigil", "/etc/vigil", "/etc/vigil/keys"} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("", "chown", fmt.Sprintf("%d:%d", vigilUID, vigilUID), "/var/log/vigil")
+	run("", "chown", fmt.Sprintf("0:%d", vigilUID), "/etc/vigil/keys")
+	run("", "chmod", "755", "/etc/vigil")
+	run("", binPath("keygen"), "/etc/vigil/keys/signing.key")
+	run("", "chown", fmt.Sprintf("0:%d", vigilUID), "/etc/vigil/keys/signing.key")
+	run("", "setfacl", "-m", "g:vigil-auditors:rX,d:g:vigil-auditors:rX", "/var/log/vigil")
+	run("", "setfacl", "-m", "g:vigil-auditors:rX", "/etc/vigil/keys")
+	h := &cockpitHost{recs: map[string]string{}}
+	// The page, as the package would install it, and its configuration:
+	// the vigil-play under test.
+	pkgs := filepath.Join(w, "cockpit")
+	run("", "mkdir", "-p", pkgs)
+	run("", "cp", "-r", dist, filepath.Join(pkgs, "vigil"))
+	svctest.Mount(t, "-t", "overlay", "overlay", "-o", "lowerdir="+pkgs+":/usr/share/cockpit", "/usr/share/cockpit")
+	writeFile(t, "/etc/cockpit/vigil.override.json", fmt.Sprintf(`{"config": {"vigil_play": %q}}`, binPath("vigil-play")))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	svctest.Start(t, cockpitWS, "--no-tls", "--address", "127.0.0.1", "--port", port)
+	h.url = "http://127.0.0.1:" + port
+	waitFor(t, "cockpit-ws", func() bool {
+		resp, err := http.Get(h.url + "/cockpit/login")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusUnauthorized
+	})
+	return h
+}
+
+// startRecording runs script under vigil-rec as uid, on a 100x30 pty,
+// signed with the host's key, written at least every second. done waits for its end and returns the
+// recording, in /var/log/vigil as the recorder leaves it (vigil:vigil
+// 0640): the recorder's account writes there itself; another user's
+// recording is made in a directory of theirs and moved there. recArgs are
+// more options for vigil-rec.
+func startRecording(t *testing.T, uid int, script string, recArgs ...string) (term *terminal, done func() string) {
+	t.Helper()
+	dir, key := "/var/log/vigil", "/etc/vigil/keys/signing.key"
+	if uid != vigilUID {
+		dir = openTempDir(t)
+		data, err := os.ReadFile(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key = filepath.Join(dir, "signing.key")
+		if err := os.WriteFile(key, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{dir, key} {
+			if err := os.Chown(p, uid, uid); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before := recordings(t)
+	args := append([]string{fmt.Sprintf("--reuid=%d", uid), fmt.Sprintf("--regid=%d", uid), "--clear-groups", "--",
+		binPath("vigil-rec"), "--config", "/dev/null", "--latency", "1", "-o", dir + "/", "--sign-key", key}, recArgs...)
+	cmd := exec.Command("setpriv", append(args, "--", "sh", "-c", script)...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "TERM=xterm", "HOME=/tmp"}
+	term = startTerminalCmd(t, 100, 30, cmd)
+	return term, func() string {
+		t.Helper()
+		if code := term.wait(60 * time.Second); code != 0 {
+			t.Fatalf("vigil-rec: exit %d\n%q", code, term.screen())
+		}
+		if uid == vigilUID {
+			return waitRecording(t, before)
+		}
+		m, _ := filepath.Glob(dir + "/*.jsonl")
+		if len(m) != 1 {
+			t.Fatalf("recordings in %s: %v", dir, m)
+		}
+		data, err := os.ReadFile(m[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := filepath.Join("/var/log/vigil", filepath.Base(m[0]))
+		if err := os.WriteFile(rec, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(rec, vigilUID, vigilUID); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+}
+
+// record is startRecording to the end. The script may print "resize-me"
+// and then read a line: the window becomes 120x40, and the test answers.
+func record(t *testing.T, uid int, script string, recArgs ...string) string {
+	t.Helper()
+	term, done := startRecording(t, uid, script, recArgs...)
+	if strings.Contains(script, "resize-me") {
+		term.waitFor("resize-me", 20*time.Second)
+		if err := pty.Setsize(term.ptmx, &pty.Winsize{Cols: 120, Rows: 40}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		term.typeText("\r")
+	}
+	return done()
+}
+
+// The session the tests search and play: lines over 2 s, a marker, a
+// window change, a cleared screen, the end.
+const cockpitSession = `for i in $(seq 1 20); do echo "step-$i of the session"; sleep 0.1; done
+echo 'needle-7f3 found here'; sleep 1
+echo resize-me; read x; stty size
+printf '\033[2J\033[H'; echo after-clear; sleep 0.5; echo the-end-of-it`
+
+// What the recorded user tries against the auditor's browser: the
+// clipboard (OSC 52), queries xterm.js would answer (DA, DSR, DECRQSS,
+// XTVERSION, colour), a hyperlink, a title.
+const cockpitHostile = `printf '\033]52;c;%s\a' "$(printf 'rm -rf ~' | base64)"
+printf '\033[c\033[>c\033[6n\033[5n\033P$qm\033\\\033[>0q\033]11;?\a'
+printf '\033]8;;http://127.0.0.1:1/x\aclick me\033]8;;\a\n'
+printf '\033]0;hostile title\a'
+sleep 0.3; echo hostile-ok`
+
+func TestCockpitPage(t *testing.T) {
+	if !svctest.InNamespace(t) {
+		return
+	}
+	h := newCockpitHost(t)
+	h.recs["session"] = record(t, aliceUID, cockpitSession)
+	h.recs["hostile"] = record(t, aliceUID, cockpitHostile)
+	h.recs["tamper"] = record(t, bobUID, `echo tamper-me; sleep 0.2; echo done`)
+	// A session still going on when the page opens; the test ends it.
+	live, liveDone := startRecording(t, vigilUID, `echo live-start; read x; echo live-late-output; read y`)
+	live.waitFor("live-start", 20*time.Second)
+	h.recs["live"] = waitLive(t)
+	// An edit after the fact: same length, valid JSON.
+	data, err := os.ReadFile(h.recs["tamper"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte("tamper-me")) {
+		t.Fatalf("the recording lacks its text:\n%s", data)
+	}
+	writeFile(t, h.recs["tamper"], string(bytes.Replace(data, []byte("tamper-me"), []byte("tamper-ME"), 1)))
+
+	t.Run("admin", func(t *testing.T) { cockpitAdmin(t, h, live) })
+	live.typeText("\r")
+	liveDone()
+	t.Run("auditor", func(t *testing.T) {
+		b := newBrowser(t, h, "bob", false)
+		b.openPage(t)
+		b.waitRows(t, 4)
+		if role := b.text(t, "#role"); !strings.Contains(role, "Auditor (vigil-auditors)") {
+			t.Errorf("role %q", role)
+		}
+		b.openRow(t, h.recs["session"])
+		b.seek(t, 1)
+		b.waitScreen(t, "step-1 of")
+	})
+	t.Run("nobody", func(t *testing.T) {
+		b := newBrowser(t, h, "alice", false)
+		b.openPage(t)
+		b.waitVisible(t, "#noaccess")
+		if why := b.text(t, "#noaccess-why"); !strings.Contains(why, "vigil-auditors") {
+			t.Errorf("no-access text %q", why)
+		}
+		if n := b.count(t, "#list tbody tr"); n != 0 {
+			t.Errorf("alice sees %d recordings", n)
+		}
+		// The host refuses too, whatever the page asks the bridge.
+		out := b.eval(t, `new Promise(resolve => cockpit.spawn([`+jsString(binPath("vigil-play"))+`, "list", "--json", "/var/log/vigil"],
+			{superuser: "try", err: "message"}).then(out => resolve("listed: " + out), ex => resolve("refused: " + ex.message)))`)
+		if !strings.HasPrefix(out, "refused: ") || !strings.Contains(out, "permission denied") {
+			t.Errorf("vigil-play list through alice's bridge: %s", out)
+		}
+	})
+}
+
+func cockpitAdmin(t *testing.T, h *cockpitHost, live *terminal) {
+	b := newBrowser(t, h, "carol", true)
+	b.openPage(t)
+	b.waitRows(t, 4)
+	if role := b.text(t, "#role"); !strings.Contains(role, "Administrator") {
+		t.Errorf("role %q", role)
+	}
+	b.screenshot(t, "list.png")
+
+	// Filters: list's own (user), and the page's (integrity, live).
+	for _, f := range []struct {
+		field, value string
+		rows         int
+	}{{"#f-user", "alice", 2}, {"#f-user", "", 4}, {"#f-state", "MODIFIED", 1}, {"#f-state", "", 4}, {"#f-live", "live", 1}, {"#f-live", "", 4}} {
+		b.setValue(t, f.field, f.value)
+		b.click(t, "#f-apply")
+		b.waitRows(t, f.rows)
+	}
+
+	// Search, open the hit: the screen as it was then.
+	b.search(t, "needle-7f3")
+	if n := b.count(t, "#hits tbody tr"); n != 1 {
+		t.Fatalf("%d hits, want 1", n)
+	}
+	b.click(t, "#hits tbody tr")
+	screen := b.waitScreen(t, "needle-7f3 found here")
+	if !strings.Contains(screen, "step-20 of") || strings.Contains(screen, "after-clear") {
+		t.Errorf("the screen at the hit:\n%s", screen)
+	}
+	at := b.evalFloat(t, `Number(document.getElementById("p-seek").value)`)
+	if at < 1.9 || at > 3 {
+		t.Errorf("the player is at %.3f s, want the hit's time", at)
+	}
+	b.screenshot(t, "player.png")
+
+	// A download: the recording as asciicast, exported on the host.
+	b.click(t, `.downloads button[data-format="asciicast"]`)
+	b.poll(t, "the download", `window.downloads.length === 1`)
+	if cast := b.eval(t, `window.downloads[0].text()`); !strings.HasPrefix(cast, `{"version":2,"width":100,"height":30`) ||
+		!strings.Contains(cast, "needle-7f3 found here") {
+		t.Errorf("the asciicast download:\n%.300s", cast)
+	}
+
+	// Back to the start.
+	b.seek(t, 0.25)
+	screen = b.waitScreen(t, "step-1 of")
+	if strings.Contains(screen, "needle") || strings.Contains(screen, "step-9 of") {
+		t.Errorf("the screen at 0.25 s:\n%s", screen)
+	}
+
+	// Played to the end, fast: the window change and the cleared screen.
+	b.setValue(t, "#p-speed", "16")
+	b.click(t, "#p-play")
+	screen = b.waitScreen(t, "the-end-of-it")
+	if strings.Contains(screen, "step-20") {
+		t.Errorf("the screen at the end was not cleared:\n%s", screen)
+	}
+	if size := b.eval(t, `document.getElementById("terminal").dataset.size`); size != "120x40" {
+		t.Errorf("the terminal is %s at the end, want the recorded 120x40", size)
+	}
+
+	// The edited recording is MODIFIED, and verify says where.
+	b.back(t)
+	b.click(t, "#s-clear")
+	badge := b.text(t, fmt.Sprintf(`#list tr[data-file=%q] .badge`, h.recs["tamper"]))
+	if badge != "MODIFIED" {
+		t.Errorf("the edited recording's badge: %q", badge)
+	}
+	if ok := b.text(t, fmt.Sprintf(`#list tr[data-file=%q] .badge`, h.recs["session"])); ok != "OK" {
+		t.Errorf("the intact recording's badge: %q", ok)
+	}
+	b.openRow(t, h.recs["tamper"])
+	b.click(t, "#p-badge")
+	if v := b.waitText(t, "#p-verify", "MODIFIED"); !strings.Contains(v, "at line") {
+		t.Errorf("verify details: %q", v)
+	}
+
+	// The hostile recording plays, and nothing reaches the clipboard or
+	// goes back to the host.
+	b.back(t)
+	b.clearSent()
+	b.openRow(t, h.recs["hostile"])
+	b.click(t, "#p-play")
+	screen = b.waitScreen(t, "hostile-ok")
+	if !strings.Contains(screen, "click me") {
+		t.Errorf("the hostile recording's text:\n%s", screen)
+	}
+	time.Sleep(300 * time.Millisecond) // anything xterm.js would send goes now
+	if clip := b.eval(t, `JSON.stringify(window.clipboardCalls)`); clip != "[]" {
+		t.Errorf("the clipboard was used: %s", clip)
+	}
+	if anchors := b.count(t, `#terminal a`); anchors != 0 {
+		t.Errorf("the terminal holds %d links", anchors)
+	}
+	b.noTerminalReplies(t)
+
+	// Following the live session: what it prints later shows up.
+	b.back(t)
+	b.openRow(t, h.recs["live"])
+	if b.text(t, "#p-live") != "live" {
+		t.Error("the live recording is not shown as live")
+	}
+	b.setValue(t, "#p-speed", "16")
+	b.click(t, "#p-play")
+	b.waitScreen(t, "live-start")
+	live.typeText("\r")
+	live.waitFor("live-late-output", 10*time.Second)
+	b.waitScreen(t, "live-late-output")
+}
+
+// waitLive waits for the one recording that has no end yet, and returns it.
+func waitLive(t *testing.T) string {
+	t.Helper()
+	var live string
+	waitFor(t, "the live recording", func() bool {
+		for _, r := range recordings(t) {
+			if data, err := os.ReadFile(r); err == nil && !bytes.Contains(data, []byte(`"end":`)) && bytes.Contains(data, []byte("live-start")) {
+				live = r
+				return true
+			}
+		}
+		return false
+	})
+	return live
+}
+
+// jsString quotes s for JavaScript.
+func jsString(s string) string { return fmt.Sprintf("%q", s) }
