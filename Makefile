@@ -201,7 +201,7 @@ install: build pkg-files
 # README.md's links resolve: every file it links, and the files they link.
 DOC_FILES := README.md conf/system/README.md conf/policy.example.toml conf/rec.example.toml \
 	conf/ldap/vigil.schema conf/ldap/vigil.ldif conf/ldap/example.ldif \
-	nss/README.md pam/README.md play/README.md selinux/README.md \
+	nss/README.md pam/README.md play/README.md play/web/README.md play/web/screenshots/list.png play/web/screenshots/player.png selinux/README.md \
 	policyd/spec/dbus.md policyd/spec/nss.md policyd/dbus/io.vigil.Policy1.conf \
 	rec/spec/integrity.md rec/spec/purge.md tests/bench/relay.c
 

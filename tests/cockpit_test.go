@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -32,8 +33,9 @@ const (
 
 // cockpitHost is the namespace's Cockpit with the page and recordings.
 type cockpitHost struct {
-	url  string            // http://127.0.0.1:PORT
-	recs map[string]string // recordings by name
+	url    string            // http://127.0.0.1:PORT
+	recs   map[string]string // recordings by name
+	access string            // policyd's access log
 }
 
 // webRoot is the repository's play/web.
@@ -135,6 +137,16 @@ func newCockpitHost(t *testing.T) *cockpitHost {
 	run("", "cp", "-r", dist, filepath.Join(pkgs, "vigil"))
 	svctest.Mount(t, "-t", "overlay", "overlay", "-o", "lowerdir="+pkgs+":/usr/share/cockpit", "/usr/share/cockpit")
 	writeFile(t, "/etc/cockpit/vigil.override.json", fmt.Sprintf(`{"config": {"vigil_play": %q}}`, binPath("vigil-play")))
+
+	// policyd on the system bus the bridges use, keeping the access log.
+	if err := os.MkdirAll("/run/dbus", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", svctest.StartSystemBusAt(t, "/run/dbus/system_bus_socket"))
+	policy := filepath.Join(w, "policy.toml")
+	writeFile(t, policy, policyV1)
+	h.access = filepath.Join(w, "access")
+	runPolicyd(t, policy, "--access-log", h.access, "--signing-key", "/etc/vigil/keys/signing.key")
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -280,6 +292,25 @@ func TestCockpitPage(t *testing.T) {
 		b.openRow(t, h.recs["session"])
 		b.seek(t, 1)
 		b.waitScreen(t, "step-1 of")
+	})
+	// Every view, search, verification and download went to the access
+	// log first: carol's as root through the superuser bridge, bob's as
+	// himself; alice recorded nothing.
+	t.Run("access log", func(t *testing.T) {
+		out, err := exec.Command(binPath("vigilctl"), "access-log", "--dir", h.access, "-k", "/etc/vigil/keys/signing.key.pub").CombinedOutput()
+		log := string(out)
+		for _, want := range []string{
+			" root (login carol) search ", "(needle-7f3)", " root (login carol) view " + h.recs["session"],
+			" root (login carol) download " + h.recs["session"], "(asciicast)", " root (login carol) verify " + h.recs["tamper"],
+			" root (login carol) view " + h.recs["hostile"], " bob view " + h.recs["session"], "from http://127.0.0.1:",
+		} {
+			if !strings.Contains(log, want) {
+				t.Errorf("the access log lacks %q", want)
+			}
+		}
+		if err != nil || regexp.MustCompile(`seq [0-9]+ alice `).MatchString(log) || strings.Count(log, ": OK\n") != strings.Count(log, "\n") {
+			t.Errorf("vigilctl access-log: %v\n%s", err, log)
+		}
 	})
 	t.Run("nobody", func(t *testing.T) {
 		b := newBrowser(t, h, "alice", false)

@@ -61,6 +61,13 @@ func policyHost(t *testing.T) string {
 func startPolicyd(t *testing.T, policy string, args ...string) *exec.Cmd {
 	t.Helper()
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", svctest.StartSystemBus(t))
+	return runPolicyd(t, policy, args...)
+}
+
+// runPolicyd starts vigil-policyd on policy, on the bus of
+// DBUS_SYSTEM_BUS_ADDRESS, and waits until it answers.
+func runPolicyd(t *testing.T, policy string, args ...string) *exec.Cmd {
+	t.Helper()
 	cmd := svctest.Start(t, binPath("vigil-policyd"), append([]string{"--policy", policy, "--poll", "100ms"}, args...)...)
 	var out []byte
 	var err error

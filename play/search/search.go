@@ -17,9 +17,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-rec/vigil/conf/safetext"
 	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/reader"
-	"github.com/vigil-rec/vigil/play/safetext"
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
 

@@ -22,6 +22,7 @@ import (
 	"github.com/vigil-rec/vigil/conf/decide"
 	"github.com/vigil-rec/vigil/conf/hostinfo"
 	"github.com/vigil-rec/vigil/conf/shells"
+	"github.com/vigil-rec/vigil/policyd/accesslog"
 	"github.com/vigil-rec/vigil/policyd/ldaprules"
 	"github.com/vigil-rec/vigil/policyd/nssdb"
 	"github.com/vigil-rec/vigil/policyd/nsslookup"
@@ -38,6 +39,9 @@ type Config struct {
 	// Poll is how often the policy file and the user database are checked
 	// for changes.
 	Poll time.Duration
+	// AccessLog is the directory of the access log (RecordAccess), signed
+	// with the host's key in SigningKey.
+	AccessLog, SigningKey string
 }
 
 // DefaultConfig is the installed layout.
@@ -48,6 +52,8 @@ func DefaultConfig() Config {
 		SocketPath:   nssdb.SocketPath,
 		ShellsPath:   shells.File,
 		Poll:         2 * time.Second,
+		AccessLog:    accesslog.DefaultDir,
+		SigningKey:   conf.DefaultRec().Sign.Key,
 	}
 }
 
@@ -83,6 +89,10 @@ type Daemon struct {
 	// lookups bounds the NSS calls in flight: each holds an OS thread, and
 	// a flood of lookups by any local user must not exhaust policyd.
 	lookups chan struct{}
+	// access is the access log, opened at its first use (the signing key
+	// may be made after policyd starts), under accessMu.
+	accessMu sync.Mutex
+	access   *accesslog.Log
 }
 
 // maxLookups is how many NSS lookups run at once; lookupWait how long a

@@ -50,6 +50,14 @@ const introspectXML = `<node>
     <method name="Status">
       <arg name="json" type="s" direction="out"/>
     </method>
+    <method name="RecordAccess">
+      <arg name="action" type="s" direction="in"/>
+      <arg name="file" type="s" direction="in"/>
+      <arg name="rec" type="s" direction="in"/>
+      <arg name="detail" type="s" direction="in"/>
+      <arg name="from" type="s" direction="in"/>
+      <arg name="seq" type="t" direction="out"/>
+    </method>
     <method name="ClaimTerminal">
       <arg name="tty" type="h" direction="in"/>
     </method>

@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/conf/clidoc"
+	"github.com/vigil-rec/vigil/conf/safetext"
 	"github.com/vigil-rec/vigil/conf/version"
-	"github.com/vigil-rec/vigil/play/safetext"
 )
 
 // Exit statuses shared by the subcommands.

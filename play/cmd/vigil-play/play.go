@@ -14,11 +14,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-rec/vigil/conf/safetext"
 	"github.com/vigil-rec/vigil/play/index"
 	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/reader"
 	"github.com/vigil-rec/vigil/play/remote"
-	"github.com/vigil-rec/vigil/play/safetext"
 )
 
 // exitSequence resets the attributes, shows the cursor and turns mouse and

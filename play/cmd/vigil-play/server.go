@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-rec/vigil/conf/safetext"
 	"github.com/vigil-rec/vigil/play/listing"
 	"github.com/vigil-rec/vigil/play/remote"
-	"github.com/vigil-rec/vigil/play/safetext"
 	"github.com/vigil-rec/vigil/play/search"
 	"github.com/vigil-rec/vigil/rec/fleetapi"
 	"github.com/vigil-rec/vigil/rec/keys"

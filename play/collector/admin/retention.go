@@ -7,9 +7,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vigil-rec/vigil/conf/safetext"
 	"github.com/vigil-rec/vigil/play/collector/pgstore"
 	"github.com/vigil-rec/vigil/play/remote"
-	"github.com/vigil-rec/vigil/play/safetext"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/verify"
 )

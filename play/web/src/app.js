@@ -7,7 +7,7 @@ import "./vigil.css";
 
 import { clock, duration, isLive, jsonLines, listArgs, matches, size } from "./format.js";
 import { Player } from "./player.js";
-import { access, config, download, play } from "./vigil.js";
+import { access, accessLog, config, download, play, recordAccess } from "./vigil.js";
 
 const PAGE = 100; // rows of the list shown at a time
 const SEARCH_FILES = 2000; // at most this many files on search's command line
@@ -123,7 +123,14 @@ async function search() {
         setStatus("No recordings to search.");
         return;
     }
-    args.push("--", text, ...(files.length <= SEARCH_FILES ? files : [config().directory]));
+    const scope = files.length <= SEARCH_FILES ? files : [config().directory];
+    args.push("--", text, ...scope);
+    try {
+        await recordAccess("search", scope.length === 1 ? scope[0] : `${scope.length} recordings`, "", text);
+    } catch (ex) {
+        setStatus("Not searched: " + ex.message);
+        return;
+    }
     setStatus("Searching…");
     const r = await play(args);
     // 1: nothing found.
@@ -151,7 +158,13 @@ async function search() {
     }));
 }
 
-function openPlayer(row, t) {
+async function openPlayer(row, t) {
+    try {
+        await recordAccess("view", row.file, row.rec, t ? "at " + clock(t) : "");
+    } catch (ex) {
+        setStatus("Not shown: " + ex.message);
+        return;
+    }
     setStatus("");
     $("browse").hidden = true;
     $("player-view").hidden = false;
@@ -183,8 +196,14 @@ async function showVerify() {
         return;
     }
     const row = state.player.rec;
-    pre.textContent = "Verifying…";
     pre.hidden = false;
+    try {
+        await recordAccess("verify", row.file, row.rec, "");
+    } catch (ex) {
+        pre.textContent = "Not verified: " + ex.message;
+        return;
+    }
+    pre.textContent = "Verifying…";
     const r = await play(["verify", row.file]);
     // verify prints one line per recording of the file: this one's.
     const mine = r.out.split("\n").filter(l => l.includes(row.rec)).join("\n");
@@ -195,7 +214,8 @@ function saveAs(format) {
     const row = state.player.rec;
     const ext = { asciicast: ".cast", raw: ".raw", json: ".json" }[format];
     const name = row.file.split("/").pop().replace(/\.jsonl$/, "") + ext;
-    download(["export", "-F", format, "-m", row.rec, row.file], name, "application/octet-stream")
+    recordAccess("download", row.file, row.rec, format)
+            .then(() => download(["export", "-F", format, "-m", row.rec, row.file], name, "application/octet-stream"))
             .catch(ex => setStatus("Download failed: " + ex.message));
 }
 
@@ -221,8 +241,47 @@ function wire() {
     $("p-speed").addEventListener("change", ev => state.player.setSpeed(Number(ev.target.value)));
     $("p-follow").addEventListener("change", ev => { state.player.follow = ev.target.checked });
     $("p-badge").addEventListener("click", showVerify);
+    $("access-log").addEventListener("click", showAccessLog);
+    $("access-back").addEventListener("click", () => {
+        $("access-view").hidden = true;
+        $("browse").hidden = false;
+        setStatus("");
+    });
     for (const b of document.querySelectorAll(".downloads button"))
         b.addEventListener("click", () => saveAs(b.dataset.format));
+}
+
+// showAccessLog lists the access log, newest first, each line's
+// verification with it (admins).
+async function showAccessLog() {
+    setStatus("Reading the access log…");
+    const r = await accessLog();
+    // 1: some line does not verify, which the table shows.
+    if (r.status !== 0 && r.status !== 1) {
+        setStatus("Cannot read the access log: " + r.err);
+        return;
+    }
+    const reps = JSON.parse(r.out || "[]") || [];
+    setStatus(reps.length === 0 ? "No access recorded yet." : "");
+    $("browse").hidden = true;
+    $("access-view").hidden = false;
+    $("access").tBodies[0].replaceChildren(...reps.reverse().map(rep => {
+        const e = rep.entry || {};
+        const tr = document.createElement("tr");
+        cell(tr, e.time ? new Date(e.time).toLocaleString() : `${rep.file}:${rep.line}`);
+        cell(tr, e.who || "");
+        cell(tr, e.action || "");
+        cell(tr, (e.file || "") + (e.rec ? ` (${e.rec})` : ""));
+        cell(tr, e.detail || "");
+        cell(tr, (e.from || "") + (e.session ? ` session ${e.session}` : ""));
+        const st = cell(tr, "");
+        const span = document.createElement("span");
+        span.className = "badge " + (rep.state === "OK" ? "ok" : "bad");
+        span.textContent = rep.state;
+        span.title = rep.detail || "";
+        st.append(span);
+        return tr;
+    }));
 }
 
 async function main() {
@@ -237,6 +296,7 @@ async function main() {
         $("noaccess").hidden = false;
         return;
     }
+    $("access-log").hidden = who.role !== "admin";
     $("role").textContent = who.role === "admin"
         ? "Administrator: all recordings"
         : `Auditor (${who.group}): all recordings, read-only`;

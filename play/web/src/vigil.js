@@ -5,6 +5,7 @@
 
 const defaults = {
     vigil_play: "vigil-play",
+    vigilctl: "vigilctl",
     directory: "/var/log/vigil",
     auditors_group: "vigil-auditors",
 };
@@ -70,4 +71,25 @@ export function download(args, name, type) {
                     resolve();
                 }, ex => reject(new Error(ex.message || String(ex))));
     });
+}
+
+// recordAccess records a view, search, verification or download in the
+// host's access log (vigil-policyd's RecordAccess: signed, chained, synced)
+// and resolves when it is on disk; the page shows nothing it could not
+// record. "from" is the Cockpit address the viewer used; the log also keeps
+// the caller's audit session, which names the login and where it came from.
+export function recordAccess(action, file, rec, detail) {
+    const bus = cockpit.dbus("io.vigil.Policy1", { bus: "system", superuser: "try" });
+    return bus.call("/io/vigil/Policy1", "io.vigil.Policy1", "RecordAccess",
+                    [action, file, rec || "", detail || "", window.location.origin])
+            .then(reply => reply[0], ex => {
+                throw new Error("the access could not be recorded (" + (ex.message || String(ex)) + ")");
+            })
+            .finally(() => bus.close());
+}
+
+// accessLog reads the access log, each line verified (vigilctl
+// access-log --json; admins only).
+export function accessLog() {
+    return spawn([config().vigilctl, "access-log", "--json"], {});
 }

@@ -48,6 +48,8 @@ func main() {
 	f.StringVar(&cfg.ShellsPath, "shells", cfg.ShellsPath, "valid login shells (`FILE`)")
 	f.StringSliceVar(&cfg.Hosts, "host", nil, "this host's `NAME`s as rules match them (default: host name and FQDN)")
 	f.DurationVar(&cfg.Poll, "poll", cfg.Poll, "check the policy file and user database for changes every `DURATION` (0: never)")
+	f.StringVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "keep the access log (RecordAccess) in `DIR`")
+	f.StringVar(&cfg.SigningKey, "signing-key", cfg.SigningKey, "sign the access log with the host key in `FILE`")
 	f.BoolVar(&debug, "debug", false, "log debug messages")
 	clidoc.AddFlag(cmd, "8")
 	if err := cmd.Execute(); err != nil {

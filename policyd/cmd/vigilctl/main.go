@@ -50,7 +50,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(statusCmd(), explainCmd(), reloadCmd(), rulesCmd(), checkConfigCmd(), keygenCmd(), rotateKeyCmd(), checkCmd(), enableCmd(), disableCmd(), holdCmd(), releaseCmd(), holdsCmd(), purgeCmd(), verifyPurgesCmd())
+	root.AddCommand(statusCmd(), explainCmd(), reloadCmd(), rulesCmd(), checkConfigCmd(), keygenCmd(), rotateKeyCmd(), checkCmd(), enableCmd(), disableCmd(), holdCmd(), releaseCmd(), holdsCmd(), purgeCmd(), verifyPurgesCmd(), accessLogCmd())
 	root.AddCommand(clidoc.Command(root, "8"))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "vigilctl:", err)

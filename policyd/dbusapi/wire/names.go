@@ -18,6 +18,7 @@ const (
 	MethodStatus  = Interface + ".Status"
 	MethodRules   = Interface + ".Rules"
 
+	MethodRecordAccess  = Interface + ".RecordAccess"
 	MethodClaimTerminal = Interface + ".ClaimTerminal"
 	MethodSignalSession = Interface + ".SignalSession"
 	SignalChanged       = Interface + ".PolicyChanged"
@@ -31,10 +32,12 @@ const (
 // Accounts the bus policy and policyd grant more than the decision about
 // oneself: the recorder (vigil-rec-session runs setuid to it) may also claim
 // its terminal and signal its session; members of AdminGroup may read every
-// decision and the rules.
+// decision and the rules; members of AuditorsGroup, root and AdminGroup
+// record their views of recordings in the access log (RecordAccess).
 const (
 	RecorderAccount = "vigil"
 	AdminGroup      = "vigil-admin"
+	AuditorsGroup   = "vigil-auditors"
 )
 
 // Decision is Decide's reply.
