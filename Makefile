@@ -209,11 +209,12 @@ DOC_FILES := README.md conf/system/README.md conf/policy.example.toml conf/rec.e
 # doc/ (DOC_FILES, copyright, changelog.gz), man/ (from the binaries' cobra
 # definitions: conf/clidoc; vigil-rec-session's is written by hand),
 # bash-completion/ and zsh/ (cobra's completion command), the stripped NSS
-# module (the build keeps its debug information).
+# module (the build keeps its debug information), cockpit/ (the page, make web).
 PKG := $(BIN)/pkg
 
-pkg-files: build
-	rm -rf $(PKG) && mkdir -p $(PKG)/doc $(PKG)/man/man1 $(PKG)/man/man8 $(PKG)/bash-completion $(PKG)/zsh
+pkg-files: build web
+	rm -rf $(PKG) && mkdir -p $(PKG)/doc $(PKG)/man/man1 $(PKG)/man/man8 $(PKG)/bash-completion $(PKG)/zsh $(PKG)/cockpit
+	install -m 0644 $(WEB)/dist/* $(PKG)/cockpit/
 	for f in $(DOC_FILES); do install -D -m 0644 $$f $(PKG)/doc/$$f || exit 1; done
 	install -m 0644 conf/system/deb/copyright $(PKG)/doc/copyright
 	sed '1s/([^)]*)/($(VERSION))/' conf/system/deb/changelog | gzip -9n >$(PKG)/doc/changelog.gz
