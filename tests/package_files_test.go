@@ -90,6 +90,10 @@ func checkShippedFiles(t *testing.T, c chrootRunner) {
 			t.Errorf("bash completion of %s: %q", name, out)
 		}
 	}
+	// The Cockpit page, as Cockpit finds it.
+	for _, f := range []string{"manifest.json", "index.html", "index.js", "index.css"} {
+		want = append(want, "/usr/share/cockpit/vigil/"+f)
+	}
 	var missing []string
 	for _, p := range want {
 		if fi, err := os.Stat(filepath.Join(c.root, p)); err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
