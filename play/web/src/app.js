@@ -7,7 +7,7 @@ import "./vigil.css";
 
 import { clock, duration, isLive, jsonLines, listArgs, matches, size } from "./format.js";
 import { Player } from "./player.js";
-import { access, accessLog, config, download, play, recordAccess } from "./vigil.js";
+import { access, config, ctl, download, play, recordAccess } from "./vigil.js";
 
 const PAGE = 100; // rows of the list shown at a time
 const SEARCH_FILES = 2000; // at most this many files on search's command line
@@ -19,6 +19,7 @@ const state = {
     page: 0,
     byKey: new Map(), // file + "\n" + rec -> row of the unfiltered list
     player: null,
+    role: "none", // access()'s
 };
 
 function setStatus(text) {
@@ -175,9 +176,46 @@ async function openPlayer(row, t) {
     $("p-verify").hidden = true;
     $("p-live").hidden = !isLive(row);
     $("p-follow-label").hidden = !isLive(row);
+    showHold(row);
     if (!state.player)
         state.player = new Player($("terminal"), updatePlayer, msg => setStatus("Player: " + msg));
     state.player.open({ ...row, live: isLive(row) }, t);
+}
+
+// showHold shows the recording's legal hold, and to admins the button
+// that places or lifts it (vigilctl hold / release, as root).
+function showHold(row) {
+    $("p-hold-form").hidden = state.role !== "admin";
+    const h = row.hold;
+    $("p-hold-state").textContent = h
+        ? `Held since ${new Date(h.since).toLocaleString()} by ${h.by}${h.reason ? ": " + h.reason : ""}.`
+        : "Not held.";
+    $("p-hold-reason-label").hidden = !!h;
+    $("p-hold").textContent = h ? "Release" : "Hold";
+}
+
+async function toggleHold() {
+    const row = state.player.rec;
+    const held = !!row.hold;
+    const reason = $("p-hold-reason").value.trim();
+    if (!held && reason === "") {
+        setStatus("A hold needs a reason (a case number, a request).");
+        return;
+    }
+    const dir = config().directory;
+    const r = await ctl(held
+        ? ["release", "--dir", dir, "--", row.rec]
+        : ["hold", "--dir", dir, "--reason", reason, "--", row.rec]);
+    if (r.status !== 0) {
+        setStatus((held ? "Not released: " : "Not held: ") + r.err);
+        return;
+    }
+    $("p-hold-reason").value = "";
+    await loadList();
+    const now = state.byKey.get(row.file + "\n" + row.rec) || row;
+    row.hold = now.hold;
+    showHold(row);
+    setStatus(r.out.trim());
 }
 
 function updatePlayer(p) {
@@ -242,6 +280,7 @@ function wire() {
     $("p-follow").addEventListener("change", ev => { state.player.follow = ev.target.checked });
     $("p-badge").addEventListener("click", showVerify);
     $("access-log").addEventListener("click", showAccessLog);
+    $("p-hold-form").addEventListener("submit", ev => { ev.preventDefault(); toggleHold() });
     $("access-back").addEventListener("click", () => {
         $("access-view").hidden = true;
         $("browse").hidden = false;
@@ -255,7 +294,7 @@ function wire() {
 // verification with it (admins).
 async function showAccessLog() {
     setStatus("Reading the access log…");
-    const r = await accessLog();
+    const r = await ctl(["access-log", "--json"]);
     // 1: some line does not verify, which the table shows.
     if (r.status !== 0 && r.status !== 1) {
         setStatus("Cannot read the access log: " + r.err);
@@ -296,6 +335,7 @@ async function main() {
         $("noaccess").hidden = false;
         return;
     }
+    state.role = who.role;
     $("access-log").hidden = who.role !== "admin";
     $("role").textContent = who.role === "admin"
         ? "Administrator: all recordings"

@@ -88,8 +88,7 @@ export function recordAccess(action, file, rec, detail) {
             .finally(() => bus.close());
 }
 
-// accessLog reads the access log, each line verified (vigilctl
-// access-log --json; admins only).
-export function accessLog() {
-    return spawn([config().vigilctl, "access-log", "--json"], {});
+// ctl runs vigilctl with args (admins: as root).
+export function ctl(args) {
+    return spawn([config().vigilctl, ...args], {});
 }
