@@ -63,6 +63,10 @@ deps:
 		[ -z "$$rcd" ] || rm -f /usr/sbin/policy-rc.d; [ $$st = 0 ] || exit $$st; \
 	fi
 	@command -v $(GO) >/dev/null || { echo "Go >= 1.21 is required (it fetches the 1.26 toolchain itself): see README"; exit 1; }
+	@# The Cockpit page is bundled with npm (make web): Debian's, unless a
+	@# node with npm is there already (NodeSource's nodejs ships its own).
+	@command -v npm >/dev/null || { echo "installing: nodejs npm"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
 
 # The Cockpit page: play/web bundled from npm (esbuild, xterm.js) into
 # play/web/dist, what is installed as /usr/share/cockpit/vigil.
