@@ -6,6 +6,7 @@ package search
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -87,7 +88,15 @@ type Options struct {
 	Input bool              // search the typed input too, when it was recorded
 	User  string            // only recordings of this user, when not empty
 	Rec   string            // only the recording with this id, when not empty
+	// MaxHits ends the search of a recording after that many hits (0: no
+	// limit), with ErrTooManyHits and the hits so far: a server must not
+	// hold a million hits of one recording in memory.
+	MaxHits int
 }
+
+// ErrTooManyHits ends the search of a recording that has more than
+// Options.MaxHits hits.
+var ErrTooManyHits = errors.New("too many hits")
 
 // Hit is one moment where a line matched. Its JSON is a line of
 // search --json.
@@ -257,9 +266,18 @@ func searchReader(r *reader.Reader, proto Hit, o Options) ([]Hit, error) {
 		h.Offset, h.t, h.Sec, h.Source, h.Line = formatOffset(t), t, t.Seconds(), source, line
 		hits = append(hits, h)
 	}
+	full := func() bool { return o.MaxHits > 0 && len(hits) > o.MaxHits }
+	cut := func() {
+		hits = hits[:o.MaxHits]
+		err = fmt.Errorf("%w: more than %d in this recording (narrow the search)", ErrTooManyHits, o.MaxHits)
+	}
 	for ev, rerr := range r.Events() {
 		if rerr != nil {
 			err = rerr
+			break
+		}
+		if full() {
+			cut()
 			break
 		}
 		switch ev.Kind {
@@ -279,6 +297,9 @@ func searchReader(r *reader.Reader, proto Hit, o Options) ([]Hit, error) {
 	}
 	if h, ok := typed.finish(); ok {
 		add(h.t, "input", h.Line)
+	}
+	if full() {
+		cut()
 	}
 	sort.SliceStable(hits, func(i, j int) bool { return hits[i].t < hits[j].t })
 	return hits, err

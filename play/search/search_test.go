@@ -2,6 +2,7 @@ package search
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -135,6 +136,26 @@ func BenchmarkSearchFlood(b *testing.B) {
 		r.Close()
 		if err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// MaxHits ends a recording's search after that many hits, with the hits
+// before and ErrTooManyHits; exactly MaxHits hits are no error.
+func TestMaxHits(t *testing.T) {
+	var chunks []recgen.Chunk
+	for i := range 50 {
+		chunks = append(chunks, recgen.Chunk{T: time.Duration(i) * time.Second, Data: []byte("needle\r\n")})
+	}
+	data := recgen.Record("r", chunks)
+	match, _ := Compile("needle", false)
+	for _, c := range []struct {
+		max, hits int
+		err       bool
+	}{{0, 50, false}, {50, 50, false}, {49, 49, true}, {10, 10, true}} {
+		hits, err := Stream(bytes.NewReader(data), "f", "", Options{Match: match, MaxHits: c.max})
+		if len(hits) != c.hits || errors.Is(err, ErrTooManyHits) != c.err {
+			t.Errorf("MaxHits %d: %d hits, %v; want %d, error %v", c.max, len(hits), err, c.hits, c.err)
 		}
 	}
 }

@@ -205,7 +205,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request, _ string) error
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
-	o := search.Options{Match: match, Input: q.Get("input") == "1"}
+	o := search.Options{Match: match, Input: q.Get("input") == "1", MaxHits: h.maxHits}
 	// Recordings are searched a few at a time (the screen model is one
 	// core's work each), their hits written in the candidates' order.
 	type result struct {

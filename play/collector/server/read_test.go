@@ -290,4 +290,16 @@ func TestSearchGoesOn(t *testing.T) {
 	if code != http.StatusOK || !reflect.DeepEqual(lines, want) || len(errs) != 1 || !strings.HasPrefix(errs[0], broken+": ") {
 		t.Errorf("search: %d\nhits %q\nwant %q\nerrors %q", code, lines, want, errs)
 	}
+
+	// A recording with more hits than the collector holds at once: those
+	// up to the bound, then an error line saying so.
+	const two = "20260101T000002Z-h1-alice-two.jsonl"
+	if code, ack, fe := c.appendAt(c.client(hostKey), two, 0, strings.NewReader(tlogLine("z", 1, "needle in z1\r\nneedle in z2\r\n"))); code != http.StatusOK {
+		t.Fatalf("append %s: %d %+v %q", two, code, ack, fe.Error)
+	}
+	c.srv.Config.Handler.(*Handler).maxHits = 1
+	code, body = c.get(hc, c.srv.URL, fleetapi.PathSearch, url.Values{"q": {"needle in z"}})
+	if code != http.StatusOK || bytes.Count(body, []byte(`"line":"needle in z`)) != 1 || !bytes.Contains(body, []byte("more than 1 in this recording")) {
+		t.Errorf("search of a recording with two hits, one allowed: %d\n%s", code, body)
+	}
 }

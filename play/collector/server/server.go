@@ -49,6 +49,9 @@ type Handler struct {
 	// bodyTime is how long an append's body may take to arrive once it
 	// has its slot (bodyTimeout; tests shorten it).
 	bodyTime time.Duration
+	// maxHits bounds a search's hits in one recording (maxSearchHits;
+	// tests lower it).
+	maxHits int
 }
 
 // bodyTimeout bounds the reading of an append's body once it holds one of
@@ -60,6 +63,13 @@ const bodyTimeout = 30 * time.Second
 // maxSearches is how many searches run at once; more wait.
 const maxSearches = 2
 
+// maxSearchHits bounds the hits of one recording a search holds: they are
+// written in the candidates' order, so a recording's hits wait in memory
+// while the one before is searched. Beyond, the recording's hits end with
+// an error line saying so (a regex matching every line of a 1 GB
+// recording would otherwise hold millions).
+const maxSearchHits = 10000
+
 // maxAppends is how many appends are read and stored at once: about what
 // the database's connections (pgxpool's default: 4 on 2 CPUs, more with
 // more) take, twice over so that one is read while another is stored.
@@ -69,7 +79,7 @@ const maxAppends = 8
 // own trouble to log.
 func New(st *pgstore.Store, log *slog.Logger) *Handler {
 	h := &Handler{store: st, log: log, mux: http.NewServeMux(), appends: make(chan struct{}, maxAppends),
-		searches: make(chan struct{}, maxSearches), hosts: map[string]bool{}, bodyTime: bodyTimeout}
+		searches: make(chan struct{}, maxSearches), hosts: map[string]bool{}, bodyTime: bodyTimeout, maxHits: maxSearchHits}
 	h.mux.HandleFunc("POST "+fleetapi.PathAppend, h.append)
 	h.mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
 	h.mux.HandleFunc("POST "+fleetapi.PathPurgeRecord, h.purgeRecord)
