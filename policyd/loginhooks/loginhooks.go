@@ -1,6 +1,7 @@
 // Package loginhooks switches recording on for the host's logins, and off
 // again (vigilctl enable and disable), with exactly three edits, each
-// undone exactly by Disable:
+// undone exactly by Disable (and, where auditd is installed, a fourth: its
+// rules file for the command timeline, audit.go):
 //
 //  1. /etc/nsswitch.conf: `vigil` first on the passwd line (libnss_vigil
 //     gives recorded users the recorder as their shell); a backup
@@ -176,6 +177,13 @@ func Enable(o Options, c Checks) error {
 				what: fmt.Sprintf("pam_vigil again after pam_env user_readenv=1 (line %d)", line)})
 		}
 	}
+	audit, err := auditEnable(o)
+	if err != nil {
+		return err
+	}
+	if audit != nil {
+		edits = append(edits, *audit)
+	}
 	pamOn, err := profileEnabled(o)
 	if err != nil {
 		return err
@@ -261,6 +269,13 @@ func Disable(o Options) error {
 		}
 	} else if bak, err := os.ReadFile(o.path(NsswitchBackup)); err == nil && bytes.Equal(bak, nss.data) {
 		later = append(later, fileEdit{path: NsswitchBackup, old: bak, what: "backup no longer needed"})
+	}
+	audit, err := auditDisable(o)
+	if err != nil {
+		return err
+	}
+	if audit != nil {
+		later = append(later, *audit)
 	}
 	edits = append(edits, later...)
 	pamOn, err := profileEnabled(o)
@@ -349,9 +364,12 @@ func writeEdit(o Options, path string, data []byte, like fs.FileInfo) error {
 		}
 		return nil
 	}
-	ao := atomicfile.Options{Mode: like.Mode().Perm()}
-	if st, ok := like.Sys().(*syscall.Stat_t); ok {
-		ao.Owner = &atomicfile.Owner{UID: int(st.Uid), GID: int(st.Gid)}
+	ao := atomicfile.Options{Mode: 0o640} // a new file: root's, as auditd's rules are
+	if like != nil {
+		ao.Mode = like.Mode().Perm()
+		if st, ok := like.Sys().(*syscall.Stat_t); ok {
+			ao.Owner = &atomicfile.Owner{UID: int(st.Uid), GID: int(st.Gid)}
+		}
 	}
 	if err := atomicfile.WriteData(full, ao, data); err != nil {
 		return fmt.Errorf("write %s: %w", full, err)

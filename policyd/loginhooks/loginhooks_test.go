@@ -3,6 +3,7 @@ package loginhooks
 import (
 	"bytes"
 	"errors"
+	"github.com/vigil-rec/vigil/rec/auditrules"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -105,6 +106,10 @@ func readAll(t *testing.T, root string) map[string]string {
 
 func TestEnableDisableRoot(t *testing.T) {
 	root := fakeRoot(t)
+	// auditd is installed: enable writes its rules file, disable removes it.
+	if err := os.MkdirAll(filepath.Join(root, filepath.Dir(auditrules.Path)), 0o750); err != nil {
+		t.Fatal(err)
+	}
 	var broken bool
 	var calls []string
 	fakePamAuthUpdate(t, &broken, &calls)
@@ -119,7 +124,7 @@ func TestEnableDisableRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"-passwd:         files systemd", "+passwd:         vigil [TRYAGAIN=return] files systemd",
-		"+" + pamMarker, "+" + pamLine, "would create " + root + NsswitchBackup, "would run: pam-auth-update --enable vigil"} {
+		"+" + pamMarker, "+" + pamLine, "would create " + root + NsswitchBackup, "would create " + root + auditrules.Path, "would run: pam-auth-update --enable vigil"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run does not show %q:\n%s", want, out)
 		}
@@ -147,7 +152,7 @@ func TestEnableDisableRoot(t *testing.T) {
 		enabled["/etc/nsswitch.conf.vigil-bak"] != before["/etc/nsswitch.conf"] ||
 		!strings.Contains(enabled["/etc/pam.d/sshd"], pamMarker+"\n"+pamLine+"\n") ||
 		!strings.Contains(enabled["/etc/pam.d/common-session"], "pam_vigil.so") ||
-		enabled["/etc/pam.d/login"] != debianLogin {
+		enabled["/etc/pam.d/login"] != debianLogin || enabled[auditrules.Path] != string(auditrules.File()) {
 		t.Fatalf("enable:\n%v", diffMaps(before, enabled))
 	}
 	if out, err := enable(root, true, false); err != nil || !strings.Contains(out, "already enabled") {
@@ -175,7 +180,7 @@ func TestEnableDisableRoot(t *testing.T) {
 
 	out, err = disable(root, true)
 	if err != nil || !strings.Contains(out, "would run: pam-auth-update --disable vigil") || !strings.Contains(out, "-"+pamLine) ||
-		!strings.Contains(out, "would remove "+root+NsswitchBackup) {
+		!strings.Contains(out, "would remove "+root+NsswitchBackup) || !strings.Contains(out, "would remove "+root+auditrules.Path) {
 		t.Errorf("disable --dry-run: %v\n%s", err, out)
 	}
 	if out, err := disable(root, false); err != nil {

@@ -3,6 +3,7 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"github.com/vigil-rec/vigil/rec/auditrules"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,7 +74,7 @@ func argvIs(argv ...string) func(*CommandEvent) bool {
 func checkLogin(t *testing.T, evs []*CommandEvent, l loginResult, start time.Time) {
 	t.Helper()
 	for _, e := range evs {
-		if e.AUID != testUID || e.Session != l.ses || e.TTY != "" || !slices.Contains(e.Keys, RuleKey) {
+		if e.AUID != testUID || e.Session != l.ses || e.TTY != "" || !slices.Contains(e.Keys, auditrules.Key) {
 			t.Errorf("event of session %d: auid %d ses %d tty %q keys %q", l.ses, e.AUID, e.Session, e.TTY, e.Keys)
 		}
 		if e.Incomplete {

@@ -4,7 +4,7 @@
 // a CommandEvent (time, session, user, working directory, program, argv,
 // result).
 //
-// What the rules (Rules, RulesFile) catch: every execve and execveat, of
+// What the rules (rec/auditrules) catch: every execve and execveat, of
 // 64- and 32-bit programs, by a process with a login uid, that is below a
 // login that went through pam_loginuid (sshd, login, cron; su and sudo keep
 // the login's uid, so what runs under them is still attributed to it). That

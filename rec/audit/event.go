@@ -39,7 +39,7 @@ type CommandEvent struct {
 
 	Success bool     // the call succeeded
 	Exit    int64    // its return value: 0, or -errno on failure
-	Keys    []string // keys of the audit rule that logged it (RuleKey for Vigil's)
+	Keys    []string // keys of the audit rule that logged it (auditrules.Key for Vigil's)
 
 	// Incomplete marks an event some of whose records never arrived (lost
 	// under load, or its last record overdue); Problems says which.

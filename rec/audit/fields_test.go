@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/hex"
 	"fmt"
+	"github.com/vigil-rec/vigil/rec/auditrules"
 	"slices"
 	"strings"
 	"syscall"
@@ -125,7 +126,7 @@ func TestJoinSplitArgs(t *testing.T) {
 	if ev.Arch != "i386" || ev.Syscall != "execve" || ev.Comm != "true name" || ev.Executable != "/tmp/a b" {
 		t.Errorf("arch %q syscall %q comm %q executable %q", ev.Arch, ev.Syscall, ev.Comm, ev.Executable)
 	}
-	if !slices.Equal(ev.Keys, []string{RuleKey, "other"}) {
+	if !slices.Equal(ev.Keys, []string{auditrules.Key, "other"}) {
 		t.Errorf("keys %q", ev.Keys)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/vigil-rec/vigil/rec/auditrules"
 	"os"
 	"os/exec"
 	"runtime"
@@ -287,7 +288,7 @@ func lockAudit(t *testing.T) {
 // settings back, so that one failing test does not leave the host changed.
 func repair(t *testing.T, before, after kernelState) {
 	var extra []string
-	for _, l := range Rules() {
+	for _, l := range auditrules.Lines() {
 		c, err := compile(l)
 		if err == nil && slices.Contains(after.rules, c.canon) && !slices.Contains(before.rules, c.canon) {
 			extra = append(extra, l)

@@ -4,44 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"syscall"
 
 	libaudit "github.com/elastic/go-libaudit/v2"
 	"github.com/elastic/go-libaudit/v2/rule"
 	"github.com/elastic/go-libaudit/v2/rule/flags"
+
+	"github.com/vigil-rec/vigil/rec/auditrules"
 )
-
-// RuleKey tags the records Vigil's rules produce (key= in SYSCALL records).
-const RuleKey = "vigil-exec"
-
-// RulesPath is where the rules go for auditd to load them (augenrules).
-const RulesPath = "/etc/audit/rules.d/vigil.rules"
-
-// ruleLines are Vigil's rules in auditctl syntax, which go-libaudit's
-// rule/flags parser reads too. Both ABIs, or a 32-bit program's execs go
-// unseen; auid!=unset keeps daemons and boot-time services out.
-var ruleLines = []string{
-	"-a always,exit -F arch=b64 -S execve,execveat -F auid!=unset -k " + RuleKey,
-	"-a always,exit -F arch=b32 -S execve,execveat -F auid!=unset -k " + RuleKey,
-}
-
-// Rules returns Vigil's audit rules, one auditctl command line each.
-func Rules() []string { return slices.Clone(ruleLines) }
-
-// RulesFile returns the content of RulesPath. It never sets -e 2 (an
-// immutable configuration cannot be changed again until a reboot) and no
-// -D (that would delete everyone else's rules).
-func RulesFile() []byte {
-	var b strings.Builder
-	b.WriteString("# Vigil: log every execve/execveat of a logged-in process (login uid set),\n")
-	b.WriteString("# for the command timeline of recorded sessions. Installed by Vigil.\n")
-	for _, l := range ruleLines {
-		b.WriteString(l)
-		b.WriteByte('\n')
-	}
-	return []byte(b.String())
-}
 
 // compiled is a rule in the kernel's binary form and as the kernel lists it.
 type compiled struct {
@@ -66,12 +36,12 @@ func compile(line string) (compiled, error) {
 	return compiled{line: line, wire: wf, canon: canon}, nil
 }
 
-// vigilRules compiles the given lines, which must be among Rules(): the
+// vigilRules compiles the given lines, which must be among auditrules.Lines(): the
 // delete path is only ever given Vigil's own rules.
 func vigilRules(lines []string) ([]compiled, error) {
 	out := make([]compiled, 0, len(lines))
 	for _, l := range lines {
-		if !slices.Contains(ruleLines, l) {
+		if !slices.Contains(auditrules.Lines(), l) {
 			return nil, fmt.Errorf("audit rule %q is not one of Vigil's", l)
 		}
 		c, err := compile(l)
@@ -113,9 +83,9 @@ func KernelRules() ([]string, error) {
 
 // AddRules appends to the kernel's list those of Vigil's rules it does not
 // have yet and returns them (a rule already there, e.g. loaded by auditd
-// from RulesPath, is left alone and not returned).
+// from auditrules.Path, is left alone and not returned).
 func AddRules() ([]string, error) {
-	want, err := vigilRules(ruleLines)
+	want, err := vigilRules(auditrules.Lines())
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +112,7 @@ func AddRules() ([]string, error) {
 }
 
 // DeleteRules removes from the kernel the rules equal to the given ones,
-// which must be among Rules() (pass Rules() for all of them, or what
+// which must be among auditrules.Lines() (pass auditrules.Lines() for all of them, or what
 // AddRules returned to undo it). It compares the kernel's own rendering of
 // each rule, deletes by the kernel's bytes for it, and never touches
 // another rule. It returns how many it deleted.

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"github.com/vigil-rec/vigil/rec/auditrules"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +13,7 @@ import (
 )
 
 func TestRulesText(t *testing.T) {
-	rules := Rules()
+	rules := auditrules.Lines()
 	if len(rules) != 2 {
 		t.Fatalf("rules %q", rules)
 	}
@@ -22,11 +23,11 @@ func TestRulesText(t *testing.T) {
 			t.Fatal(err)
 		}
 		// As the kernel (and auditctl -l) will list it.
-		if !strings.Contains(c.canon, "-S execve,execveat -F auid!=-1 -F key="+RuleKey) {
+		if !strings.Contains(c.canon, "-S execve,execveat -F auid!=-1 -F key="+auditrules.Key) {
 			t.Errorf("%q renders as %q", l, c.canon)
 		}
 	}
-	file := string(RulesFile())
+	file := string(auditrules.File())
 	for _, l := range rules {
 		if !strings.Contains(file, "\n"+l+"\n") {
 			t.Errorf("rules file lacks %q:\n%s", l, file)
@@ -77,7 +78,7 @@ func TestRulesAddDelete(t *testing.T) {
 	if err := c.AddRule(foreign.wire); err != nil {
 		t.Fatal(err)
 	}
-	n, err := DeleteRules(Rules())
+	n, err := DeleteRules(auditrules.Lines())
 	if err != nil || n != 2 {
 		t.Fatalf("DeleteRules: %d, %v", n, err)
 	}
@@ -88,12 +89,12 @@ func TestRulesAddDelete(t *testing.T) {
 	if want := append(slices.Clone(before), foreign.canon); !slices.Equal(after, want) {
 		t.Errorf("rules after delete %q, want %q", after, want)
 	}
-	if n, err := DeleteRules(Rules()); err != nil || n != 0 {
+	if n, err := DeleteRules(auditrules.Lines()); err != nil || n != 0 {
 		t.Errorf("DeleteRules with none present: %d, %v", n, err)
 	}
 }
 
-// auditctl (package auditd) loads RulesFile as auditd would, and
+// auditctl (package auditd) loads auditrules.File as auditd would, and
 // DeleteRules recognises what it loaded.
 func TestRulesFileWithAuditctl(t *testing.T) {
 	requireAudit(t)
@@ -105,21 +106,21 @@ func TestRulesFileWithAuditctl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.ContainsFunc(before, func(r string) bool { return strings.Contains(r, RuleKey) }) {
+	if slices.ContainsFunc(before, func(r string) bool { return strings.Contains(r, auditrules.Key) }) {
 		t.Skip("skipping: Vigil's rules are loaded already")
 	}
 	file := filepath.Join(t.TempDir(), "vigil.rules")
-	if err := os.WriteFile(file, RulesFile(), 0o600); err != nil {
+	if err := os.WriteFile(file, auditrules.File(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = DeleteRules(Rules()) })
+	t.Cleanup(func() { _, _ = DeleteRules(auditrules.Lines()) })
 	if out, err := exec.Command(auditctl, "-R", file).CombinedOutput(); err != nil {
 		t.Fatalf("auditctl -R: %v\n%s", err, out)
 	}
 	if out, err := exec.Command(auditctl, "-l").CombinedOutput(); err == nil {
 		t.Logf("auditctl -l:\n%s", out)
 	}
-	n, err := DeleteRules(Rules())
+	n, err := DeleteRules(auditrules.Lines())
 	if err != nil || n != 2 {
 		t.Fatalf("DeleteRules after auditctl -R: %d, %v", n, err)
 	}

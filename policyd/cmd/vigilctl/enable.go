@@ -11,6 +11,7 @@ import (
 	"github.com/vigil-rec/vigil/policyd/daemon"
 	"github.com/vigil-rec/vigil/policyd/dbusapi"
 	"github.com/vigil-rec/vigil/policyd/loginhooks"
+	"github.com/vigil-rec/vigil/rec/auditrules"
 )
 
 // sysFlags adds the flags enable and disable share: which system, and
@@ -33,6 +34,8 @@ func enableCmd() *cobra.Command {
 			loginhooks.NsswitchBackup + "), enables the pam-auth-update profile \"vigil\"\n" +
 			"(pam_vigil in common-session), and adds pam_vigil after pam_env in services whose\n" +
 			"pam_env reads the user's ~/.pam_environment after common-session (sshd).\n" +
+			"Where auditd is installed, also writes its rules file " + auditrules.Path + "\n" +
+			"(every exec of a logged-in process, for the command timeline).\n" +
 			"Refuses unless the modules are installed, vigil-policyd answers, its NSS snapshot\n" +
 			"exists and its recorder is setuid and setgid vigil, and while sshd lets users whom\n" +
 			"the policy records act outside the recorder (internal-sftp, forwarding, environment\n" +
@@ -57,7 +60,8 @@ func disableCmd() *cobra.Command {
 		Short: "Stop recording logins: undo everything vigilctl enable changed",
 		Long: "Disables the pam-auth-update profile \"vigil\", removes the pam_vigil lines enable\n" +
 			"added to service files and vigil from the passwd line of /etc/nsswitch.conf\n" +
-			"(and the backup, when the file is back to it). Refuses, changing nothing, while\n" +
+			"(and the backup, when the file is back to it), and " + auditrules.Path + ".\n" +
+			"Refuses, changing nothing, while\n" +
 			"other PAM files name pam_vigil.so. Needs no running daemon. Idempotent.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
