@@ -5,16 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"time"
 
 	"github.com/vigil-rec/vigil/rec/fleetapi"
 )
 
 // hostBody reads the body of a host's request of at most max bytes, one
-// such request (or append) of a host at a time, within the body timeout.
-// It returns the host and the body; when !ok it has replied.
+// such request (or append) of a host at a time (readBody). It returns the
+// host and the body, and done to call when the request is over; when !ok
+// it has replied.
 func (h *Handler) hostBody(w http.ResponseWriter, r *http.Request, max int64, attrs ...any) (host string, body []byte, done func(), ok bool) {
 	host, keyID, ok := h.peerHost(w, r)
 	if !ok {
@@ -25,19 +24,11 @@ func (h *Handler) hostBody(w http.ResponseWriter, r *http.Request, max int64, at
 		h.refuse(w, r, http.StatusTooManyRequests, errors.New("another request of this host is under way"), attrs...)
 		return "", nil, nil, false
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.bodyTime))
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		h.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Errorf("body of more than %d bytes", tooLarge.Limit), attrs...)
-	case err != nil:
-		h.refuse(w, r, http.StatusBadRequest, fmt.Errorf("read the body: %w", err), attrs...)
-	default:
-		return host, body, func() { h.hostDone(host) }, true
+	if body, ok = h.readBody(w, r, max, attrs...); !ok {
+		h.hostDone(host)
+		return "", nil, nil, false
 	}
-	h.hostDone(host)
-	return "", nil, nil, false
+	return host, body, func() { h.hostDone(host) }, true
 }
 
 // purgeRecord keeps one of the host's purge records (fleetapi.PathPurgeRecord).

@@ -200,15 +200,8 @@ func (h *Handler) append(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return // the sender gave up waiting
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.bodyTime))
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, fleetapi.MaxAppend))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		h.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Errorf("body of more than %d bytes", tooLarge.Limit), attrs...)
-		return
-	case err != nil:
-		h.refuse(w, r, http.StatusBadRequest, fmt.Errorf("read the body: %w", err), attrs...)
+	data, ok := h.readBody(w, r, fleetapi.MaxAppend, attrs...)
+	if !ok {
 		return
 	}
 	acked, err := h.store.Append(r.Context(), host, file, off, data)
@@ -221,6 +214,23 @@ func (h *Handler) append(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusConflict
 	}
 	reply(w, code, fleetapi.Ack{Acked: acked})
+}
+
+// readBody reads a host's body of at most max bytes, within the body
+// timeout; when !ok it has replied (413, or 400), logging attrs.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, max int64, attrs ...any) (body []byte, ok bool) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.bodyTime))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		h.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Errorf("body of more than %d bytes", tooLarge.Limit), attrs...)
+	case err != nil:
+		h.refuse(w, r, http.StatusBadRequest, fmt.Errorf("read the body: %w", err), attrs...)
+	default:
+		return body, true
+	}
+	return nil, false
 }
 
 // hostBusy marks host as appending, unless it is already.
