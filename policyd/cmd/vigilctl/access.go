@@ -9,7 +9,7 @@ import (
 	"github.com/vigil-rec/vigil/conf/safetext"
 	"github.com/vigil-rec/vigil/policyd/accesslog"
 	"github.com/vigil-rec/vigil/rec/keys"
-	"github.com/vigil-rec/vigil/rec/verify"
+	"github.com/vigil-rec/vigil/rec/store"
 )
 
 func accessLogCmd() *cobra.Command {
@@ -41,50 +41,28 @@ not be read.`,
 			if err != nil {
 				return &exitError{2, err}
 			}
-			w := cmd.OutOrStdout()
-			if asJSON {
-				if err := printJSON(w, reps); err != nil {
-					return err
-				}
-			} else if len(reps) == 0 {
-				fmt.Fprintf(w, "no accesses recorded in %s\n", dir)
-			}
-			bad := 0
-			for _, r := range reps {
-				if r.State != verify.OK {
-					bad++
-				}
-				if asJSON {
-					continue
-				}
-				if e := r.Entry; e != nil {
-					fmt.Fprintf(w, "%s seq %d %s %s %s", e.Time.Format(time.RFC3339), e.Seq, safetext.Printable(e.Who),
+			return printVerdicts(cmd.OutOrStdout(), reps, asJSON, "no accesses recorded in "+dir, "access log lines",
+				func(r *accesslog.Report) (*store.Verdict, string, string) {
+					e := r.Entry
+					if e == nil {
+						return &r.Verdict, fmt.Sprintf("%s:%d", r.File, r.Line), ""
+					}
+					head := fmt.Sprintf("%s seq %d %s %s %s", e.Time.Format(time.RFC3339), e.Seq, safetext.Printable(e.Who),
 						e.Action, safetext.Printable(e.File))
 					if e.Rec != "" {
-						fmt.Fprintf(w, " rec %s", safetext.Printable(e.Rec))
+						head += " rec " + safetext.Printable(e.Rec)
 					}
 					if e.Detail != "" {
-						fmt.Fprintf(w, " (%s)", safetext.Printable(e.Detail))
+						head += " (" + safetext.Printable(e.Detail) + ")"
 					}
 					if e.From != "" {
-						fmt.Fprintf(w, " from %s", safetext.Printable(e.From))
+						head += " from " + safetext.Printable(e.From)
 					}
 					if e.Session != 0 {
-						fmt.Fprintf(w, " session %d", e.Session)
+						head += fmt.Sprintf(" session %d", e.Session)
 					}
-				} else {
-					fmt.Fprintf(w, "%s:%d", r.File, r.Line)
-				}
-				fmt.Fprintf(w, ": %s", r.StateName)
-				if r.Detail != "" {
-					fmt.Fprintf(w, ": %s", r.Detail)
-				}
-				fmt.Fprintln(w)
-			}
-			if bad > 0 {
-				return &exitError{1, fmt.Errorf("%d of %d access log lines are not OK", bad, len(reps))}
-			}
-			return nil
+					return &r.Verdict, head, ""
+				})
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", accesslog.DefaultDir, "the access log's `DIR`ectory")

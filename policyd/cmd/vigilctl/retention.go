@@ -357,35 +357,14 @@ directory or a key could not be read.`,
 			if err != nil {
 				return &exitError{2, err}
 			}
-			w := cmd.OutOrStdout()
-			if asJSON {
-				if err := printJSON(w, reps); err != nil {
-					return err
-				}
-			} else if len(reps) == 0 {
-				fmt.Fprintf(w, "no purge records in %s\n", dir)
-			}
-			bad := 0
-			for _, r := range reps {
-				if r.State != verify.OK {
-					bad++
-				}
-				if asJSON {
-					continue
-				}
-				fmt.Fprintf(w, "%s: %s", r.File, r.StateName)
-				if r.Detail != "" {
-					fmt.Fprintf(w, ": %s", r.Detail)
-				}
-				if r.Seq > 0 {
-					fmt.Fprintf(w, " (seq %d, %s, purged %d, key %s)", r.Seq, r.Time.Format(time.RFC3339), r.Recordings, dash(r.Key))
-				}
-				fmt.Fprintln(w)
-			}
-			if bad > 0 {
-				return &exitError{1, fmt.Errorf("%d of %d purge records are not OK", bad, len(reps))}
-			}
-			return nil
+			return printVerdicts(cmd.OutOrStdout(), reps, asJSON, "no purge records in "+dir, "purge records",
+				func(r *store.PurgeRecordReport) (*store.Verdict, string, string) {
+					tail := ""
+					if r.Seq > 0 {
+						tail = fmt.Sprintf(" (seq %d, %s, purged %d, key %s)", r.Seq, r.Time.Format(time.RFC3339), r.Recordings, dash(r.Key))
+					}
+					return &r.Verdict, r.File, tail
+				})
 		},
 	}
 	cmd.Flags().StringSliceVarP(&keyPaths, "key", "k", []string{keyDir}, "trusted public `KEY` or directory of *.pub (repeatable)")
