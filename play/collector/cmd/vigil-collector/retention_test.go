@@ -35,13 +35,10 @@ func TestParseAge(t *testing.T) {
 	}
 }
 
-// holds, purge, purges and keygen, on recordings of an old month and of
-// this one.
-func TestRetention(t *testing.T) {
-	db := pgtest.DB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	const host = "web1.example.com"
+// enrolled opens the store on db, closed when t ends, with host enrolled
+// and a signing key of its own.
+func enrolled(t *testing.T, ctx context.Context, db, host string) (*pgstore.Store, ed25519.PrivateKey) {
+	t.Helper()
 	hostKey, err := keys.Generate()
 	if err != nil {
 		t.Fatal(err)
@@ -50,13 +47,33 @@ func TestRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(st.Close)
 	if err := st.AddHost(ctx, host); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.AddHostKey(ctx, host, hostKey.Public().(ed25519.PublicKey)); err != nil {
 		t.Fatal(err)
 	}
+	return st, hostKey
+}
+
+// cliOn runs vigil-collector on db: its exit status and output.
+func cliOn(db string) func(args ...string) (int, string) {
+	return func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := run(append(args, "--db", db), &out, &out)
+		return code, out.String()
+	}
+}
+
+// holds, purge, purges and keygen, on recordings of an old month and of
+// this one.
+func TestRetention(t *testing.T) {
+	db := pgtest.DB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const host = "web1.example.com"
+	st, hostKey := enrolled(t, ctx, db, host)
 	now := time.Now().UTC()
 	old := time.Date(now.Year(), now.Month()-3, 2, 12, 0, 0, 0, time.UTC)
 	name := map[string]string{}
@@ -84,11 +101,7 @@ func TestRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cli := func(args ...string) (int, string) {
-		var out bytes.Buffer
-		code := run(append(args, "--db", db), &out, &out)
-		return code, out.String()
-	}
+	cli := cliOn(db)
 
 	dir := t.TempDir()
 	key := filepath.Join(dir, "purge.key")
@@ -170,26 +183,8 @@ func TestPurgesHost(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const host = "web1.example.com"
-	hostKey, err := keys.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := pgstore.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.AddHost(ctx, host); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.AddHostKey(ctx, host, hostKey.Public().(ed25519.PublicKey)); err != nil {
-		t.Fatal(err)
-	}
-	cli := func(args ...string) (int, string) {
-		var out bytes.Buffer
-		code := run(append(args, "--db", db), &out, &out)
-		return code, out.String()
-	}
+	st, hostKey := enrolled(t, ctx, db, host)
+	cli := cliOn(db)
 	if code, out := cli("purges", "host", host); code != 0 || out != "no purge records of host "+host+"\n" {
 		t.Errorf("purges host without records: %d %q", code, out)
 	}
