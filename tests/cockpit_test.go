@@ -72,14 +72,6 @@ func newCockpitHost(t *testing.T) *cockpitHost {
 	needCmd(t, "setfacl")
 	dist := buildPage(t)
 	w := policyHost(t)
-	run := func(stdin, name string, args ...string) {
-		t.Helper()
-		cmd := exec.Command(name, args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-	}
 	// carol is an admin (sudo), bob an auditor, alice neither.
 	group, err := os.ReadFile("/etc/group")
 	if err != nil {
@@ -94,7 +86,7 @@ func newCockpitHost(t *testing.T) *cockpitHost {
 	}
 	lines = append(lines, fmt.Sprintf("vigil-auditors:x:%d:bob", auditorsGID))
 	writeFile(t, "/etc/group", strings.Join(lines, "\n")+"\n")
-	run("alice:"+loginPassword+"\nbob:"+loginPassword+"\ncarol:"+loginPassword+"\n", "chpasswd")
+	runWith(t, "alice:"+loginPassword+"\nbob:"+loginPassword+"\ncarol:"+loginPassword+"\n", "chpasswd")
 	// Cockpit's sessions leave processes behind (cockpit-bridge starts a
 	// session bus that outlives cockpit-ws): the users' processes go with
 	// the test, after cockpit-ws (cleanups run last first).
@@ -123,19 +115,19 @@ func newCockpitHost(t *testing.T) *cockpitHost {
 			t.Fatal(err)
 		}
 	}
-	run("", "chown", fmt.Sprintf("%d:%d", vigilUID, vigilUID), "/var/log/vigil")
-	run("", "chown", fmt.Sprintf("0:%d", vigilUID), "/etc/vigil/keys")
-	run("", "chmod", "755", "/etc/vigil")
-	run("", binPath("keygen"), "/etc/vigil/keys/signing.key")
-	run("", "chown", fmt.Sprintf("0:%d", vigilUID), "/etc/vigil/keys/signing.key")
-	run("", "setfacl", "-m", "g:vigil-auditors:rX,d:g:vigil-auditors:rX", "/var/log/vigil")
-	run("", "setfacl", "-m", "g:vigil-auditors:rX", "/etc/vigil/keys")
+	runWith(t, "", "chown", fmt.Sprintf("%d:%d", vigilUID, vigilUID), "/var/log/vigil")
+	runWith(t, "", "chown", fmt.Sprintf("0:%d", vigilUID), "/etc/vigil/keys")
+	runWith(t, "", "chmod", "755", "/etc/vigil")
+	runWith(t, "", binPath("keygen"), "/etc/vigil/keys/signing.key")
+	runWith(t, "", "chown", fmt.Sprintf("0:%d", vigilUID), "/etc/vigil/keys/signing.key")
+	runWith(t, "", "setfacl", "-m", "g:vigil-auditors:rX,d:g:vigil-auditors:rX", "/var/log/vigil")
+	runWith(t, "", "setfacl", "-m", "g:vigil-auditors:rX", "/etc/vigil/keys")
 	h := &cockpitHost{recs: map[string]string{}}
 	// The page, as the package would install it, and its configuration:
 	// the vigil-play under test.
 	pkgs := filepath.Join(w, "cockpit")
-	run("", "mkdir", "-p", pkgs)
-	run("", "cp", "-r", dist, filepath.Join(pkgs, "vigil"))
+	runWith(t, "", "mkdir", "-p", pkgs)
+	runWith(t, "", "cp", "-r", dist, filepath.Join(pkgs, "vigil"))
 	svctest.Mount(t, "-t", "overlay", "overlay", "-o", "lowerdir="+pkgs+":/usr/share/cockpit", "/usr/share/cockpit")
 	writeFile(t, "/etc/cockpit/vigil.override.json", fmt.Sprintf(`{"config": {"vigil_play": %q, "vigilctl": %q}}`, binPath("vigil-play"), binPath("vigilctl")))
 

@@ -42,25 +42,28 @@ func pamLine(w, args string) string {
 	return fmt.Sprintf("session required %s/pam_vigil.so %s\n", w, args)
 }
 
+// runWith runs name with args and stdin as its input, failing t with its
+// output when it fails.
+func runWith(t *testing.T, stdin, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
 func newLoginHost(t *testing.T, policy, pamArgs string) *loginHost {
 	t.Helper()
 	needCmd(t, "sshd")
 	needCmd(t, "sshpass")
 	h := &loginHost{w: policyHost(t)}
-	run := func(stdin, name string, args ...string) {
-		t.Helper()
-		cmd := exec.Command(name, args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-	}
 	// Passwords and homes.
 	var pw strings.Builder
 	for _, u := range []string{"alice", "bob", "carol", "dave"} {
 		fmt.Fprintf(&pw, "%s:%s\n", u, loginPassword)
 	}
-	run(pw.String(), "chpasswd")
+	runWith(t, pw.String(), "chpasswd")
 	svctest.Tmpfs(t, "/home", "mode=755")
 	for u, id := range map[string]int{"alice": aliceUID, "bob": bobUID, "carol": carolUID} {
 		home := "/home/" + u
@@ -91,22 +94,22 @@ func newLoginHost(t *testing.T, policy, pamArgs string) *loginHost {
 		}
 	}
 	key := "/etc/vigil/keys/signing.key"
-	run("", binPath("keygen"), key)
-	run("", "chown", fmt.Sprintf("%d:%d", vigilUID, vigilUID), key)
+	runWith(t, "", binPath("keygen"), key)
+	runWith(t, "", "chown", fmt.Sprintf("%d:%d", vigilUID, vigilUID), key)
 	h.pub = key + ".pub"
 	// The recorder and the modules, as `make install` places them (but in
 	// the work dir: the namespace shares the host's /usr).
 	h.recorder = filepath.Join(h.w, "vigil-rec-session")
-	run("", "cp", binPath("vigil-rec-session"), h.recorder)
-	run("", "chown", fmt.Sprintf("%d:%d", vigilUID, vigilUID), h.recorder)
-	run("", "chmod", "6755", h.recorder)
+	runWith(t, "", "cp", binPath("vigil-rec-session"), h.recorder)
+	runWith(t, "", "chown", fmt.Sprintf("%d:%d", vigilUID, vigilUID), h.recorder)
+	runWith(t, "", "chmod", "6755", h.recorder)
 	lib := filepath.Join(h.w, "lib")
 	if err := os.Mkdir(lib, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	run("", "cp", binPath("libnss_vigil.so.2"), lib)
-	run("", "cp", binPath("pam_vigil.so"), h.w)
-	run("", "ldconfig", "-X", lib) // rebuilds the namespace's /etc/ld.so.cache only
+	runWith(t, "", "cp", binPath("libnss_vigil.so.2"), lib)
+	runWith(t, "", "cp", binPath("pam_vigil.so"), h.w)
+	runWith(t, "", "ldconfig", "-X", lib) // rebuilds the namespace's /etc/ld.so.cache only
 	nss, err := os.ReadFile("/etc/nsswitch.conf")
 	if err != nil {
 		t.Fatal(err)
