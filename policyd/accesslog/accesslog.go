@@ -16,8 +16,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,7 +105,7 @@ func Open(dir string, key ed25519.PrivateKey) (*Log, error) {
 		}
 		for j := len(lines) - 1; j >= 0; j-- {
 			if l.prev == "" {
-				l.prev = sha256Hex(lines[j])
+				l.prev = store.SHA256Hex(lines[j])
 			}
 			if e, _, err := parse(lines[j]); err == nil {
 				l.seq = e.Seq + uint64(len(lines)-1-j)
@@ -178,7 +176,7 @@ func (l *Log) Append(e Entry) (Entry, error) {
 	if err != nil {
 		return e, fmt.Errorf("access log %s: %w", path, err)
 	}
-	l.seq, l.prev = e.Seq, sha256Hex(bytes.TrimSuffix(line, []byte("\n")))
+	l.seq, l.prev = e.Seq, store.SHA256Hex(bytes.TrimSuffix(line, []byte("\n")))
 	return e, nil
 }
 
@@ -233,7 +231,7 @@ func Verify(dir string, trusted keys.Set) ([]Report, error) {
 				}
 				seq = max(seq, e.Seq)
 			}
-			prev = sha256Hex(line)
+			prev = store.SHA256Hex(line)
 			r.Named()
 			reps = append(reps, r)
 		}
@@ -299,9 +297,4 @@ func readLines(path string) ([][]byte, error) {
 		return nil, fmt.Errorf("access log %s: %w", path, err)
 	}
 	return lines, nil
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }

@@ -156,7 +156,7 @@ func AppendPurgeRecord(dir string, r *PurgeRecord, key ed25519.PrivateKey) (path
 	r.V, r.Seq, r.Prev = PurgeRecordVersion, 1, nil
 	for _, f := range files {
 		if _, old, err := ParsePurgeRecord(f.Data); err == nil && old.Seq >= r.Seq {
-			r.Seq, r.Prev = old.Seq+1, &PurgeLink{File: f.Name, SHA256: sha256Hex(f.Data)}
+			r.Seq, r.Prev = old.Seq+1, &PurgeLink{File: f.Name, SHA256: SHA256Hex(f.Data)}
 		}
 	}
 	body, err := json.Marshal(r)
@@ -168,10 +168,12 @@ func AppendPurgeRecord(dir string, r *PurgeRecord, key ed25519.PrivateKey) (path
 	if err := CreateFile(dir, name, data); err != nil {
 		return "", "", fmt.Errorf("purge record: %w", err)
 	}
-	return filepath.Join(dir, name), sha256Hex(data), nil
+	return filepath.Join(dir, name), SHA256Hex(data), nil
 }
 
-func sha256Hex(data []byte) string {
+// SHA256Hex is the lowercase hex SHA-256 of data: how signed records name
+// what they link to and what they cover.
+func SHA256Hex(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
@@ -205,7 +207,7 @@ type parsedRecord struct {
 func VerifyPurgeRecords(files []PurgeRecordFile, trusted keys.Set) []PurgeRecordReport {
 	stored := make([]*parsedRecord, len(files))
 	for i, f := range files {
-		s := &parsedRecord{PurgeRecordFile: f, hash: sha256Hex(f.Data)}
+		s := &parsedRecord{PurgeRecordFile: f, hash: SHA256Hex(f.Data)}
 		s.env, s.rec, s.err = ParsePurgeRecord(f.Data)
 		stored[i] = s
 	}

@@ -32,7 +32,7 @@ func TestPurgeRecordRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		data, err := os.ReadFile(path)
-		if err != nil || sha256Hex(data) != hash {
+		if err != nil || SHA256Hex(data) != hash {
 			t.Fatalf("%s: %v, hash %s", path, err, hash)
 		}
 		paths = append(paths, path)

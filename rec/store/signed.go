@@ -14,7 +14,6 @@ package store
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -40,8 +39,7 @@ func Sign(domain string, body []byte, key ed25519.PrivateKey) []byte {
 
 // sigInput is what a signature for domain covers.
 func sigInput(domain string, body []byte) []byte {
-	sum := sha256.Sum256(body)
-	return append([]byte(domain), hex.EncodeToString(sum[:])...)
+	return append([]byte(domain), SHA256Hex(body)...)
 }
 
 // Encode lays r out canonically; without Key and Sig it is {"body":BODY}\n

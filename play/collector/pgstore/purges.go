@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,7 +27,7 @@ func insertPurgeRecord(ctx context.Context, tx pgx.Tx, r *PurgeRecord, key ed255
 	err := tx.QueryRow(ctx, "SELECT seq, record FROM purges ORDER BY seq DESC LIMIT 1").Scan(&prevSeq, &prev)
 	switch {
 	case err == nil:
-		r.Seq, r.Prev = prevSeq+1, &PurgeLink{Seq: prevSeq, SHA256: sha256Hex(prev)}
+		r.Seq, r.Prev = prevSeq+1, &PurgeLink{Seq: prevSeq, SHA256: store.SHA256Hex(prev)}
 	case !errors.Is(err, pgx.ErrNoRows):
 		return 0, "", fmt.Errorf("purge record: the last one: %w", err)
 	}
@@ -43,12 +41,7 @@ func insertPurgeRecord(ctx context.Context, tx pgx.Tx, r *PurgeRecord, key ed255
 	if err != nil {
 		return 0, "", fmt.Errorf("purge record: %w", err)
 	}
-	return r.Seq, sha256Hex(line), nil
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return r.Seq, store.SHA256Hex(line), nil
 }
 
 // PurgeReport is a stored purge record and what its verification found.
@@ -100,7 +93,7 @@ func (s *Store) Purges(ctx context.Context, trusted keys.Set) ([]PurgeReport, er
 // signature and that the row's columns are what it says.
 func checkPurgeRecord(rep *PurgeReport, record []byte, trusted keys.Set) {
 	rep.Time, rep.Cutoff = rep.Time.UTC(), rep.Cutoff.UTC()
-	rep.SHA256 = sha256Hex(record)
+	rep.SHA256 = store.SHA256Hex(record)
 	sr, err := store.ParseSigned(record)
 	if err != nil {
 		rep.Note(verify.Modified, "%v", err)
