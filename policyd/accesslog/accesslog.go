@@ -246,13 +246,8 @@ func parse(line []byte) (*Entry, store.Signed, error) {
 		return nil, env, err
 	}
 	var e Entry
-	dec := json.NewDecoder(bytes.NewReader(env.Body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
-		return nil, env, fmt.Errorf("body: %w", err)
-	}
-	if e.V != Version {
-		return nil, env, fmt.Errorf("format version %d, want %d", e.V, Version)
+	if err := env.DecodeBody(&e, func() int { return e.V }, Version); err != nil {
+		return nil, env, err
 	}
 	return &e, env, nil
 }

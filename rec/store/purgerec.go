@@ -7,7 +7,6 @@ package store
 // chain check live here, side by side.
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -101,13 +100,8 @@ func ParsePurgeRecord(data []byte) (Signed, *PurgeRecord, error) {
 		return Signed{}, nil, err
 	}
 	var r PurgeRecord
-	dec := json.NewDecoder(bytes.NewReader(env.Body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return env, nil, fmt.Errorf("body: %w", err)
-	}
-	if r.V != PurgeRecordVersion {
-		return env, nil, fmt.Errorf("format version %d, want %d", r.V, PurgeRecordVersion)
+	if err := env.DecodeBody(&r, func() int { return r.V }, PurgeRecordVersion); err != nil {
+		return env, nil, err
 	}
 	return env, &r, nil
 }

@@ -69,6 +69,21 @@ func ParseSigned(data []byte) (Signed, error) {
 	return r, nil
 }
 
+// DecodeBody decodes r's body into v, refusing members v does not know,
+// then checks that its format version (what version returns, once v is
+// decoded) is want: a record is read only in the format it was signed in.
+func (r Signed) DecodeBody(v any, version func() int, want int) error {
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	if got := version(); got != want {
+		return fmt.Errorf("format version %d, want %d", got, want)
+	}
+	return nil
+}
+
 // Verdict is what checking a record found: its worst state, and why.
 type Verdict struct {
 	State     verify.State `json:"-"`

@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -101,14 +100,9 @@ func checkPurgeRecord(rep *PurgeReport, record []byte, trusted keys.Set) {
 	}
 	rep.Key = sr.Key
 	var r PurgeRecord
-	dec := json.NewDecoder(bytes.NewReader(sr.Body))
-	dec.DisallowUnknownFields()
-	switch err := dec.Decode(&r); {
-	case err != nil:
-		rep.Note(verify.Modified, "body: %v", err)
-	case r.V != PurgeRecordVersion:
-		rep.Note(verify.Modified, "format version %d, want %d", r.V, PurgeRecordVersion)
-	default:
+	if err := sr.DecodeBody(&r, func() int { return r.V }, PurgeRecordVersion); err != nil {
+		rep.Note(verify.Modified, "%v", err)
+	} else {
 		rep.Record = &r
 		if r.Seq != rep.Seq || !r.Time.Equal(rep.Time) || r.By != rep.By || !r.Cutoff.Equal(rep.Cutoff) {
 			rep.Note(verify.Modified, "the row says seq %d, time %s, by %q, cutoff %s; its record seq %d, time %s, by %q, cutoff %s",
