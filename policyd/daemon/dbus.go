@@ -149,6 +149,7 @@ type access struct {
 	name       string // the caller's user name, "" if NSS does not know it
 	privileged bool
 	recorder   bool // the caller is the recorder account
+	auditor    bool // in wire.AuditorsGroup
 }
 
 func (o *busObject) access(sender dbus.Sender) (access, *dbus.Error) {
@@ -171,8 +172,11 @@ func (o *busObject) access(sender dbus.Sender) (access, *dbus.Error) {
 			a.recorder = true
 		}
 		for _, g := range c.gids {
-			if nsslookup.GroupName(g) == wire.AdminGroup {
+			switch nsslookup.GroupName(g) {
+			case wire.AdminGroup:
 				a.privileged = true
+			case wire.AuditorsGroup:
+				a.auditor = true
 			}
 		}
 		return nil
