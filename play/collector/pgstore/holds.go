@@ -39,6 +39,12 @@ const (
 	OriginHost      = "host"
 )
 
+// joinHolds joins recordings r to the holds in force on them: the
+// collector's (k) and their host's (hh, by rec id). At most one of each.
+const joinHolds = `
+		LEFT JOIN holds k ON k.recording_id = r.id AND k.released_at IS NULL
+		LEFT JOIN host_holds hh ON hh.host_id = r.host_id AND hh.rec = r.rec AND r.rec <> '' AND hh.released_at IS NULL`
+
 // onHost follows who placed a host's hold, as the collector shows it (in
 // queries, as a literal).
 const onHost = " (on the host)"

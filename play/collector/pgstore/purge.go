@@ -231,9 +231,7 @@ type purgePlan struct {
 func planPurge(ctx context.Context, tx pgx.Tx, due, cutoff time.Time) (*purgePlan, error) {
 	rows, err := tx.Query(ctx, `SELECT r.id, h.name, r.file, r.rec, r.user_name, r.start_time, r.end_time, r.month,
 			r.bytes, r.last_hash, r.state, r.updated_at, k.id, hh.id, hh.reason, hh.held_by || '`+onHost+`', hh.held_at
-		FROM recordings r JOIN hosts h ON h.id = r.host_id
-		LEFT JOIN holds k ON k.recording_id = r.id AND k.released_at IS NULL
-		LEFT JOIN host_holds hh ON hh.host_id = r.host_id AND hh.rec = r.rec AND r.rec <> '' AND hh.released_at IS NULL
+		FROM recordings r JOIN hosts h ON h.id = r.host_id`+joinHolds+`
 		WHERE r.month < $1 ORDER BY r.month, h.name, r.file`, due)
 	if err != nil {
 		return nil, fmt.Errorf("due recordings: %w", err)

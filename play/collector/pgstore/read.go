@@ -204,9 +204,7 @@ func listRecordings(ctx context.Context, q querier, c *conds, limit int) ([]Reco
 	sql := `SELECT r.id, h.name, r.file, r.month, r.rec, r.user_name, r.term, r.start_time, r.end_time,
 		r.duration, r.state, r.detail, r.last_hash, r.report, r.bytes, r.lines, r.updated_at,
 		coalesce(k.held_at, hh.held_at), coalesce(k.held_by, hh.held_by || '` + onHost + `'), coalesce(k.reason, hh.reason), r.several
-		FROM recordings r JOIN hosts h ON h.id = r.host_id
-		LEFT JOIN holds k ON k.recording_id = r.id AND k.released_at IS NULL
-		LEFT JOIN host_holds hh ON hh.host_id = r.host_id AND hh.rec = r.rec AND r.rec <> '' AND hh.released_at IS NULL`
+		FROM recordings r JOIN hosts h ON h.id = r.host_id` + joinHolds
 	if len(c.where) > 0 {
 		sql += " WHERE " + strings.Join(c.where, " AND ")
 	}
