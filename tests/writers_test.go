@@ -46,6 +46,7 @@ func TestRecJournalWriter(t *testing.T) {
 	if got := term.wait(20 * time.Second); got != 2 {
 		t.Fatalf("exit %d: %q", got, term.screen())
 	}
+	svctest.SyncJournal(t)
 	out, err := exec.Command("journalctl", "-D", svctest.JournalDir, "-o", "json", "-a", "SYSLOG_IDENTIFIER=vigil-rec").Output()
 	if err != nil {
 		t.Fatalf("journalctl: %v", err)
@@ -78,6 +79,7 @@ func TestRecJournalWriter(t *testing.T) {
 	if out, err := tlog.CombinedOutput(); err != nil {
 		t.Fatalf("tlog-rec -w journal: %v\n%s", err, out)
 	}
+	svctest.SyncJournal(t)
 	out, err = exec.Command("journalctl", "-D", svctest.JournalDir, "-o", "json", "-a", "SYSLOG_IDENTIFIER=tlog-rec").Output()
 	if err != nil || len(out) == 0 {
 		t.Fatalf("journalctl: %v %q", err, out)

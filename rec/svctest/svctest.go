@@ -202,6 +202,33 @@ Audit=no
 	return cmd
 }
 
+// SyncJournal returns once journald has stored every message sent to it
+// before the call: it sends a marker through the same socket (one queue,
+// read in order) and waits until journalctl shows it. journald stores
+// messages asynchronously, so a reader straight after the writer exits
+// can otherwise see none or only some of them.
+func SyncJournal(t testing.TB) {
+	t.Helper()
+	marker := fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
+	logger := exec.Command("logger", "--journald")
+	logger.Stdin = strings.NewReader("MESSAGE=sync\nVIGIL_TEST_SYNC=" + marker + "\n")
+	if out, err := logger.CombinedOutput(); err != nil {
+		t.Fatalf("logger --journald: %v %s", err, out)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out, err := exec.Command("journalctl", "-D", JournalDir, "-o", "cat", "VIGIL_TEST_SYNC="+marker).Output()
+		if err != nil {
+			t.Fatalf("journalctl: %v", err)
+		}
+		if len(bytes.TrimSpace(out)) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("journald has not stored a marker message after 10 s")
+		}
+	}
+}
+
 // StartRsyslog runs `rsyslogd -n` in the test's namespace with imuxsock
 // listening on /dev/log (on a private /dev, see PrivateDev), no rate
 // limit, messages up to maxMsg bytes, and rules (rsyslog RainerScript:

@@ -356,6 +356,7 @@ func TestPlayJournal(t *testing.T) {
 		t.Fatalf("vigil-rec: %v", err)
 	}
 	<-copied // EIO once the program and the recorder have gone
+	svctest.SyncJournal(t)
 	out, err := exec.Command("journalctl", "-o", "json", "--output-fields=TLOG_REC", "SYSLOG_IDENTIFIER=vigil-rec").Output()
 	if err != nil {
 		t.Fatalf("journalctl: %v", err)
