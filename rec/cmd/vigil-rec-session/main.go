@@ -120,10 +120,10 @@ func run() int {
 	}
 	defer asVigil(ids, func() (struct{}, error) { return struct{}{}, lock.Release() })
 
-	return record(ids, c, st.host, inv, shell, argv)
+	return record(ids, c, st.host, inv, shell, argv, sess)
 }
 
-func record(ids session.IDs, c conf.Rec, host string, inv session.Invocation, shell string, argv []string) int {
+func record(ids session.IDs, c conf.Rec, host string, inv session.Invocation, shell string, argv []string, sess uint32) int {
 	u, err := user.LookupId(fmt.Sprint(ids.UserUID))
 	if err != nil {
 		return fail(fmt.Errorf("recorded user: %w", err))
@@ -181,6 +181,15 @@ func record(ids session.IDs, c conf.Rec, host string, inv session.Invocation, sh
 	if ids.Privileged() {
 		opts.Session = signalSession
 	}
+	// vigil-cmdlog writes the commands of this audit session beside the
+	// recording while it is registered.
+	unregister, err := asVigil(ids, func() (func() error, error) {
+		return session.Register(lockDir, session.Registration{Rec: meta.Rec, Session: sess, Start: time.Now(), User: meta.User, Host: meta.Host})
+	})
+	if err != nil {
+		return fail(err)
+	}
+	defer asVigil(ids, func() (struct{}, error) { return struct{}{}, unregister() })
 	res, err := recorder.Run(cmd, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vigil-rec-session: %v\n", err)
