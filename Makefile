@@ -163,7 +163,7 @@ NFPM       := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 install: build pkg-files
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PAMDIR)
 	install -m 0755 $(BIN)/vigil-rec $(BIN)/vigil-rec-session $(BIN)/vigil-play $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 $(BIN)/vigil-policyd $(BIN)/vigilctl $(BIN)/vigil-ship $(BIN)/vigil-collector $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(BIN)/vigil-policyd $(BIN)/vigilctl $(BIN)/vigil-ship $(BIN)/vigil-collector $(BIN)/vigil-cmdlog $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 $(BIN)/libnss_vigil.so.2 $(DESTDIR)$(LIBDIR)/libnss_vigil.so.2
 	install -m 0644 $(BIN)/pam_vigil.so $(DESTDIR)$(PAMDIR)/pam_vigil.so
 	install -D -m 0644 policyd/dbus/io.vigil.Policy1.conf $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/io.vigil.Policy1.conf
@@ -171,6 +171,7 @@ install: build pkg-files
 	install -D -m 0644 conf/system/systemd/vigil-purge.service $(DESTDIR)$(UNITDIR)/vigil-purge.service
 	install -D -m 0644 conf/system/systemd/vigil-purge.timer $(DESTDIR)$(UNITDIR)/vigil-purge.timer
 	install -D -m 0644 conf/system/systemd/vigil-ship.service $(DESTDIR)$(UNITDIR)/vigil-ship.service
+	install -D -m 0644 conf/system/systemd/vigil-cmdlog.service $(DESTDIR)$(UNITDIR)/vigil-cmdlog.service
 	install -D -m 0644 conf/system/systemd/vigil-collector.service $(DESTDIR)$(UNITDIR)/vigil-collector.service
 	install -D -m 0644 conf/system/sysusers.d/vigil.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/vigil.conf
 	install -D -m 0644 conf/system/tmpfiles.d/vigil.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/vigil.conf
@@ -207,7 +208,7 @@ DOC_FILES := README.md conf/system/README.md conf/policy.example.toml conf/rec.e
 	conf/ldap/vigil.schema conf/ldap/vigil.ldif conf/ldap/example.ldif \
 	nss/README.md pam/README.md play/README.md play/web/README.md play/web/screenshots/list.png play/web/screenshots/player.png selinux/README.md \
 	policyd/spec/dbus.md policyd/spec/nss.md policyd/dbus/io.vigil.Policy1.conf \
-	rec/spec/integrity.md rec/spec/purge.md tests/bench/relay.c
+	rec/spec/integrity.md rec/spec/purge.md rec/spec/commands.md tests/bench/relay.c
 
 # What the package ships besides bin/, made at `make deb` time in $(PKG):
 # doc/ (DOC_FILES, copyright, changelog.gz), man/ (from the binaries' cobra
@@ -227,6 +228,7 @@ pkg-files: build web
 	$(BIN)/vigil-policyd --man-pages $(PKG)/man/man8
 	$(BIN)/vigilctl man-pages $(PKG)/man/man8
 	$(BIN)/vigil-ship man-pages $(PKG)/man/man8
+	$(BIN)/vigil-cmdlog --man-pages $(PKG)/man/man8
 	$(BIN)/vigil-collector man-pages $(PKG)/man/man8
 	install -m 0644 rec/cmd/vigil-rec-session/vigil-rec-session.1 $(PKG)/man/man1/
 	gzip -9n $(PKG)/man/man1/* $(PKG)/man/man8/*

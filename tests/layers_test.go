@@ -14,7 +14,7 @@ var (
 	components = []string{"rec", "play", "policyd", "pam", "nss"}
 	// contracts are the formats and interfaces between components.
 	contracts = map[string]bool{
-		"rec/tlog": true, "rec/chain": true, "rec/msg": true, "rec/keys": true, "rec/verify": true, "rec/procstat": true, "rec/store": true, "rec/fleetapi": true, "rec/auditrules": true,
+		"rec/tlog": true, "rec/chain": true, "rec/msg": true, "rec/keys": true, "rec/verify": true, "rec/procstat": true, "rec/store": true, "rec/fleetapi": true, "rec/auditrules": true, "rec/commands": true,
 		"policyd/dbusapi": true, "policyd/dbusapi/wire": true, "policyd/nssdb": true,
 	}
 )

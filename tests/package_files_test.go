@@ -59,7 +59,7 @@ func checkShippedFiles(t *testing.T, c chrootRunner) {
 	// check of the parsing of --help).
 	subcommands := map[string]int{"vigilctl": 4, "vigil-play": 4, "vigil-ship": 2, "vigil-collector": 3}
 	for _, p := range []string{"/usr/bin/vigil-rec", "/usr/bin/vigil-rec-session", "/usr/bin/vigil-play", "/usr/sbin/vigil-policyd", "/usr/sbin/vigilctl",
-		"/usr/sbin/vigil-ship", "/usr/sbin/vigil-collector"} {
+		"/usr/sbin/vigil-ship", "/usr/sbin/vigil-collector", "/usr/sbin/vigil-cmdlog"} {
 		section := "1"
 		if strings.HasPrefix(p, "/usr/sbin/") {
 			section = "8"

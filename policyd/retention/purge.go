@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-rec/vigil/conf/atomicfile"
+	"github.com/vigil-rec/vigil/rec/commands"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
 )
@@ -132,6 +133,13 @@ func Purge(o Options) (*Result, error) {
 		out := &res.Recordings[i]
 		if err := os.Remove(out.File); err != nil {
 			out.Action, out.Why = Failed, fmt.Sprintf("listed in %s but not deleted: %v", res.Record, bare(err))
+			continue
+		}
+		// The recording's command log goes with it (rec/spec/commands.md).
+		if log, err := commands.Path(o.Dir, out.Rec); err == nil {
+			if err := os.Remove(log); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				out.Why = fmt.Sprintf("its command log was not deleted: %v", err)
+			}
 		}
 	}
 	return res, atomicfile.SyncDir(o.Dir)

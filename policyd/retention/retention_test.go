@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigil-rec/vigil/conf"
 	"github.com/vigil-rec/vigil/conf/decide"
+	"github.com/vigil-rec/vigil/rec/commands"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/store/storetest"
@@ -207,6 +208,16 @@ func TestPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fd.Close()
+	// Command logs (rec/spec/commands.md) go with their recordings.
+	logs := map[string]string{}
+	for _, rec := range []string{"old", "young", "held"} {
+		w, err := commands.Create(f.dir, commands.Entry{Rec: rec, Time: ago(40)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs[rec] = w.Path()
+		w.Close()
+	}
 	// Not recordings, or not readable as one: left alone.
 	junk := filepath.Join(f.dir, "20200101T000000Z-h-u-junk.jsonl")
 	notes := filepath.Join(f.dir, "notes.txt")
@@ -243,7 +254,7 @@ func TestPurge(t *testing.T) {
 		t.Errorf("purge: %v, want %v", got, want)
 	}
 	for path, kept := range map[string]bool{old: false, gone: false, torn: false, young: true, held: true, dave: true,
-		touched: true, open: true, junk: true, notes: true, link: true} {
+		touched: true, open: true, junk: true, notes: true, link: true, logs["old"]: false, logs["young"]: true, logs["held"]: true} {
 		if exists(path) != kept {
 			t.Errorf("%s: exists %v, want %v", path, !kept, kept)
 		}

@@ -7,6 +7,7 @@ package commands
 
 import (
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vigil-rec/vigil/rec/store"
@@ -81,6 +82,16 @@ func Path(recDir, rec string) (string, error) {
 		return "", err
 	}
 	return filepath.Join(Dir(recDir), rec+".jsonl"), nil
+}
+
+// RecOf is the recording that a command log's file name (REC.jsonl)
+// names; ok is false for names that are not a command log's.
+func RecOf(name string) (rec string, ok bool) {
+	rec, ok = strings.CutSuffix(name, ".jsonl")
+	if !ok || store.CheckRecID(rec) != nil {
+		return "", false
+	}
+	return rec, true
 }
 
 // Offset is when e happened relative to the recording's start (from the

@@ -227,3 +227,30 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// A log verified as it arrives, in pieces at every line boundary, gets the
+// verdict of the whole; a log in progress is sound so far (LinesState OK).
+func TestVerifyFrom(t *testing.T) {
+	key := testKey(1)
+	data := writeLog(t, t.TempDir(), key, 3, true)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	lines = lines[:len(lines)-1]
+	for cut := 1; cut < len(lines); cut++ {
+		head := bytes.Join(lines[:cut], nil)
+		_, rep, c := VerifyFrom(Chain{}, head, testRec, trust(key))
+		if rep.LinesState != verify.OK || rep.State != verify.Truncated || c.Lines != cut {
+			t.Fatalf("first %d lines: %s (lines %s)", cut, rep.String(), rep.LinesState)
+		}
+		entries, rep, c := VerifyFrom(c, data[len(head):], testRec, trust(key))
+		if rep.State != verify.OK || rep.Execs != 3 || len(entries) != len(lines)-cut || c.Lines != len(lines) || !c.Ended {
+			t.Fatalf("rest after %d lines: %s", cut, rep.String())
+		}
+		// The same rest with a line taken out, or after another head.
+		if _, rep, _ := VerifyFrom(Chain{Lines: cut, Seq: uint64(cut), Prev: c.Prev}, data[len(head):], testRec, trust(key)); rep.LinesState != verify.Modified {
+			t.Fatalf("rest after the wrong head: %s", rep.String())
+		}
+	}
+	if _, rep, _ := VerifyFrom(Chain{}, lines[0], testRec, trust(testKey(2))); rep.LinesState != verify.UnknownKey || rep.State != verify.Truncated {
+		t.Errorf("unknown key in progress: %s / %s", rep.LinesState, rep.State)
+	}
+}

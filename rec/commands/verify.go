@@ -25,6 +25,11 @@ type Report struct {
 	Keys   []string     `json:"keys,omitempty"` // key ids of the signatures
 	Start  time.Time    `json:"start,omitzero"` // the recording's start, from the start entry
 
+	// LinesState is the worst state of the lines themselves, the end not
+	// looked for: OK for a log in progress that is sound so far.
+	LinesState verify.State `json:"-"`
+
+	signed    bool // some line is signed
 	unsigned  int  // the first line without a signature
 	reordered bool // seqs out of order: the end's count and place say nothing more
 }
@@ -54,11 +59,29 @@ func (r *Report) String() string {
 // order, whatever their state: the report says which line is the first
 // wrong one.
 func Verify(data []byte, rec string, trusted keys.Set) ([]Entry, Report) {
-	rep := Report{Rec: rec}
+	entries, rep, _ := VerifyFrom(Chain{}, data, rec, trusted)
+	return entries, rep
+}
+
+// Chain is where a log verified OK so far ends: what VerifyFrom needs to
+// go on with the lines after it without reading it again (a collector
+// receiving a log as it grows keeps it beside the bytes).
+type Chain struct {
+	Lines int    // complete lines
+	Seq   uint64 // the last entry's
+	Prev  string // SHA-256 of the last line
+	Execs int    // exec entries
+	Ended bool   // an end entry was seen
+	Start time.Time
+}
+
+// VerifyFrom verifies data as the lines that follow c, and returns where
+// the log then ends. Only a log whose lines so far are all OK and signed
+// can be continued (Report.LinesState); the zero Chain is the start.
+func VerifyFrom(c Chain, data []byte, rec string, trusted keys.Set) ([]Entry, Report, Chain) {
+	rep := Report{Rec: rec, Execs: c.Execs, Ended: c.Ended, Start: c.Start, signed: c.Lines > 0}
 	var entries []Entry
-	prev := ""
-	want := uint64(1)
-	n := 0
+	prev, want, n := c.Prev, c.Seq+1, c.Lines
 	for len(data) > 0 {
 		n++
 		i := bytes.IndexByte(data, '\n')
@@ -90,20 +113,21 @@ func Verify(data []byte, rec string, trusted keys.Set) ([]Entry, Report) {
 		}
 		prev = hash
 	}
+	switch {
+	case n == 0:
+	case !rep.signed:
+		rep.note(verify.Unsigned, 1, "no signature")
+	case rep.unsigned > 0:
+		rep.note(verify.Modified, rep.unsigned, "line %d is not signed, later lines are", rep.unsigned)
+	}
+	rep.LinesState = rep.State
 	if n == 0 {
 		rep.note(verify.Truncated, 0, "empty")
 	} else if !rep.Ended {
 		rep.note(verify.Truncated, n, "no end entry after seq %d: the recording is in progress, or the log was cut", want-1)
 	}
-	switch {
-	case n == 0:
-	case len(rep.Keys) == 0:
-		rep.note(verify.Unsigned, 1, "no signature")
-	case rep.unsigned > 0:
-		rep.note(verify.Modified, rep.unsigned, "line %d is not signed, later lines are", rep.unsigned)
-	}
 	rep.Name = rep.State.String()
-	return entries, rep
+	return entries, rep, Chain{Lines: n, Seq: want - 1, Prev: prev, Execs: rep.Execs, Ended: rep.Ended, Start: rep.Start}
 }
 
 // checkLine parses and authenticates one line.
@@ -123,8 +147,9 @@ func checkLine(rep *Report, n int, line []byte, rec string, trusted keys.Set) (E
 		rep.Keys = append(rep.Keys, s.Key)
 	}
 	if v.State != verify.Unsigned {
+		rep.signed = true
 		rep.note(v.State, n, "%s", v.Detail)
-	} else if len(rep.Keys) > 0 {
+	} else if rep.signed {
 		rep.note(verify.Modified, n, "line %d is not signed, the lines before are", n)
 	} else if rep.unsigned == 0 {
 		rep.unsigned = n

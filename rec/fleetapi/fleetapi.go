@@ -63,6 +63,14 @@ const (
 	// HostHoldsReply. Holds placed at the collector are not the host's to
 	// release.
 	PathHostHolds = "/v1/host-holds"
+	// PathCommands appends to the command log of one of the calling
+	// host's recordings (rec/spec/commands.md) as PathAppend does to a
+	// recording: POST PathCommands?file=REC.jsonl&offset=N, REC.jsonl its
+	// name in the host's commands/ directory, whole lines as the body;
+	// reply an Ack, 409 when N is not what the collector holds. The lines
+	// must continue the log's chain and verify against the host's enrolled
+	// keys (403 otherwise).
+	PathCommands = "/v1/commands"
 )
 
 // Stored is the reply to a purge record.

@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-rec/vigil/rec/commands"
 	"github.com/vigil-rec/vigil/rec/fleetapi"
 	"github.com/vigil-rec/vigil/rec/store"
 )
@@ -163,46 +164,71 @@ type fileError struct{ err error }
 func (e *fileError) Error() string { return e.err.Error() }
 func (e *fileError) Unwrap() error { return e.err }
 
-// pass looks at every recording file once and sends what the collector
-// lacks of it. It returns the files' own errors (refused), and the first
-// error of the collector or the directory, which ends the pass. once
-// retries refused files at once.
-func (s *Shipper) pass(ctx context.Context, once bool) (refused []error, err error) {
-	entries, err := os.ReadDir(s.opt.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("recording directory: %w", err)
+// kind is a kind of file the shipper follows: where, and to which
+// endpoint its lines go.
+type kind struct {
+	dir      string
+	endpoint string
+	valid    func(name string) bool
+	prefix   string // of its keys in Shipper.files
+}
+
+// kinds are the recordings and their command logs (rec/spec/commands.md).
+func (s *Shipper) kinds() []kind {
+	return []kind{
+		{s.opt.Dir, fleetapi.PathAppend, store.IsRecordingName, ""},
+		{commands.Dir(s.opt.Dir), fleetapi.PathCommands, func(name string) bool {
+			_, ok := commands.RecOf(name)
+			return ok
+		}, commands.DirName + "/"},
 	}
-	seen := make(map[string]bool, len(entries))
+}
+
+// pass looks at every recording file and command log once and sends what
+// the collector lacks of it. It returns the files' own errors (refused),
+// and the first error of the collector or the directory, which ends the
+// pass. once retries refused files at once.
+func (s *Shipper) pass(ctx context.Context, once bool) (refused []error, err error) {
+	seen := map[string]bool{}
 	now := time.Now()
-	for _, e := range entries {
-		name := e.Name()
-		// Only regular files: a symlink or a device named like a
-		// recording is not one the recorder wrote.
-		if !store.IsRecordingName(name) || !e.Type().IsRegular() {
-			continue
+	for i, k := range s.kinds() {
+		entries, err := os.ReadDir(k.dir)
+		if i > 0 && errors.Is(err, fs.ErrNotExist) {
+			continue // no command log yet
 		}
-		seen[name] = true
-		f := s.files[name]
-		if f == nil {
-			f = &file{}
-			s.files[name] = f
+		if err != nil {
+			return refused, fmt.Errorf("recording directory: %w", err)
 		}
-		if !once && now.Before(f.retryAt) {
-			continue
-		}
-		err := s.shipFile(ctx, name, f)
-		var fe *fileError
-		switch {
-		case err == nil:
-			f.retryAt = time.Time{}
-		case errors.As(err, &fe) && ctx.Err() == nil:
-			if f.retryAt.IsZero() || once {
-				s.opt.Log.Error("file not shipped", "file", name, "err", err)
+		for _, e := range entries {
+			name := e.Name()
+			// Only regular files: a symlink or a device named like a
+			// recording is not one the recorder wrote.
+			if !k.valid(name) || !e.Type().IsRegular() {
+				continue
 			}
-			f.retryAt, f.known = now.Add(refusedRetry), false
-			refused = append(refused, err)
-		default:
-			return refused, err
+			seen[k.prefix+name] = true
+			f := s.files[k.prefix+name]
+			if f == nil {
+				f = &file{}
+				s.files[k.prefix+name] = f
+			}
+			if !once && now.Before(f.retryAt) {
+				continue
+			}
+			err := s.shipFile(ctx, k, name, f)
+			var fe *fileError
+			switch {
+			case err == nil:
+				f.retryAt = time.Time{}
+			case errors.As(err, &fe) && ctx.Err() == nil:
+				if f.retryAt.IsZero() || once {
+					s.opt.Log.Error("file not shipped", "file", k.prefix+name, "err", err)
+				}
+				f.retryAt, f.known = now.Add(refusedRetry), false
+				refused = append(refused, err)
+			default:
+				return refused, err
+			}
 		}
 	}
 	// Removed files (retention) are forgotten.
@@ -217,10 +243,10 @@ func (s *Shipper) pass(ctx context.Context, once bool) (refused []error, err err
 	return append(refused, more...), err
 }
 
-// shipFile sends the complete lines of the file name past what the
-// collector holds.
-func (s *Shipper) shipFile(ctx context.Context, name string, f *file) error {
-	path := filepath.Join(s.opt.Dir, name)
+// shipFile sends the complete lines of the file name of kind k past what
+// the collector holds.
+func (s *Shipper) shipFile(ctx context.Context, k kind, name string, f *file) error {
+	path := filepath.Join(k.dir, name)
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // removed since the directory was read
@@ -248,7 +274,7 @@ func (s *Shipper) shipFile(ctx context.Context, name string, f *file) error {
 		return nil
 	}
 	if !f.known {
-		acked, _, err := s.append(ctx, name, 0, nil)
+		acked, _, err := s.append(ctx, k.endpoint, name, 0, nil)
 		if err != nil {
 			return err
 		}
@@ -264,7 +290,7 @@ func (s *Shipper) shipFile(ctx context.Context, name string, f *file) error {
 			return nil // a partial line: sent once it is complete
 		}
 		off := f.acked
-		acked, conflict, err := s.append(ctx, name, off, data)
+		acked, conflict, err := s.append(ctx, k.endpoint, name, off, data)
 		if err != nil {
 			f.known = false
 			return err
@@ -313,12 +339,13 @@ func completeLines(r io.ReaderAt, off, size int64) ([]byte, error) {
 }
 
 // append sends data (whole lines, or nothing to ask) at offset off of file
-// name and returns the collector's Ack, and whether it was a 409: the
-// collector holds another length than off. A refusal is a *fileError.
-func (s *Shipper) append(ctx context.Context, name string, off int64, data []byte) (int64, bool, error) {
+// name to endpoint and returns the collector's Ack, and whether it was a
+// 409: the collector holds another length than off. A refusal is a
+// *fileError.
+func (s *Shipper) append(ctx context.Context, endpoint, name string, off int64, data []byte) (int64, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
 	defer cancel()
-	u := s.opt.Collector + fleetapi.PathAppend + "?" + url.Values{
+	u := s.opt.Collector + endpoint + "?" + url.Values{
 		"file": {name}, "offset": {strconv.FormatInt(off, 10)},
 	}.Encode()
 	var ack fleetapi.Ack

@@ -205,6 +205,12 @@ func (s *Store) purge(ctx context.Context, o PurgeOptions) (*PurgeResult, []time
 			return nil, nil, fmt.Errorf("drop partition %s: %d recording(s) where %d were due; nothing dropped, try again", partitionName(m), n[i], want)
 		}
 	}
+	// Command logs go with their recordings (rec/spec/commands.md); one
+	// written since the cutoff may be ahead of its recording, and stays.
+	if _, err := tx.Exec(ctx, `DELETE FROM command_logs c WHERE c.updated_at < $1
+		AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.host_id = c.host_id AND r.rec = c.rec)`, cutoff); err != nil {
+		return nil, nil, fmt.Errorf("delete the command logs of purged recordings: %w", err)
+	}
 	if len(res.Purged) > 0 {
 		r := &PurgeRecord{Time: now.UTC().Truncate(time.Second), Collector: cleanText(o.Collector), By: cleanText(o.By),
 			Cutoff: cutoff, Recordings: res.Purged}

@@ -24,6 +24,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigil-rec/vigil/play/collector/pgstore"
+	"github.com/vigil-rec/vigil/rec/commands"
 	"github.com/vigil-rec/vigil/rec/fleetapi"
 	"github.com/vigil-rec/vigil/rec/store"
 )
@@ -81,6 +82,7 @@ func New(st *pgstore.Store, log *slog.Logger) *Handler {
 	h := &Handler{store: st, log: log, mux: http.NewServeMux(), appends: make(chan struct{}, maxAppends),
 		searches: make(chan struct{}, maxSearches), hosts: map[string]bool{}, bodyTime: bodyTimeout, maxHits: maxSearchHits}
 	h.mux.HandleFunc("POST "+fleetapi.PathAppend, h.append)
+	h.mux.HandleFunc("POST "+fleetapi.PathCommands, h.appendCommands)
 	h.mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
 	h.mux.HandleFunc("POST "+fleetapi.PathPurgeRecord, h.purgeRecord)
 	h.mux.HandleFunc("POST "+fleetapi.PathHostHolds, h.hostHolds)
@@ -97,7 +99,7 @@ func New(st *pgstore.Store, log *slog.Logger) *Handler {
 func (h *Handler) other(w http.ResponseWriter, r *http.Request) {
 	method := ""
 	switch r.URL.Path {
-	case fleetapi.PathAppend, fleetapi.PathEnroll, fleetapi.PathPurgeRecord, fleetapi.PathHostHolds:
+	case fleetapi.PathAppend, fleetapi.PathEnroll, fleetapi.PathPurgeRecord, fleetapi.PathHostHolds, fleetapi.PathCommands:
 		method = http.MethodPost
 	case fleetapi.PathRecordings, fleetapi.PathRecording, fleetapi.PathKeys, fleetapi.PathSearch:
 		method = http.MethodGet
@@ -143,7 +145,8 @@ func storeStatus(err error) int {
 	case errors.Is(err, pgstore.ErrUnknownHost), errors.Is(err, pgstore.ErrHostRevoked),
 		errors.Is(err, pgstore.ErrKeyRevoked), errors.Is(err, pgstore.ErrUnknownKey),
 		errors.Is(err, pgstore.ErrWrongHost), errors.Is(err, pgstore.ErrBadToken),
-		errors.Is(err, pgstore.ErrKeyInUse), errors.Is(err, pgstore.ErrRecordForged):
+		errors.Is(err, pgstore.ErrKeyInUse), errors.Is(err, pgstore.ErrRecordForged),
+		errors.Is(err, pgstore.ErrCommandsForged):
 		return http.StatusForbidden
 	case errors.Is(err, pgstore.ErrNotLines), errors.Is(err, pgstore.ErrBadRecord), errors.Is(err, pgstore.ErrBadHolds):
 		return http.StatusBadRequest
@@ -174,11 +177,26 @@ func (h *Handler) peerHost(w http.ResponseWriter, r *http.Request) (host, keyID 
 }
 
 func (h *Handler) append(w http.ResponseWriter, r *http.Request) {
+	h.appendTo(w, r, "recording", store.IsRecordingName, h.store.Append)
+}
+
+// appendCommands appends to a recording's command log.
+func (h *Handler) appendCommands(w http.ResponseWriter, r *http.Request) {
+	h.appendTo(w, r, "command log", func(name string) bool {
+		_, ok := commands.RecOf(name)
+		return ok
+	}, h.store.AppendCommands)
+}
+
+// appendTo serves an append of whole lines to one of the host's files of
+// a kind (what), whose names valid accepts, stored by add.
+func (h *Handler) appendTo(w http.ResponseWriter, r *http.Request, what string, valid func(string) bool,
+	add func(ctx context.Context, host, file string, off int64, data []byte) (int64, error)) {
 	host, keyID, ok := h.peerHost(w, r)
 	if !ok {
 		return
 	}
-	file, off, err := appendArgs(r)
+	file, off, err := appendArgs(r, what, valid)
 	if err != nil {
 		h.refuse(w, r, http.StatusBadRequest, err, "key", keyID, "host", host)
 		return
@@ -204,7 +222,7 @@ func (h *Handler) append(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	acked, err := h.store.Append(r.Context(), host, file, off, data)
+	acked, err := add(r.Context(), host, file, off, data)
 	if err != nil {
 		h.refuse(w, r, storeStatus(err), err, attrs...)
 		return
@@ -250,16 +268,16 @@ func (h *Handler) hostDone(host string) {
 	h.hostsMu.Unlock()
 }
 
-// appendArgs reads an append's file name and offset.
-func appendArgs(r *http.Request) (string, int64, error) {
+// appendArgs reads an append's file name, which valid must accept, and
+// offset.
+func appendArgs(r *http.Request, what string, valid func(string) bool) (string, int64, error) {
 	q := r.URL.Query()
 	file := q.Get("file")
-	// A base name of a recording in the host's directory: the file writer
-	// names nothing else, and the name is the recording's key here.
-	// The store holds names as text: valid UTF-8, no NUL, at most a Linux
-	// file name's 255 bytes.
-	if strings.ContainsAny(file, "/\x00") || !utf8.ValidString(file) || len(file) > 255 || !store.IsRecordingName(file) {
-		return "", 0, fmt.Errorf("file %q is not the base name of a recording", file)
+	// A base name in the host's directory: the writers name nothing else,
+	// and the name is the file's key here. The store holds names as text:
+	// valid UTF-8, no NUL, at most a Linux file name's 255 bytes.
+	if strings.ContainsAny(file, "/\x00") || !utf8.ValidString(file) || len(file) > 255 || !valid(file) {
+		return "", 0, fmt.Errorf("file %q is not the base name of a %s", file, what)
 	}
 	off, err := strconv.ParseInt(q.Get("offset"), 10, 64)
 	if err != nil || off < 0 {

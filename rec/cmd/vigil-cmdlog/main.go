@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-rec/vigil/conf"
+	"github.com/vigil-rec/vigil/conf/clidoc"
 	"github.com/vigil-rec/vigil/conf/version"
 	"github.com/vigil-rec/vigil/rec/audit"
 	"github.com/vigil-rec/vigil/rec/cmdlog"
@@ -91,6 +92,7 @@ func main() {
 	f.StringVar(&recConf, "rec-config", conf.DefaultRecPath, "the recorder's settings `FILE`: recordings directory and signing key")
 	f.StringVar(&runDir, "run-dir", "/run/vigil", "where recorders register their recordings (`DIR`)")
 	f.BoolVar(&rules, "rules", true, "add Vigil's audit rules while running (and remove those it added on exit); --rules=false where auditd loads them")
+	clidoc.AddFlag(root, "8")
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "vigil-cmdlog:", err)
 		os.Exit(1)
