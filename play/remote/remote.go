@@ -192,6 +192,18 @@ func (c *Client) Open(ctx context.Context, host, file string, from int64) (io.Re
 	return resp.Body, nil
 }
 
+// CommandLog returns the command log of host's recording rec as the
+// collector holds it (an error saying Not Found when none was shipped);
+// verify it against Keys(host).
+func (c *Client) CommandLog(ctx context.Context, host, rec string) ([]byte, error) {
+	resp, err := c.get(ctx, fleetapi.PathCommandLog, url.Values{"host": {host}, "rec": {rec}})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}
+
 // Query is what to search for, and where.
 type Query struct {
 	Text         string

@@ -27,6 +27,11 @@ const (
 	// PathSearch?q=TEXT&regex=1&input=1&host=H&user=U&rec=R, JSON Hits one
 	// per line, each recording's in time order, as they are found.
 	PathSearch = "/v1/search"
+	// PathCommandLog is the command log of a host's recording
+	// (rec/spec/commands.md) as the host wrote it, the lines stored so far:
+	// GET PathCommandLog?host=H&rec=R; 404 when none was shipped. Readers
+	// verify it against PathKeys.
+	PathCommandLog = "/v1/command-log"
 )
 
 // Recording is a stored recording as PathRecordings lists it: what

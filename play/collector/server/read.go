@@ -158,6 +158,17 @@ func (h *Handler) recording(w http.ResponseWriter, r *http.Request, _ string) er
 	return nil
 }
 
+func (h *Handler) commandLog(w http.ResponseWriter, r *http.Request, _ string) error {
+	q := r.URL.Query()
+	data, err := h.store.CommandLog(r.Context(), q.Get("host"), q.Get("rec"))
+	if err != nil {
+		return internal(err)
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	_, _ = w.Write(data) // the reader gone: nothing to tell it
+	return nil
+}
+
 func (h *Handler) keys(w http.ResponseWriter, r *http.Request, _ string) error {
 	host := r.URL.Query().Get("host")
 	set, err := h.store.HostKeys(r.Context(), host)

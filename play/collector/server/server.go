@@ -90,6 +90,7 @@ func New(st *pgstore.Store, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET "+fleetapi.PathRecording, h.readHandler(h.recording))
 	h.mux.HandleFunc("GET "+fleetapi.PathKeys, h.readHandler(h.keys))
 	h.mux.HandleFunc("GET "+fleetapi.PathSearch, h.readHandler(h.search))
+	h.mux.HandleFunc("GET "+fleetapi.PathCommandLog, h.readHandler(h.commandLog))
 	h.mux.HandleFunc("/", h.other)
 	return h
 }
@@ -101,7 +102,7 @@ func (h *Handler) other(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case fleetapi.PathAppend, fleetapi.PathEnroll, fleetapi.PathPurgeRecord, fleetapi.PathHostHolds, fleetapi.PathCommands:
 		method = http.MethodPost
-	case fleetapi.PathRecordings, fleetapi.PathRecording, fleetapi.PathKeys, fleetapi.PathSearch:
+	case fleetapi.PathRecordings, fleetapi.PathRecording, fleetapi.PathKeys, fleetapi.PathSearch, fleetapi.PathCommandLog:
 		method = http.MethodGet
 	}
 	if method != "" {
