@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -74,27 +75,38 @@ func requireKernelAudit(t *testing.T) {
 }
 
 // startCmdlog runs vigil-cmdlog (adding the audit rules itself, as the
-// audit daemon when none runs) until the test ends, stopping it with
-// SIGTERM so that it removes the rules and hands auditing back.
-func startCmdlog(t *testing.T, config string) {
+// audit daemon when none runs) until stop or the test's end, stopping it
+// with SIGTERM so that it removes the rules and hands auditing back. stop
+// returns the CPU time it used.
+func startCmdlog(t *testing.T, config string) (stop func() time.Duration) {
 	t.Helper()
 	conf := filepath.Join(t.TempDir(), "commands.toml")
 	writeFile(t, conf, config)
 	cmd := svctest.Start(t, binPath("vigil-cmdlog"), "--config", conf)
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _, _ = cmd.Process.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("vigil-cmdlog did not stop within 10 s of SIGTERM")
-		}
-	})
+	var once sync.Once
+	var cpu time.Duration
+	stop = func() time.Duration {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan *os.ProcessState, 1)
+			go func() { st, _ := cmd.Process.Wait(); done <- st }()
+			select {
+			case st := <-done:
+				if st != nil {
+					cpu = st.UserTime() + st.SystemTime()
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("vigil-cmdlog did not stop within 10 s of SIGTERM")
+			}
+		})
+		return cpu
+	}
+	t.Cleanup(func() { stop() })
 	waitFor(t, "vigil-cmdlog's audit reader", func() bool {
 		st, err := readAuditState(t)
 		return err == nil && st.enabled == 1 && len(st.rules) > 0 && st.pid != 0
 	})
+	return stop
 }
 
 // A recorded user's commands — typed, from scripts, by bash -c and exec,

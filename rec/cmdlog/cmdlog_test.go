@@ -220,3 +220,22 @@ func TestRecDir(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHandle is the cost of writing one command to a log: redaction,
+// encoding, signing, the write.
+func BenchmarkHandle(b *testing.B) {
+	red, _ := NewRedactor(conf.DefaultRedact, conf.DefaultRedactAfter)
+	run := b.TempDir()
+	l := New(Config{RecDir: b.TempDir(), RunDir: run, Key: testKey, Redactor: red})
+	if _, err := session.Register(run, session.Registration{Rec: "r", Session: 9, Start: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	l.Start()
+	ev := exec(9, "/bin/true", "bench")
+	b.ResetTimer()
+	for range b.N {
+		l.Handle(ev)
+	}
+	b.StopTimer()
+	l.Close()
+}
