@@ -128,6 +128,9 @@ func TestCommandsTimeline(t *testing.T) {
 	term.waitFor("step-1\r\n", 10*time.Second)
 	term.typeText(`printf '#!/bin/sh\n/bin/cat /etc/hostname\n' > ~/s.sh; chmod +x ~/s.sh; ~/s.sh; env PGPASSWORD=pw /usr/bin/printenv HOME; echo step-2` + "\r")
 	term.waitFor("step-2\r\n", 10*time.Second)
+	// Hostile arguments: terminal escapes, bytes that are not UTF-8, 100 KB.
+	term.typeText(`/bin/true $'\e]52;c;ZXZpbA==\a\e[2J' $'\xff\xfe' "$(head -c 100000 /dev/zero | tr '\0' x)"; echo step-2b` + "\r")
+	term.waitFor("step-2b\r\n", 10*time.Second)
 	term.typeText("su -l bob\r")
 	term.waitFor("Password:", 10*time.Second)
 	term.typeText(loginPassword + "\r")
@@ -171,6 +174,9 @@ func TestCommandsTimeline(t *testing.T) {
 		if e.Cmd.UID == bobUID {
 			bobUIDs++
 		}
+	}
+	if want := "/bin/true \x1b]52;c;ZXZpbA==\a\x1b[2J \ufffd\ufffd " + strings.Repeat("x", 100000); !slices.Contains(got, want) {
+		t.Error("the command with hostile arguments is not in the log as run")
 	}
 	for _, want := range []string{
 		"/bin/true --password=[REDACTED] --token [REDACTED]",
