@@ -19,14 +19,19 @@ import (
 	"github.com/vigil-rec/vigil/conf"
 	"github.com/vigil-rec/vigil/rec/audit"
 	"github.com/vigil-rec/vigil/rec/commands"
+	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/session"
 )
 
 // Config is what a Logger needs.
 type Config struct {
-	RecDir   string // the recordings directory; logs go to its commands/
-	RunDir   string // where recorders register (/run/vigil)
+	RecDir string // the recordings directory; logs go to its commands/
+	RunDir string // where recorders register (/run/vigil)
+	// Key signs the logs; with KeyFile set, each new log is signed with the
+	// key in that file then (a rotated key is used from the next session
+	// on, as by the recorder), Key only when the file cannot be read.
 	Key      ed25519.PrivateKey
+	KeyFile  string
 	Redactor *Redactor
 	// Grace is how long a recording's log stays open after its recorder
 	// ended, for events still in flight (default 2 s).
@@ -127,10 +132,23 @@ func endsWithEnd(dir, name string) bool {
 	return bytes.Contains(last, []byte(`,"kind":"end",`))
 }
 
+// key is the key for a log opened now.
+func (l *Logger) key() ed25519.PrivateKey {
+	if l.cfg.KeyFile == "" {
+		return l.cfg.Key
+	}
+	k, err := keys.LoadPrivate(l.cfg.KeyFile)
+	if err != nil {
+		l.cfg.Log.Error("signing key: the key read at start signs this log", "err", err)
+		return l.cfg.Key
+	}
+	return k
+}
+
 // resume continues rec's existing log with a lost entry saying since
 // when the daemon was away.
 func (l *Logger) resume(rec string) (*commands.Writer, error) {
-	w, cut, err := commands.Resume(l.cfg.RecDir, rec, l.cfg.Key)
+	w, cut, err := commands.Resume(l.cfg.RecDir, rec, l.key())
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +198,7 @@ func (l *Logger) Scan() {
 // openLog starts (or, after a restart of the daemon, resumes) reg's log.
 func (l *Logger) openLog(reg session.Registration) {
 	start := commands.Entry{Rec: reg.Rec, Time: l.cfg.Now(), Start: reg.Start, Host: reg.Host, User: reg.User, Session: reg.Session}
-	w, err := commands.Create(l.cfg.RecDir, start, l.cfg.Key)
+	w, err := commands.Create(l.cfg.RecDir, start, l.key())
 	if errors.Is(err, fs.ErrExist) {
 		w, err = l.resume(reg.Rec)
 	}

@@ -239,3 +239,28 @@ func BenchmarkHandle(b *testing.B) {
 	b.StopTimer()
 	l.Close()
 }
+
+// A rotated key signs the logs of sessions that start after the rotation;
+// an unreadable key file leaves the key read at start.
+func TestKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	keyFile := filepath.Join(t.TempDir(), "signing.key")
+	newKey := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{4}, ed25519.SeedSize))
+	l := New(Config{RecDir: e.recDir, RunDir: e.runDir, Key: testKey, KeyFile: keyFile, Grace: time.Millisecond})
+	l.Start()
+	e.register(t, "before", 40)
+	l.Handle(exec(40, "ls")) // no key file: the start key
+	if err := keys.WritePrivate(keyFile, newKey); err != nil {
+		t.Fatal(err)
+	}
+	e.register(t, "after", 41)
+	l.Handle(exec(41, "ls"))
+	l.Close()
+	for rec, want := range map[string]ed25519.PrivateKey{"before": testKey, "after": newKey} {
+		pub := want.Public().(ed25519.PublicKey)
+		_, rep, err := commands.ReadFile(e.recDir, rec, keys.Set{keys.ID(pub): pub})
+		if err != nil || rep.LinesState != verify.OK {
+			t.Errorf("%s: %v %s", rec, err, rep.String())
+		}
+	}
+}

@@ -79,7 +79,11 @@ func main() {
 			defer stop()
 			recDir := cmdlog.RecDir(c, rc)
 			log.Info("vigil-cmdlog running", "dir", recDir, "mode", r.Mode().String(), "signed", key != nil)
-			l := cmdlog.New(cmdlog.Config{RecDir: recDir, RunDir: runDir, Key: key, Redactor: red, Log: log})
+			cfg := cmdlog.Config{RecDir: recDir, RunDir: runDir, Key: key, Redactor: red, Log: log}
+			if key != nil {
+				cfg.KeyFile = rc.Sign.Key
+			}
+			l := cmdlog.New(cfg)
 			if err := l.Run(ctx, r, 500*time.Millisecond); err != nil {
 				return err
 			}
