@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
-
-	"github.com/BurntSushi/toml"
 )
 
 // DefaultCommandsPath is vigil-cmdlog's configuration file
@@ -53,16 +51,10 @@ func LoadCommands(path string) (Commands, error) {
 	if err != nil {
 		return c, err
 	}
-	src := string(data)
-	var tree map[string]any
-	if _, err := toml.Decode(src, &tree); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return c, &Error{File: path, Line: pe.Position.Line, Msg: pe.Message}
-		}
-		return c, &Error{File: path, Msg: err.Error()}
+	tree, _, lines, err := decodeTOML(path, data)
+	if err != nil {
+		return c, err
 	}
-	lines := tomlKeyLines(src)
 	for key, v := range tree {
 		at := &Error{File: path, Line: lines.find([]string{key}), Key: key}
 		var ok bool

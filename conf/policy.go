@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -10,8 +9,6 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/BurntSushi/toml"
 )
 
 // DefaultPolicyPath is policyd's policy file.
@@ -139,16 +136,11 @@ func LoadPolicy(path string) (*Policy, error) {
 
 // ParsePolicy parses a policy document; name locates errors.
 func ParsePolicy(name string, data []byte) (*Policy, error) {
-	src := string(data)
-	var tree map[string]any
-	if _, err := toml.Decode(src, &tree); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &Error{File: name, Line: pe.Position.Line, Msg: pe.Message}
-		}
-		return nil, &Error{File: name, Msg: err.Error()}
+	tree, _, lines, err := decodeTOML(name, data)
+	if err != nil {
+		return nil, err
 	}
-	pp := policyParser{file: name, lines: tomlKeyLines(src)}
+	pp := policyParser{file: name, lines: lines}
 	p := &Policy{File: name, Recorder: DefaultRecorder, Source: "file",
 		SessionRecording: SessionRecording{Scope: ScopeNone}, LDAP: DefaultLDAP()}
 	if err := parseTable(&pp, tree, nil, "", policyFields, p); err != nil {

@@ -9,21 +9,30 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// MergeTOML overlays the keys set in the TOML document data. name (usually
-// the file's path) names the source in errors.
-func (r *Rec) MergeTOML(name string, data []byte) error {
+// decodeTOML decodes a TOML document into a tree and finds the line of
+// each key (the library keeps key positions to itself); a syntax error is
+// an *Error at name's line.
+func decodeTOML(name string, data []byte) (map[string]any, toml.MetaData, keyLines, error) {
 	src := string(data)
 	var tree map[string]any
 	md, err := toml.Decode(src, &tree)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return &Error{File: name, Line: pe.Position.Line, Msg: pe.Message}
+			return nil, md, nil, &Error{File: name, Line: pe.Position.Line, Msg: pe.Message}
 		}
-		return &Error{File: name, Msg: err.Error()}
+		return nil, md, nil, &Error{File: name, Msg: err.Error()}
 	}
-	// The library keeps key positions to itself; find them in the source.
-	lines := tomlKeyLines(src)
+	return tree, md, tomlKeyLines(src), nil
+}
+
+// MergeTOML overlays the keys set in the TOML document data. name (usually
+// the file's path) names the source in errors.
+func (r *Rec) MergeTOML(name string, data []byte) error {
+	tree, md, lines, err := decodeTOML(name, data)
+	if err != nil {
+		return err
+	}
 	merged := *r // a bad document leaves r untouched
 	// Keys() lists keys in document order, so the first error is the first
 	// in the file. Parents may be missing from it ("[a.b]" lists no "a"),

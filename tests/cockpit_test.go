@@ -16,6 +16,8 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/vigil-rec/vigil/rec/commands"
+	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/svctest"
 )
@@ -271,6 +273,22 @@ func TestCockpitPage(t *testing.T) {
 		t.Fatalf("the recording lacks its text:\n%s", data)
 	}
 	writeFile(t, h.recs["tamper"], string(bytes.Replace(data, []byte("tamper-me"), []byte("tamper-ME"), 1)))
+	// Command logs, as vigil-cmdlog writes them: the session's, with a
+	// loss and a hostile argv, and one edited after the fact.
+	writeCommandLog(t, h.recs["session"], []cockpitCommand{
+		{at: 200 * time.Millisecond, argv: []string{"seq", "1", "20"}},
+		{at: time.Second, argv: []string{"sleep", "0.1"}},
+		{at: 1500 * time.Millisecond, lost: "kernel lost 2 audit records"},
+		{at: 2500 * time.Millisecond, argv: []string{"printf", cockpitHostileArgv}, exit: -13},
+	})
+	tamperLog := writeCommandLog(t, h.recs["tamper"], []cockpitCommand{{at: 100 * time.Millisecond, argv: []string{"echo", "tamper-me"}}})
+	data, err = os.ReadFile(tamperLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tamperLog, bytes.Replace(data, []byte(`"tamper-me"`), []byte(`"tamper-ME"`), 1), 0o640); err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("admin", func(t *testing.T) { cockpitAdmin(t, h, live) })
 	live.typeText("\r")
@@ -285,6 +303,8 @@ func TestCockpitPage(t *testing.T) {
 		b.openRow(t, h.recs["session"])
 		b.seek(t, 1)
 		b.waitScreen(t, "step-1 of")
+		// The command log is readable through the same ACLs.
+		b.waitText(t, "#p-cmd-state", "OK")
 	})
 	// Every view, search, verification and download went to the access
 	// log first: carol's as root through the superuser bridge, bob's as
@@ -357,7 +377,27 @@ func cockpitAdmin(t *testing.T, h *cockpitHost, live *terminal) {
 	if at < 1.9 || at > 3 {
 		t.Errorf("the player is at %.3f s, want the hit's time", at)
 	}
+
+	// The command timeline beside the player: the log's verdict, the loss
+	// in place, the hostile argv as quoted text; a click seeks the player
+	// to the command's time.
+	b.waitText(t, "#p-cmd-state", "OK")
 	b.screenshot(t, "player.png")
+	if n, lost := b.count(t, "#p-cmd-list li.clickable"), b.count(t, "#p-cmd-list li.lost"); n != 3 || lost != 1 {
+		t.Errorf("the timeline: %d commands, %d losses", n, lost)
+	}
+	if lost := b.text(t, "#p-cmd-list li.lost"); !strings.Contains(lost, "may be missing here: kernel lost 2 audit records") {
+		t.Errorf("the loss: %q", lost)
+	}
+	if txt, n := b.text(t, "#p-cmd-list li:nth-child(4)"), b.count(t, "#p-commands img"); n != 0 ||
+		!strings.Contains(txt, `printf $'<img src=x onerror=alert(1)>\x1b]2;pwned\a'`) || !strings.Contains(txt, "[EACCES]") {
+		t.Errorf("the hostile command: %q, %d images", txt, n)
+	}
+	b.click(t, "#p-cmd-list li:nth-child(2)")
+	b.poll(t, "the player at the command", `Math.abs(Number(document.getElementById("p-seek").value) - 1) < 0.01`)
+	if screen := b.waitScreen(t, "step-1 of"); strings.Contains(screen, "needle") {
+		t.Errorf("the screen at the command (1 s):\n%s", screen)
+	}
 
 	// A download: the recording as asciicast, exported on the host.
 	b.click(t, `.downloads button[data-format="asciicast"]`)
@@ -396,6 +436,10 @@ func cockpitAdmin(t *testing.T, h *cockpitHost, live *terminal) {
 		t.Errorf("the intact recording's badge: %q", ok)
 	}
 	b.openRow(t, h.recs["tamper"])
+	// Its command log was edited too: MODIFIED, in red.
+	if st := b.waitText(t, "#p-cmd-state", "MODIFIED"); !strings.Contains(st, "line 2") || b.count(t, "#p-cmd-state.bad") != 1 {
+		t.Errorf("the edited command log: %q", st)
+	}
 	b.click(t, "#p-badge")
 	if v := b.waitText(t, "#p-verify", "MODIFIED"); !strings.Contains(v, "at line") {
 		t.Errorf("verify details: %q", v)
@@ -437,6 +481,7 @@ func cockpitAdmin(t *testing.T, h *cockpitHost, live *terminal) {
 	// goes back to the host.
 	b.clearSent()
 	b.openRow(t, h.recs["hostile"])
+	b.waitText(t, "#p-cmd-state", "no command log for recording")
 	b.click(t, "#p-play")
 	screen = b.waitScreen(t, "hostile-ok")
 	if !strings.Contains(screen, "click me") {
@@ -463,6 +508,54 @@ func cockpitAdmin(t *testing.T, h *cockpitHost, live *terminal) {
 	live.typeText("\r")
 	live.waitFor("live-late-output", 10*time.Second)
 	b.waitScreen(t, "live-late-output")
+}
+
+// cockpitHostileArgv is an argument that would be markup in innerHTML,
+// and a title change on a terminal.
+const cockpitHostileArgv = "<img src=x onerror=alert(1)>\x1b]2;pwned\a"
+
+// cockpitCommand is an entry of a command log, at its offset into the
+// recording: a command (a failed call when exit < 0), or a loss.
+type cockpitCommand struct {
+	at   time.Duration
+	argv []string
+	exit int64
+	lost string
+}
+
+// writeCommandLog writes the command log of the recording in file as
+// vigil-cmdlog does (root, signed with the host's key, in
+// /var/log/vigil/commands), and returns its path.
+func writeCommandLog(t *testing.T, file string, cmds []cockpitCommand) string {
+	t.Helper()
+	head, err := store.ReadHead(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := keys.LoadPrivate("/etc/vigil/keys/signing.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := commands.Create("/var/log/vigil", commands.Entry{Rec: head.Rec, Time: head.Start, Start: head.Start,
+		Host: head.Host, User: head.User, Session: 1}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cmds {
+		e := commands.Entry{Kind: commands.KindLost, Time: head.Start.Add(c.at), Lost: c.lost}
+		if c.argv != nil {
+			e.Kind = commands.KindExec
+			e.Cmd = &commands.Command{PID: 100 + i, PPID: 99, UID: aliceUID, EUID: aliceUID, AUID: aliceUID, TTY: "pts0",
+				Cwd: "/home/alice", Exe: "/usr/bin/" + c.argv[0], Path: c.argv[0], Argv: c.argv, OK: c.exit == 0, Exit: c.exit}
+		}
+		if err := w.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.End(head.Start.Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return w.Path()
 }
 
 // waitLive waits for the one recording that has no end yet, and returns it.

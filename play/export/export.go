@@ -6,14 +6,18 @@ package export
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
+	"github.com/vigil-rec/vigil/play/cmdtimeline"
 	"github.com/vigil-rec/vigil/play/reader"
 	"github.com/vigil-rec/vigil/play/screen"
 	"github.com/vigil-rec/vigil/rec/tlog"
@@ -58,6 +62,9 @@ type Options struct {
 	// page's terminal) gets nothing that makes it answer or set the
 	// clipboard, and shows what the screen model and its repaints show.
 	Filtered bool
+	// Commands, if set, is the recording's command log, which a JSON
+	// export of the whole recording then holds (commands.go).
+	Commands *cmdtimeline.Timeline
 }
 
 // Write exports everything r yields to w. On malformed input it writes all
@@ -244,15 +251,30 @@ func writeEvents(w *bufio.Writer, m *reader.Message, input, v3 bool, prev *time.
 
 func writeJSON(w *bufio.Writer, r *reader.Reader, o Options) error {
 	j := newJSONWriter(w, o)
-	for ev, err := range r.Events() {
-		if err != nil {
+	var items []cmdtimeline.Item
+	if tl := o.Commands; tl != nil {
+		if err := j.members(0, "commands", tl.Report); err != nil {
+			return err
+		}
+		// In time order: a loss is written when it is noticed, which can
+		// be after commands that ran before it.
+		items = tl.Items()
+		slices.SortStableFunc(items, func(a, b cmdtimeline.Item) int { return cmp.Compare(a.Offset, b.Offset) })
+	}
+	for ev, rerr := range r.Events() {
+		if rerr != nil {
+			return rerr
+		}
+		var err error
+		if items, err = j.commands(o.Commands, items, ev.T); err != nil {
 			return err
 		}
 		if err := j.event(ev); err != nil {
 			return err
 		}
 	}
-	return nil
+	_, err := j.commands(o.Commands, items, math.MaxInt64)
+	return err
 }
 
 // appendData appends a JSON event's data: "data" as a string when it is

@@ -107,20 +107,20 @@ type Hit struct {
 	Offset string        `json:"offset"` // the time into the recording as HH:MM:SS.mmm, which play --goto takes
 	t      time.Duration // the same, for sorting
 	Sec    float64       `json:"seconds"`
-	Source string        `json:"source"` // "screen" or "input"
-	Line   string        `json:"line"`
+	Source string        `json:"source"` // "screen", "input" or "command" (play/cmdtimeline)
+	Line   string        `json:"line"`   // for a command, its argv quoted as a shell reads it back
 }
 
 // NewHit is a hit found elsewhere (a collector's search), named name as
 // play takes it.
 func NewHit(name, file, rec string, sec float64, source, line string) Hit {
 	t := time.Duration(math.Round(sec * float64(time.Second)))
-	return Hit{Name: name, File: file, Rec: rec, Offset: formatOffset(t), t: t, Sec: sec, Source: source, Line: line}
+	return Hit{Name: name, File: file, Rec: rec, Offset: FormatOffset(t), t: t, Sec: sec, Source: source, Line: line}
 }
 
 // Print writes hits as search does: "RECORDING  +OFFSET  LINE" (typed
-// lines start with "(typed) ") made safe for a terminal (play/safetext),
-// or one JSON object per hit and line.
+// lines start with "(typed) ", commands with "(command) ") made safe for a
+// terminal (play/safetext), or one JSON object per hit and line.
 func Print(w io.Writer, hits []Hit, asJSON bool) error {
 	for _, h := range hits {
 		var err error
@@ -131,8 +131,11 @@ func Print(w io.Writer, hits []Hit, asJSON bool) error {
 			}
 		} else {
 			line := h.Line
-			if h.Source == "input" {
+			switch h.Source {
+			case "input":
 				line = "(typed) " + line
+			case "command":
+				line = "(command) " + line
 			}
 			_, err = fmt.Fprintf(w, "%s  +%s  %s\n", safetext.Printable(h.Name), h.Offset, safetext.Printable(line))
 		}
@@ -143,8 +146,8 @@ func Print(w io.Writer, hits []Hit, asJSON bool) error {
 	return nil
 }
 
-// formatOffset formats d as HH:MM:SS.mmm, which --goto accepts.
-func formatOffset(d time.Duration) string {
+// FormatOffset formats d as HH:MM:SS.mmm, which --goto accepts.
+func FormatOffset(d time.Duration) string {
 	ms := d.Milliseconds()
 	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3_600_000, ms/60_000%60, ms/1000%60, ms%1000)
 }
@@ -154,7 +157,7 @@ func formatOffset(d time.Duration) string {
 // before it). A file holding several recordings (tlog's single-file
 // layout) is searched recording by recording.
 func File(path string, o Options) ([]Hit, error) {
-	recs, err := fileRecordings(path)
+	recs, err := FileRecordings(path)
 	if err != nil {
 		return nil, err
 	}
@@ -185,9 +188,9 @@ func File(path string, o Options) ([]Hit, error) {
 	return hits, nil
 }
 
-// fileRecordings returns the recording ids in a file's lines in the order
+// FileRecordings returns the recording ids in a file's lines in the order
 // they first come.
-func fileRecordings(path string) ([]string, error) {
+func FileRecordings(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -263,7 +266,7 @@ func searchReader(r *reader.Reader, proto Hit, o Options) ([]Hit, error) {
 	var hits []Hit
 	add := func(t time.Duration, source, line string) {
 		h := proto
-		h.Offset, h.t, h.Sec, h.Source, h.Line = formatOffset(t), t, t.Seconds(), source, line
+		h.Offset, h.t, h.Sec, h.Source, h.Line = FormatOffset(t), t, t.Seconds(), source, line
 		hits = append(hits, h)
 	}
 	full := func() bool { return o.MaxHits > 0 && len(hits) > o.MaxHits }

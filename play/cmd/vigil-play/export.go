@@ -1,19 +1,24 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-rec/vigil/play/cmdtimeline"
 	"github.com/vigil-rec/vigil/play/export"
 	"github.com/vigil-rec/vigil/play/index"
 	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/reader"
 	"github.com/vigil-rec/vigil/play/remote"
 	"github.com/vigil-rec/vigil/play/screen"
+	"github.com/vigil-rec/vigil/rec/commands"
 )
 
 func exportCmd() *cobra.Command {
@@ -28,6 +33,7 @@ func exportCmd() *cobra.Command {
 		maxBytes int64
 		filtered bool
 		sf       serverFlags
+		keyPaths []string
 	)
 	cmd := &cobra.Command{
 		Use:   "export --format FORMAT [-m REC] [--lax] [-o FILE] [-r file|journal] FILE|REC",
@@ -45,7 +51,13 @@ func exportCmd() *cobra.Command {
                 blank lines, are written once
   json          one decoded event per line: {"time":SECONDS,"kind":"out"|"in"|"window",
                 "data":TEXT} or "data_base64" when the data is not valid UTF-8,
-                or "cols"/"rows" for window changes
+                or "cols"/"rows" for window changes; and when the recording
+                has a command log (see commands), first its verdict,
+                {"time":0,"kind":"commands","state":STATE,...}, then each
+                command at its time, {"time":T,"kind":"command","n":N,
+                "argv":[...],"cwd":DIR,"user":NAME,"ok":BOOL}, and where
+                commands may be missing, {"time":T,"kind":"commands_lost",
+                "lost":WHY}; the log is verified against the -k keys
 
 raw, asciicast and json hold the output as recorded, escape sequences and all:
 write raw to a terminal only if you trust it (vigil-play play filters what could
@@ -67,6 +79,7 @@ For viewers (the web page's player), json takes options:
   --to T        leave out the events after T
   --max-bytes N stop once the output events hold N bytes, where the time
                 changes, with {"time":T,"kind":"cut"}: the rest is --from T
+                (these spans leave the commands out: viewers ask "commands")
 T is [[HH:]MM:]SS[.fff]; --from, --to and --max-bytes need a recording FILE.
 
 Malformed input stops the export with an error naming the file and line, after
@@ -107,7 +120,7 @@ Exit status: 0 exported, 1 the input is malformed or could not be read or writte
 			if span != nil {
 				return runExportSpan(cmd, args[0], output, *span, eo, ro)
 			}
-			return runExport(cmd, args[0], source, c, output, eo, ro)
+			return runExport(cmd, args[0], source, c, output, keyPaths, eo, ro)
 		},
 	}
 	fl := cmd.Flags()
@@ -121,6 +134,7 @@ Exit status: 0 exported, 1 the input is malformed or could not be read or writte
 	fl.StringVar(&to, "to", "", "json: leave out the events after time `T`")
 	fl.Int64Var(&maxBytes, "max-bytes", 0, "json: stop after about `N` bytes of output, with a \"cut\" event saying where")
 	fl.BoolVar(&filtered, "filtered", false, "json: the output as play writes it to a terminal (no queries, clipboard or control strings)")
+	addKeyFlag(cmd, &keyPaths)
 	addServerFlags(cmd, &sf)
 	_ = cmd.MarkFlagRequired("format")
 	return cmd
@@ -183,7 +197,7 @@ func openOutput(cmd *cobra.Command, output string) (io.Writer, func() error, err
 	return out, out.Close, nil
 }
 
-func runExport(cmd *cobra.Command, path, source string, c *remote.Client, output string, eo export.Options, ro reader.Options) error {
+func runExport(cmd *cobra.Command, path, source string, c *remote.Client, output string, keyPaths []string, eo export.Options, ro reader.Options) error {
 	stderr := cmd.ErrOrStderr()
 	ro.OnSkip = func(e *reader.Error) { warn(stderr, "skipped %v", e) }
 	r, closeSrc, err := openSource(cmd, path, source, c, false, ro)
@@ -191,6 +205,9 @@ func runExport(cmd *cobra.Command, path, source string, c *remote.Client, output
 		return &exitError{exitFailed, err}
 	}
 	defer closeSrc()
+	if eo.Format == export.JSON && c == nil && path != "-" {
+		eo.Commands = exportCommands(stderr, r, path, source, keyPaths)
+	}
 	w, closeOut, err := openOutput(cmd, output)
 	if err != nil {
 		return &exitError{exitFailed, err}
@@ -205,5 +222,41 @@ func runExport(cmd *cobra.Command, path, source string, c *remote.Client, output
 	if err != nil {
 		return &exitError{exitFailed, err}
 	}
+	return nil
+}
+
+// exportCommands reads the command log of the recording r reads (a file's
+// or the journal's) for a JSON export, with offsets from the recording's
+// own start; nil when it has none, or when it cannot be read, which is
+// said on stderr.
+func exportCommands(stderr io.Writer, r *reader.Reader, path, source string, keyPaths []string) *cmdtimeline.Timeline {
+	first, _ := r.Peek() // a read error is the export's to report
+	if first == nil || first.Rec == "" {
+		return nil
+	}
+	rec := cmdtimeline.Recording{Name: path, File: path, Rec: first.Rec, Dir: filepath.Dir(path)}
+	if source == "journal" {
+		rec = cmdtimeline.Journal(first.Rec)
+	}
+	if !first.Time.IsZero() {
+		rec.Start = first.Time.Add(-first.Pos)
+	}
+	// No log, no keys to load (nor a warning that there are none). An id
+	// that cannot name a log has none.
+	log, err := commands.Path(rec.Dir, rec.Rec)
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(log); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	trusted, err := trustedKeys(keyPaths, stderr)
+	if err == nil {
+		var tl *cmdtimeline.Timeline
+		if tl, err = cmdtimeline.Read(rec, trusted); err == nil {
+			return tl
+		}
+	}
+	warn(stderr, "the export leaves the commands out: %v", err)
 	return nil
 }

@@ -44,7 +44,7 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:   "vigil-play COMMAND",
-		Short: "Play, export, verify and list Vigil and tlog session recordings",
+		Short: "Play, export, verify, list and search Vigil and tlog session recordings, and show their commands",
 		Long: "vigil-play reads session recordings in tlog's JSON format (versions 2.x), as written by\n" +
 			"vigil-rec and tlog-rec: one file per recording, or several recordings in one file.",
 		Version:       version.Version,
@@ -55,7 +55,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(exportCmd(), verifyCmd(), listCmd(), searchCmd(), keygenCmd(), clidoc.Command(root, "1"))
+	root.AddCommand(exportCmd(), verifyCmd(), listCmd(), searchCmd(), commandsCmd(), keygenCmd(), clidoc.Command(root, "1"))
 	addPlayCmd(root, args)
 	err := root.Execute()
 	if err == nil {

@@ -15,10 +15,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-rec/vigil/conf/safetext"
+	"github.com/vigil-rec/vigil/play/cmdtimeline"
 	"github.com/vigil-rec/vigil/play/index"
 	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/reader"
 	"github.com/vigil-rec/vigil/play/remote"
+	"github.com/vigil-rec/vigil/play/search"
+	"github.com/vigil-rec/vigil/rec/store"
+	"github.com/vigil-rec/vigil/rec/verify"
 )
 
 // exitSequence resets the attributes, shows the cursor and turns mouse and
@@ -58,17 +62,19 @@ func addPlayCmd(root *cobra.Command, args []string) {
 }
 
 type playFlags struct {
-	speed      float64
-	goTo       string
-	paused     bool
-	follow     bool
-	persist    bool
-	lax        bool
-	rec        string
-	idleLimit  float64
-	source     string
-	unfiltered bool
-	server     serverFlags
+	speed       float64
+	goTo        string
+	gotoCommand int
+	keyPaths    []string
+	paused      bool
+	follow      bool
+	persist     bool
+	lax         bool
+	rec         string
+	idleLimit   float64
+	source      string
+	unfiltered  bool
+	server      serverFlags
 }
 
 func playCmd() *cobra.Command {
@@ -109,6 +115,10 @@ the nearest point before the target, then the output up to the target is
 written at once. Standard input, the journal and --follow only go forward, by
 writing everything before the target at once.
 
+--goto-command N starts where command N of the recording's command log ran (as
+"vigil-play commands" numbers them; the log is verified against the -k keys, and
+one that is not OK is said so).
+
 With --server, the argument is a recording HOST/FILE the collector holds (as list
 --server names it): it is fetched into a private temporary directory and played
 from there, seeking included; with --follow it is read from the collector as it
@@ -124,6 +134,8 @@ could not be read or written; 2 usage error.`,
 	fl := cmd.Flags()
 	fl.Float64VarP(&f.speed, "speed", "s", 1, "playback speed `FACTOR` (> 0; keys change it between 1/16 and 16)")
 	fl.StringVarP(&f.goTo, "goto", "g", "start", "start at `POS`: start, end or [[HH:]MM:]SS[.fff]")
+	fl.IntVar(&f.gotoCommand, "goto-command", 0, "start where command `N` (from 1) of the recording's command log ran")
+	addKeyFlag(cmd, &f.keyPaths)
 	fl.BoolVarP(&f.paused, "paused", "p", false, "start paused (needs a terminal on standard input)")
 	fl.BoolVarP(&f.follow, "follow", "f", false, "at the end, wait for messages appended to the file (or the journal) until interrupted")
 	fl.BoolVar(&f.persist, "persist", false, "ignore q and keyboard signals (Ctrl-C, Ctrl-\\)")
@@ -155,6 +167,14 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 		return usage("--reader must be file or journal, not %q", f.source)
 	}
 
+	byCommand := cmd.Flags().Changed("goto-command")
+	switch {
+	case byCommand && cmd.Flags().Changed("goto"):
+		return usage("--goto and --goto-command: give one of them")
+	case byCommand && f.server.named():
+		return usage("--goto-command: %w", cmdtimeline.ErrNotRemote)
+	}
+
 	c, err := f.server.client()
 	if err != nil {
 		return err
@@ -162,6 +182,11 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	defer c.Close() // nil when files are read
 	if c != nil && f.source != "file" {
 		return usage("--server plays a recording the collector holds: no --reader")
+	}
+	if byCommand {
+		if target, err = commandTarget(cmd, arg, f); err != nil {
+			return err
+		}
 	}
 
 	stderr := cmd.ErrOrStderr()
@@ -231,6 +256,53 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	default:
 		return &exitError{exitFailed, err}
 	}
+}
+
+// commandTarget is where --goto-command N starts: the time command N of
+// the recording's command log ran.
+func commandTarget(cmd *cobra.Command, arg string, f playFlags) (player.Target, error) {
+	var r cmdtimeline.Recording
+	switch {
+	case f.gotoCommand < 1:
+		return player.Target{}, &exitError{exitUsageErr, fmt.Errorf("--goto-command counts from 1, not %d", f.gotoCommand)}
+	case f.source == "journal":
+		r = cmdtimeline.Journal(arg)
+	case arg == "-":
+		return player.Target{}, &exitError{exitUsageErr, errors.New("--goto-command needs a recording FILE or -r journal REC, not standard input")}
+	default:
+		// The recording play plays: -m's, else the file's first.
+		rec := f.rec
+		if rec == "" {
+			head, err := store.ReadHead(arg)
+			if err != nil {
+				return player.Target{}, &exitError{exitFailed, err}
+			}
+			rec = head.Rec
+		}
+		rs, err := cmdtimeline.InFile(arg, rec)
+		if err != nil {
+			return player.Target{}, &exitError{exitFailed, err}
+		}
+		r = rs[0]
+	}
+	stderr := cmd.ErrOrStderr()
+	trusted, err := trustedKeys(f.keyPaths, stderr)
+	if err != nil {
+		return player.Target{}, &exitError{exitUsageErr, err}
+	}
+	tl, err := cmdtimeline.Read(r, trusted)
+	if err != nil {
+		return player.Target{}, &exitError{exitFailed, err}
+	}
+	if tl.Report.State != verify.OK {
+		warn(stderr, "%s", tl.Report.String())
+	}
+	it, err := tl.Command(f.gotoCommand)
+	if err != nil {
+		return player.Target{}, &exitError{exitUsageErr, err}
+	}
+	warn(stderr, "command %d at +%s: %s", it.N, search.FormatOffset(it.Offset), cmdtimeline.Quote(it.Cmd.Argv))
+	return player.Target{T: it.Offset}, nil
 }
 
 // playInput is what play reads.

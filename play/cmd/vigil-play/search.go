@@ -3,13 +3,17 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-rec/vigil/play/cmdtimeline"
 	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/play/remote"
 	"github.com/vigil-rec/vigil/play/search"
+	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
+	"github.com/vigil-rec/vigil/rec/verify"
 )
 
 func searchCmd() *cobra.Command {
@@ -19,9 +23,11 @@ func searchCmd() *cobra.Command {
 		source           string
 		sf               serverFlags
 		host             string
+		command          string
+		keyPaths         []string
 	)
 	cmd := &cobra.Command{
-		Use:   "search PATTERN [DIR|FILE...|--reader journal] [--regex] [--input] [--user U] [--rec R] [--json]",
+		Use:   "search PATTERN|--command REGEX [DIR|FILE...|--reader journal] [--regex] [--input] [--user U] [--rec R] [--json]",
 		Short: "Find the moments where a text was shown on screen or typed",
 		Long: `Search the recordings in each DIR (its *.jsonl files; default ` + store.DefaultDir + `) or FILE,
 or with --reader journal those in the systemd journal, for PATTERN: plain text
@@ -41,25 +47,50 @@ Each hit is printed as
 where RECORDING is what play takes to open it: FILE, "FILE -m REC" in a file
 holding several recordings, or "-r journal REC" (typed lines start with
 "(typed) "); or with --json as one object per hit: {"file" ("" for the
-journal),"rec","offset","seconds","source":"screen"|"input","line"}. A hit is
-replayed with: vigil-play play RECORDING --goto HH:MM:SS.mmm
+journal),"rec","offset","seconds","source":"screen"|"input"|"command","line"}.
+A hit is replayed with: vigil-play play RECORDING --goto HH:MM:SS.mmm
 
 With --server, the collector searches the recordings it holds (--host selects a
 host's); RECORDING is then HOST/FILE, replayed with
 vigil-play play --server URL HOST/FILE --goto HH:MM:SS.mmm
 
+With --command REGEX (no PATTERN), the command logs of the same recordings are
+searched instead (see "vigil-play commands"): each command whose arguments,
+joined with spaces, match the regular expression is a hit, at the time it ran,
+printed as "RECORDING  +HH:MM:SS.mmm  (command) ARGV" (ARGV quoted as a shell
+reads it back), or with --json with "source":"command". Each log is verified
+against the trusted keys (-k, as verify): one that is not OK is searched all the
+same, and said so on standard error. Command logs stay on their host: not with
+--server.
+
 Exit status: 0 found, 1 not found, 2 usage error or a recording could not be
 read (the other recordings are still searched).`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("command") {
+				return nil
+			}
+			return cobra.MinimumNArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] == "" {
+			byCommand := cmd.Flags().Changed("command")
+			pattern, paths := command, args
+			if !byCommand {
+				pattern, paths = args[0], args[1:]
+			}
+			switch {
+			case pattern == "" && byCommand:
+				return &exitError{exitUsageErr, errors.New("empty --command REGEX")}
+			case pattern == "":
 				return &exitError{exitUsageErr, errors.New("empty PATTERN")}
+			case byCommand && o.Input:
+				return &exitError{exitUsageErr, errors.New("--command searches the command logs: no --input")}
+			case byCommand && sf.named():
+				return &exitError{exitUsageErr, cmdtimeline.ErrNotRemote}
 			}
 			var err error
-			if o.Match, err = search.Compile(args[0], useRegex); err != nil {
-				return &exitError{exitUsageErr, fmt.Errorf("--regex: %w", err)}
+			if o.Match, err = search.Compile(pattern, useRegex || byCommand); err != nil {
+				return &exitError{exitUsageErr, fmt.Errorf("bad regular expression: %w", err)}
 			}
-			paths := args[1:]
 			c, err := sf.client()
 			if err != nil {
 				return err
@@ -82,7 +113,19 @@ read (the other recordings are still searched).`,
 			case len(paths) == 0:
 				paths = []string{store.DefaultDir}
 			}
-			return runSearch(cmd, paths, source, o, asJSON)
+			if !byCommand {
+				return runSearch(cmd, paths, source, o.Rec, textSearcher(o), asJSON)
+			}
+			trusted, err := trustedKeys(keyPaths, cmd.ErrOrStderr())
+			if err != nil {
+				return &exitError{exitUsageErr, err}
+			}
+			logs := 0
+			err = runSearch(cmd, paths, source, o.Rec, commandSearcher(cmd.ErrOrStderr(), o, trusted, &logs), asJSON)
+			if logs == 0 {
+				warn(cmd.ErrOrStderr(), "none of the recordings searched has a command log (vigil-cmdlog writes them for login sessions)")
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
@@ -93,13 +136,54 @@ read (the other recordings are still searched).`,
 	fl.StringVarP(&source, "reader", "r", "file", "read from `READER`: file, or journal (the recordings in the systemd journal)")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object per hit")
 	fl.StringVar(&host, "host", "", "with --server, only recordings made on host `H`")
+	fl.StringVar(&command, "command", "", "search the command logs for commands whose arguments match `REGEX`")
+	addKeyFlag(cmd, &keyPaths)
 	addServerFlags(cmd, &sf)
 	return cmd
 }
 
+// searcher finds the hits of one recording file, or of one recording in
+// the journal.
+type searcher struct {
+	file    func(path string) ([]search.Hit, error)
+	journal func(rec string) ([]search.Hit, error)
+}
+
+// textSearcher finds text on the screen, or typed.
+func textSearcher(o search.Options) searcher {
+	return searcher{
+		file:    func(path string) ([]search.Hit, error) { return search.File(path, o) },
+		journal: func(rec string) ([]search.Hit, error) { return search.Journal(rec, o) },
+	}
+}
+
+// commandSearcher finds commands in the recordings' command logs,
+// counting the logs in *logs and warning of those that are not OK.
+func commandSearcher(stderr io.Writer, o search.Options, trusted keys.Set, logs *int) searcher {
+	read := func(tl *cmdtimeline.Timeline) {
+		*logs++
+		if tl.Report.State != verify.OK {
+			warn(stderr, "%s: %s", tl.Name, tl.Report.String())
+		}
+	}
+	return searcher{
+		file: func(path string) ([]search.Hit, error) {
+			rs, err := cmdtimeline.InFile(path, "")
+			if err != nil {
+				return nil, err
+			}
+			return cmdtimeline.Search(rs, o, trusted, read)
+		},
+		journal: func(rec string) ([]search.Hit, error) {
+			return cmdtimeline.Search([]cmdtimeline.Recording{cmdtimeline.Journal(rec)}, o, trusted, read)
+		},
+	}
+}
+
 // runSearch searches the recordings of the files and directories in args,
-// or of the journal, printing the hits of each as it is searched.
-func runSearch(cmd *cobra.Command, args []string, source string, o search.Options, asJSON bool) error {
+// or of the journal (only recording rec, when not ""), with s, printing
+// the hits of each as it is searched.
+func runSearch(cmd *cobra.Command, args []string, source, rec string, s searcher, asJSON bool) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	status := exitFailed
 	var first *search.Hit
@@ -121,11 +205,11 @@ func runSearch(cmd *cobra.Command, args []string, source string, o search.Option
 		if err != nil {
 			return &exitError{exitUsageErr, err}
 		}
-		for _, rec := range recs {
-			if o.Rec != "" && rec != o.Rec {
+		for _, id := range recs {
+			if rec != "" && id != rec {
 				continue
 			}
-			if err := report(search.Journal(rec, o)); err != nil {
+			if err := report(s.journal(id)); err != nil {
 				return err
 			}
 		}
@@ -135,7 +219,7 @@ func runSearch(cmd *cobra.Command, args []string, source string, o search.Option
 			status = exitUsageErr
 		}
 		for _, path := range files {
-			if err := report(search.File(path, o)); err != nil {
+			if err := report(s.file(path)); err != nil {
 				return err
 			}
 		}

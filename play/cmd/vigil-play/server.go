@@ -40,13 +40,18 @@ func addServerFlags(cmd *cobra.Command, sf *serverFlags) {
 	fl.StringVar(&sf.Identity, "identity", "", "with an https --server, your reader key `FILE` (default "+remote.DefaultIdentity()+")")
 }
 
-// client returns the client of the collector sf names, or nil when it
-// names none (files are read).
-func (sf *serverFlags) client() (*remote.Client, error) {
+// named reports whether sf names a collector, by --server or $VIGIL_SERVER.
+func (sf *serverFlags) named() bool {
 	if sf.url == "" {
 		sf.url = os.Getenv(serverEnv)
 	}
-	if sf.url == "" {
+	return sf.url != ""
+}
+
+// client returns the client of the collector sf names, or nil when it
+// names none (files are read).
+func (sf *serverFlags) client() (*remote.Client, error) {
+	if !sf.named() {
 		return nil, nil
 	}
 	c, err := remote.Dial(sf.url, sf.Options)
@@ -181,19 +186,31 @@ func verifyServer(cmd *cobra.Command, c *remote.Client, args []string, trusted k
 	return nil
 }
 
+// remoteKeys is trusted when given, else the keys the collector trusts for
+// host (asked once per host, kept in hostKeys).
+func remoteKeys(cmd *cobra.Command, c *remote.Client, host string, trusted keys.Set, hostKeys map[string]keys.Set) (keys.Set, error) {
+	if trusted != nil {
+		return trusted, nil
+	}
+	if ks := hostKeys[host]; ks != nil {
+		return ks, nil
+	}
+	ks, err := c.Keys(cmd.Context(), host)
+	if err != nil {
+		return nil, err
+	}
+	hostKeys[host] = ks
+	return ks, nil
+}
+
 func verifyRemote(cmd *cobra.Command, c *remote.Client, name string, trusted keys.Set, hostKeys map[string]keys.Set) ([]verify.Report, error) {
 	host, file, err := remote.ParseName(name)
 	if err != nil {
 		return nil, err
 	}
-	ks := trusted
-	if ks == nil {
-		if ks = hostKeys[host]; ks == nil {
-			if ks, err = c.Keys(cmd.Context(), host); err != nil {
-				return nil, err
-			}
-			hostKeys[host] = ks
-		}
+	ks, err := remoteKeys(cmd, c, host, trusted, hostKeys)
+	if err != nil {
+		return nil, err
 	}
 	body, err := c.Open(cmd.Context(), host, file, 0)
 	if err != nil {

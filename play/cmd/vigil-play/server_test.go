@@ -82,6 +82,19 @@ func newFleet(t *testing.T) *fleet {
 	if _, err := st.Append(ctx, host, base, 0, b.Bytes()); err != nil {
 		t.Fatal(err)
 	}
+	// Its command log, beside the file and at the collector.
+	logPath, err := recgen.CommandLog(dir, m, []recgen.Command{{T: time.Second, UID: 0, Cwd: "/tmp", Argv: []string{"ls", "-l"}},
+		{T: 1500 * time.Millisecond, Lost: "the kernel lost 1 audit records"}, {T: 2 * time.Second, Cwd: "/", Argv: []string{"id"}, Exit: -2}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdLog, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AppendCommands(ctx, host, "rec-1.jsonl", 0, cmdLog); err != nil {
+		t.Fatal(err)
+	}
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := server.New(st, log)
@@ -189,6 +202,15 @@ func TestServer(t *testing.T) {
 				t.Errorf("list --held after release: %d %q", code, out)
 			}
 
+			// The command log the host shipped reads as the host's own.
+			code, out, errOut = remote("commands", f.name)
+			_, want, _ = local("commands", "-k", f.pub, f.file)
+			if code != 0 || out != strings.ReplaceAll(want, f.file, f.name) || !strings.Contains(out, "ls -l") {
+				t.Errorf("commands: %d %q %q\nwant %q", code, out, errOut, want)
+			}
+			if code, _, errOut := remote("commands", host+"/nosuch.jsonl"); code != exitUsageErr || !strings.Contains(errOut, "no such recording") {
+				t.Errorf("commands of no recording: %d %q", code, errOut)
+			}
 			code, out, errOut = remote("export", "--format", "text", f.name)
 			_, want, _ = local("export", "--format", "text", f.file)
 			if code != 0 || out != want || len(want) < 1000 {

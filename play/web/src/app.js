@@ -1,7 +1,8 @@
 // The page: who may see what, the list with its filters, search hits, and
-// the player with the integrity badge and downloads. Every text that comes
-// from a recording (user, host, terminal, screen lines, verify's report)
-// reaches the page as textContent, never as markup.
+// the player with the integrity badge, the command timeline and downloads.
+// Every text that comes from a recording or its command log (user, host,
+// terminal, screen lines, commands, verify's report) reaches the page as
+// textContent, never as markup.
 import "@xterm/xterm/css/xterm.css";
 import "./vigil.css";
 
@@ -180,6 +181,63 @@ async function openPlayer(row, t) {
     if (!state.player)
         state.player = new Player($("terminal"), updatePlayer, msg => setStatus("Player: " + msg));
     state.player.open({ ...row, live: isLive(row) }, t);
+    showCommands(state.player.rec);
+}
+
+// showCommands lists the recording's commands beside the player, from its
+// command log (vigil-play commands --json, verified on the host): the
+// log's verdict, where commands may be missing, and each command at its
+// time, which a click seeks the player to.
+async function showCommands(rec) {
+    const st = $("p-cmd-state");
+    const list = $("p-cmd-list");
+    st.className = "cmd-state";
+    st.textContent = "Reading the command log…";
+    list.replaceChildren();
+    const r = await play(["commands", "--json", "-m", rec.rec, "--", rec.file]);
+    if (state.player.rec !== rec)
+        return; // another recording was opened meanwhile
+    const lines = jsonLines(r.out);
+    const rep = lines.find(l => l.kind === "report");
+    if (!rep) {
+        // No log (not a login, or vigil-cmdlog not running), or unreadable.
+        st.textContent = r.err.trim() || "No command log.";
+        return;
+    }
+    // A live recording's log has no end yet: TRUNCATED, as in the list.
+    const live = rec.live && rep.state === "TRUNCATED";
+    const b = document.createElement("span");
+    b.className = "badge " + (live ? "live" : rep.state === "OK" ? "ok" : "bad");
+    b.textContent = live ? "live" : rep.state;
+    st.className = "cmd-state" + (rep.state === "OK" || live ? "" : " bad");
+    st.replaceChildren(b, ` ${rep.commands} commands` + (rep.state === "OK" || live ? "" : `: line ${rep.line}: ${rep.detail}`));
+    list.replaceChildren(...lines.filter(l => l.kind !== "report").map(item => {
+        const li = document.createElement("li");
+        li.dataset.seconds = String(item.seconds);
+        const at = document.createElement("span");
+        at.className = "at";
+        at.textContent = clock(item.seconds);
+        li.append(at);
+        if (item.kind === "lost") {
+            li.className = "lost";
+            li.append("Commands may be missing here: " + item.lost);
+            return li;
+        }
+        li.className = "clickable";
+        li.title = `${item.user}${item.euser ? " as " + item.euser : ""} in ${item.cwd || "?"}`;
+        const who = document.createElement("span");
+        who.className = "who";
+        who.textContent = item.user;
+        li.append(who, item.line);
+        if (!item.ok || item.incomplete) {
+            const m = document.createElement("span");
+            m.className = "failed";
+            m.textContent = [item.ok ? "" : `[${item.error}]`, item.incomplete ? "[incomplete]" : ""].join(" ").trim();
+            li.append(m);
+        }
+        li.addEventListener("click", () => state.player.seek(item.seconds));
+        return li;
+    }));
 }
 
 // showHold shows the recording's legal hold, and to admins the button
