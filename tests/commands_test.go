@@ -110,7 +110,7 @@ func startCmdlog(t *testing.T, config string) (stop func() time.Duration) {
 }
 
 // A recorded user's commands — typed, from scripts, by bash -c and exec,
-// programs run by programs, in a nested su — are written to the command
+// programs run by programs, in a nested su and sudo -i — are written to the command
 // log of her recording, secrets redacted, signed and verifying; an
 // unrecorded user's are not kept anywhere.
 func TestCommandsTimeline(t *testing.T) {
@@ -120,6 +120,20 @@ func TestCommandsTimeline(t *testing.T) {
 	requireKernelAudit(t)
 	h := newLoginHost(t, loginPolicy, "")
 	startCmdlog(t, "redact_after = [\"--token\"]\nredact = ['(?i)^--password=(.*)$', '(?i)^PGPASSWORD=(.*)$']\n")
+	// alice may sudo (Debian's %sudo rule), to run a root shell inside her
+	// recorded session.
+	group, err := os.ReadFile("/etc/group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(group), "\n"), "\n") {
+		if strings.HasPrefix(l, "sudo:") {
+			l += map[bool]string{true: "alice", false: ",alice"}[strings.HasSuffix(l, ":")]
+		}
+		lines = append(lines, l)
+	}
+	writeFile(t, "/etc/group", strings.Join(lines, "\n")+"\n")
 
 	before := recordings(t)
 	term := startTerminalCmd(t, 100, 30, ssh("alice", "-tt", "HOST"))
@@ -137,6 +151,12 @@ func TestCommandsTimeline(t *testing.T) {
 	term.waitFor("Password: \r\n$ ", 10*time.Second) // bob's shell is sh
 	term.typeText("/usr/bin/whoami; echo step-3; exit\r")
 	term.waitFor("step-3\r\n", 10*time.Second)
+	term.typeText("sudo -i\r")
+	term.waitFor("password for alice:", 10*time.Second)
+	term.typeText(loginPassword + "\r")
+	term.waitFor("root@", 10*time.Second)
+	term.typeText("/usr/bin/id -u; echo step-4; exit\r")
+	term.waitFor("step-4\r\n", 10*time.Second)
 	term.typeText("exit\r")
 	if code := term.wait(20 * time.Second); code != 0 {
 		t.Fatalf("ssh exit %d; screen:\n%q", code, term.screen())
@@ -162,7 +182,7 @@ func TestCommandsTimeline(t *testing.T) {
 		t.Fatalf("command log: %s; start %+v, recording session %d", rep.String(), entries[0], head.Session)
 	}
 	var got []string
-	bobUIDs := 0
+	bobUIDs, rootUIDs := 0, 0
 	for _, e := range entries {
 		if e.Kind != commands.KindExec {
 			continue
@@ -171,8 +191,11 @@ func TestCommandsTimeline(t *testing.T) {
 		if e.Cmd.AUID != aliceUID || e.Cmd.TTY == "" {
 			t.Errorf("command %q: auid %d tty %q", e.Cmd.Argv, e.Cmd.AUID, e.Cmd.TTY)
 		}
-		if e.Cmd.UID == bobUID {
+		switch e.Cmd.UID {
+		case bobUID:
 			bobUIDs++
+		case 0:
+			rootUIDs++
 		}
 	}
 	if want := "/bin/true \x1b]52;c;ZXZpbA==\a\x1b[2J \ufffd\ufffd " + strings.Repeat("x", 100000); !slices.Contains(got, want) {
@@ -184,14 +207,14 @@ func TestCommandsTimeline(t *testing.T) {
 		"sh -c exec /bin/date +%s", "/bin/date +%s",
 		"/bin/sh /home/alice/s.sh", "/bin/cat /etc/hostname", // a script and what it runs
 		"env PGPASSWORD=[REDACTED] /usr/bin/printenv HOME", "/usr/bin/printenv HOME",
-		"su -l bob", "/usr/bin/whoami",
+		"su -l bob", "/usr/bin/whoami", "sudo -i", "/usr/bin/id -u",
 	} {
 		if !slices.Contains(got, want) {
 			t.Errorf("command %q not in the log", want)
 		}
 	}
-	if bobUIDs == 0 {
-		t.Error("no command ran as bob in the nested su")
+	if bobUIDs == 0 || rootUIDs == 0 {
+		t.Errorf("commands as bob in the nested su: %d, as root under sudo -i: %d", bobUIDs, rootUIDs)
 	}
 	for _, c := range got {
 		if strings.Contains(c, "hunter2") || strings.Contains(c, "t0ken") || strings.Contains(c, "PGPASSWORD=pw") || strings.Contains(c, "carol-was-here") {
