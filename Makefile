@@ -131,7 +131,7 @@ bench: deps build
 	nss/bench/run.sh
 	tests/bench/policyd.sh
 	cd tests && VIGIL_BENCH=1 $(GO) test -count=1 -v -run '^TestBenchLogin$$' . | grep -E '^ +(PAM|ssh) '
-	cd tests && VIGIL_BENCH=1 $(GO) test -count=1 -v -timeout 30m -run '^TestBenchCommands$$' . | grep -E 'round [0-9]'
+	cd tests && VIGIL_BENCH=1 VIGIL_SVCTEST_TIMEOUT=30m $(GO) test -count=1 -v -timeout 35m -run '^TestBenchCommands$$' . | grep -E 'round [0-9]'
 	$(MAKE) bench-fleet
 
 # The fleet's figures (issue 14): search over 10,000 recordings (10 GB), and

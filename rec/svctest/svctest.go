@@ -46,9 +46,15 @@ func InNamespace(t *testing.T) bool {
 	if strings.Contains(t.Name(), "/") {
 		t.Fatal("svctest.InNamespace must be called from a top-level test")
 	}
+	// A hung test fails in minutes; benchmarks that run longer say how long
+	// they may take.
+	timeout := "3m"
+	if v := os.Getenv("VIGIL_SVCTEST_TIMEOUT"); v != "" {
+		timeout = v
+	}
 	cmd := exec.Command("unshare", "-m", "--propagation", "private", "--",
 		os.Args[0], "-test.run", "^"+regexp.QuoteMeta(t.Name())+"$", "-test.v", "-test.count=1",
-		"-test.timeout=3m")
+		"-test.timeout="+timeout)
 	cmd.Env = append(os.Environ(), envInner+"="+t.Name())
 	out, err := cmd.CombinedOutput()
 	t.Logf("inside the namespace:\n%s", out)
