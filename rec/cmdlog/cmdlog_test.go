@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,12 +168,44 @@ func TestRestart(t *testing.T) {
 // fakeSource feeds Run.
 type fakeSource struct {
 	ch     chan *audit.CommandEvent
+	mu     sync.Mutex
 	status audit.Status
 }
 
 func (s *fakeSource) Events() <-chan *audit.CommandEvent { return s.ch }
-func (s *fakeSource) Status() (audit.Status, error)      { return s.status, nil }
 func (s *fakeSource) Err() error                         { return nil }
+func (s *fakeSource) Status() (audit.Status, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status, nil
+}
+
+// Another process takes the audit daemon's place: the open logs say that
+// commands are missing from then on and Run returns, for a restart.
+func TestRunDeposed(t *testing.T) {
+	e := newEnv(t)
+	l := New(Config{RecDir: e.recDir, RunDir: e.runDir, Key: testKey})
+	self := uint32(os.Getpid())
+	src := &fakeSource{ch: make(chan *audit.CommandEvent), status: audit.Status{Mode: audit.ModeDaemon, Enabled: 1, PID: self}}
+	e.register(t, "r", 50)
+	done := make(chan error)
+	go func() { done <- l.Run(context.Background(), src, 10*time.Millisecond) }()
+	src.ch <- exec(50, "id")
+	src.mu.Lock()
+	src.status.PID = 1
+	src.mu.Unlock()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no longer the audit daemon") {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run went on, deaf")
+	}
+	if _, rep := e.read(t, "r"); len(rep.Lost) != 1 || !strings.Contains(rep.Lost[0], "no longer sends") || rep.Execs != 1 {
+		t.Errorf("log: %s", rep.String())
+	}
+}
 
 func TestRun(t *testing.T) {
 	e := newEnv(t)
@@ -195,8 +228,20 @@ func TestRun(t *testing.T) {
 	if _, rep := e.read(t, "r"); rep.State != verify.OK || rep.Execs != 1 {
 		t.Errorf("r: %s", rep.String())
 	}
-	if got := losses(audit.Status{LostSinceOpen: 1}, audit.Status{LostSinceOpen: 4, SerialGaps: 2}); got != "the kernel lost 3 audit records; 2 audit events never arrived" {
-		t.Errorf("losses: %q", got)
+	for _, c := range []struct {
+		a, b audit.Status
+		want string
+	}{
+		{audit.Status{LostSinceOpen: 1}, audit.Status{LostSinceOpen: 4, SerialGaps: 2}, "the kernel lost 3 audit records; 2 audit events never arrived"},
+		{audit.Status{Enabled: 1, PID: 7}, audit.Status{Enabled: 1, PID: 7, Mode: audit.ModeDaemon}, ""},
+		{audit.Status{Enabled: 1}, audit.Status{Enabled: 0}, "kernel auditing was turned off: no command is seen until it is on again"},
+		{audit.Status{Enabled: 1, PID: 7}, audit.Status{Enabled: 1, PID: 9, Mode: audit.ModeDaemon},
+			"the kernel no longer sends its audit records to vigil-cmdlog: no command is seen until it restarts"},
+		{audit.Status{Enabled: 1, PID: 3}, audit.Status{Enabled: 1, PID: 9, Mode: audit.ModeMulticast}, ""},
+	} {
+		if got := losses(c.a, c.b, 7); got != c.want {
+			t.Errorf("losses(%+v, %+v) = %q, want %q", c.a, c.b, got, c.want)
+		}
 	}
 }
 
