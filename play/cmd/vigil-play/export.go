@@ -80,7 +80,8 @@ For viewers (the web page's player), json takes options:
   --max-bytes N stop once the output events hold N bytes, where the time
                 changes, with {"time":T,"kind":"cut"}: the rest is --from T
                 (these spans leave the commands out: viewers ask "commands")
-T is [[HH:]MM:]SS[.fff]; --from, --to and --max-bytes need a recording FILE.
+T is [[HH:]MM:]SS[.fff]; --from, --to and --max-bytes need a recording FILE, or
+with --server a HOST/FILE, which is fetched whole for each span.
 
 Malformed input stops the export with an error naming the file and line, after
 everything valid before it has been written; --lax skips bad lines instead and
@@ -112,13 +113,13 @@ Exit status: 0 exported, 1 the input is malformed or could not be read or writte
 			if f != export.JSON && (span != nil || filtered) {
 				return &exitError{exitUsageErr, fmt.Errorf("--from, --to, --max-bytes and --filtered go with --format json")}
 			}
-			if span != nil && (c != nil || source != "file" || args[0] == "-") {
-				return &exitError{exitUsageErr, fmt.Errorf("--from, --to and --max-bytes need a recording FILE")}
+			if span != nil && (source != "file" || args[0] == "-") {
+				return &exitError{exitUsageErr, fmt.Errorf("--from, --to and --max-bytes need a recording FILE or --server HOST/FILE")}
 			}
 			eo := export.Options{Format: f, Input: input, Filtered: filtered}
 			ro := reader.Options{Rec: rec, Lax: lax, Workers: runtime.GOMAXPROCS(0)}
 			if span != nil {
-				return runExportSpan(cmd, args[0], output, *span, eo, ro)
+				return runExportSpan(cmd, args[0], c, output, *span, eo, ro)
 			}
 			return runExport(cmd, args[0], source, c, output, keyPaths, eo, ro)
 		},
@@ -165,9 +166,20 @@ func parseSpan(cmd *cobra.Command, from, to string, maxBytes int64) (*export.Spa
 	return span, nil
 }
 
-// runExportSpan exports part of a recording file (--from, --to).
-func runExportSpan(cmd *cobra.Command, path, output string, span export.Span, eo export.Options, ro reader.Options) error {
+// runExportSpan exports part of a recording file (--from, --to), or of
+// the collector c's recording HOST/FILE: that one is fetched into a
+// private temporary file first, as play does, since a span starts at a
+// keyframe of the seeking index, which needs the whole file.
+func runExportSpan(cmd *cobra.Command, path string, c *remote.Client, output string, span export.Span, eo export.Options, ro reader.Options) error {
 	stderr := cmd.ErrOrStderr()
+	if c != nil {
+		local, remove, err := downloadRemote(cmd, c, path)
+		if err != nil {
+			return &exitError{exitFailed, err}
+		}
+		defer remove()
+		path = local
+	}
 	ro.OnSkip = func(e *reader.Error) { warn(stderr, "skipped %v", e) }
 	w, closeOut, err := openOutput(cmd, output)
 	if err != nil {

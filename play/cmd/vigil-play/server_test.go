@@ -216,6 +216,13 @@ func TestServer(t *testing.T) {
 			if code != 0 || out != want || len(want) < 1000 {
 				t.Errorf("export --format text: %d, %d bytes %q; want %d bytes", code, len(out), errOut, len(want))
 			}
+			// The web page's player: spans, from the screen at a time on.
+			span := []string{"-F", "json", "--filtered", "-m", "rec-1", "--max-bytes", "4096", "--from", "0.55", "--to", "1.5"}
+			code, out, errOut = remote(slices.Concat([]string{"export"}, span, []string{f.name})...)
+			_, want, _ = local(slices.Concat([]string{"export"}, span, []string{f.file})...)
+			if code != 0 || out != want || !strings.HasPrefix(out, `{"time":0.550,"kind":"screen"`) {
+				t.Errorf("export of a span: %d %.200q %q; want %.200q", code, out, errOut, want)
+			}
 			code, out, errOut = remote("play", "--speed", "1000", f.name)
 			_, want, _ = local("play", "--speed", "1000", f.file)
 			if code != 0 || out != want {

@@ -65,7 +65,8 @@ function filters() {
 async function loadList() {
     const f = filters();
     setStatus("Loading recordings…");
-    const r = await play(["list", "--json", ...listArgs(f), config().directory]);
+    // A collector's list takes no directory: its names are HOST/FILE.
+    const r = await play(["list", "--json", ...listArgs(f), ...(config().server ? [] : [config().directory])]);
     if (r.status !== 0) {
         setStatus("Cannot list the recordings: " + r.err);
         return;
@@ -119,16 +120,26 @@ async function search() {
     if (f.user)
         args.push("--user", f.user);
     // search reads every recording it is given: when the list shows few,
-    // those only.
+    // those only. A collector searches its own index, by host and user;
+    // the page's other filters apply to the hits.
     const files = [...new Set(state.rows.map(row => row.file))];
     if (files.length === 0) {
         setStatus("No recordings to search.");
         return;
     }
-    const scope = files.length <= SEARCH_FILES ? files : [config().directory];
+    let scope, what;
+    if (config().server) {
+        if (f.host)
+            args.push("--host", f.host);
+        scope = [];
+        what = (f.host || "*") + "/*";
+    } else {
+        scope = files.length <= SEARCH_FILES ? files : [config().directory];
+        what = scope.length === 1 ? scope[0] : `${scope.length} recordings`;
+    }
     args.push("--", text, ...scope);
     try {
-        await recordAccess("search", scope.length === 1 ? scope[0] : `${scope.length} recordings`, "", text);
+        await recordAccess("search", what, "", text);
     } catch (ex) {
         setStatus("Not searched: " + ex.message);
         return;
@@ -241,15 +252,22 @@ async function showCommands(rec) {
 }
 
 // showHold shows the recording's legal hold, and to admins the button
-// that places or lifts it (vigilctl hold / release, as root).
+// that places or lifts it (vigilctl hold / release, as root). A
+// collector's holds are placed with vigil-collector, which needs the
+// collector's database: the page has no way to it, and says so.
 function showHold(row) {
     $("p-hold-form").hidden = state.role !== "admin";
     const h = row.hold;
     $("p-hold-state").textContent = h
         ? `Held since ${new Date(h.since).toLocaleString()} by ${h.by}${h.reason ? ": " + h.reason : ""}.`
         : "Not held.";
-    $("p-hold-reason-label").hidden = !!h;
+    $("p-hold-reason-label").hidden = !!h || !!config().server;
     $("p-hold").textContent = h ? "Release" : "Hold";
+    $("p-hold").disabled = !!config().server;
+    const why = $("p-hold-why");
+    why.hidden = !config().server;
+    why.textContent = `Holds at the collector are placed and lifted on its host, as root: ` +
+        `vigil-collector holds ${h ? "release" : "add"} ${row.file}${h ? "" : " --reason TEXT"}`;
 }
 
 async function toggleHold() {
@@ -395,9 +413,10 @@ async function main() {
     }
     state.role = who.role;
     $("access-log").hidden = who.role !== "admin";
+    const from = config().server ? `, from the collector ${config().server}` : "";
     $("role").textContent = who.role === "admin"
-        ? "Administrator: all recordings"
-        : `Auditor (${who.group}): all recordings, read-only`;
+        ? `Administrator: all recordings${from}`
+        : `Auditor (${who.group}): all recordings${from}, read-only`;
     $("browse").hidden = false;
     $("browse").dataset.dir = dir;
     await loadList();

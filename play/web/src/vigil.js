@@ -1,12 +1,15 @@
 // The host side, through Cockpit's bridge: vigil-play runs as root when the
 // session has administrative access (superuser "try"), else as the logged-in
 // user, whom file permissions let read the recordings or not (README.md).
+// With "server" set, vigil-play reads a collector's recordings instead
+// (--server, names HOST/FILE), which its socket's group lets read or not.
 /* global cockpit */
 
 const defaults = {
     vigil_play: "vigil-play",
     vigilctl: "vigilctl",
     directory: "/var/log/vigil",
+    server: "", // a collector's local socket or https URL; "": the files in directory
     auditors_group: "vigil-auditors",
 };
 
@@ -35,9 +38,16 @@ function spawn(argv, opts) {
     });
 }
 
+// playArgv is vigil-play's command line for args, the subcommand first:
+// with a collector configured, each command reads from it.
+function playArgv(args) {
+    const c = config();
+    return c.server ? [c.vigil_play, args[0], "--server", c.server, ...args.slice(1)] : [c.vigil_play, ...args];
+}
+
 // play runs vigil-play with args.
 export function play(args, opts = {}) {
-    return spawn([config().vigil_play, ...args], opts);
+    return spawn(playArgv(args), opts);
 }
 
 // access tells who the session is: "admin" (root through the superuser
@@ -57,7 +67,7 @@ export async function access() {
 export function download(args, name, type) {
     return new Promise((resolve, reject) => {
         const parts = [];
-        cockpit.spawn([config().vigil_play, ...args], { superuser: "try", err: "message", binary: true })
+        cockpit.spawn(playArgv(args), { superuser: "try", err: "message", binary: true })
                 .stream(chunk => { parts.push(chunk) })
                 .then(() => {
                     const url = URL.createObjectURL(new Blob(parts, { type }));
