@@ -221,3 +221,18 @@ func TestExportCommands(t *testing.T) {
 		t.Errorf("a span:\n%s", span)
 	}
 }
+
+// verify checks a recording's command log too, on a line of its own.
+func TestVerifyCommandLog(t *testing.T) {
+	r := newCmdRec(t)
+	_, out, _ := runCLI("", "verify", "-k", r.pub, r.dir)
+	want := r.file + ": commands of " + cmdRecID + ": OK; 3 commands; may be missing: kernel lost 1 audit records\n"
+	if !strings.Contains(out, want) || strings.Contains(out, "commands of no-log-1") {
+		t.Errorf("verify: %q\nwant a line %q", out, want)
+	}
+	r.tamper(t)
+	code, out, _ := runCLI("", "verify", "-k", r.pub, r.file)
+	if code != exitFailed || !strings.Contains(out, r.file+": commands of "+cmdRecID+": MODIFIED at line 2: ") {
+		t.Errorf("verify of an edited log: %d %q", code, out)
+	}
+}

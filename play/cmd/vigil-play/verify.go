@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigil-rec/vigil/conf/safetext"
 	"github.com/vigil-rec/vigil/play/player"
+	"github.com/vigil-rec/vigil/rec/commands"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/verify"
@@ -69,6 +70,9 @@ STATE is one of
   UNKNOWN_KEY  signed by a key that is not trusted
   UNSIGNED     no signatures (a plain tlog recording, or a recorder without key)
 Only OK means authentic and complete. A file without any message is reported EMPTY.
+A recording's command log (DIR/commands/REC.jsonl, written by vigil-cmdlog) is
+verified too, with a line of its own ("FILE: commands of REC: STATE...", as
+vigil-play commands prints it); one not OK makes the exit status 1.
 
 With --server, the recordings HOST/FILE a collector holds (default all) are
 fetched and verified here, against the -k keys or else the keys the collector
@@ -122,6 +126,7 @@ a file or key could not be read.`,
 			for _, src := range sources {
 				reports, err := verifyOne(cmd, src, trusted)
 				status = max(status, printReports(cmd, src.name, reports, err))
+				status = max(status, verifyCommandLogs(cmd, src, reports, trusted))
 			}
 			if status != exitOK {
 				return &exitError{code: status}
@@ -154,6 +159,39 @@ func printReports(cmd *cobra.Command, name string, reports []verify.Report, err 
 		if r.State != verify.OK {
 			status = exitFailed
 		}
+	}
+	return status
+}
+
+// verifyCommandLogs verifies the command logs (rec/spec/commands.md) of
+// the recordings src held, those that have one: beside a file, in the
+// default directory for the journal. It prints a line for each, as for a
+// recording, and returns the exit status they call for.
+func verifyCommandLogs(cmd *cobra.Command, src verifySource, reports []verify.Report, trusted keys.Set) int {
+	dir := store.DefaultDir
+	switch {
+	case src.name == "-":
+		return exitOK
+	case src.journal == "":
+		dir = filepath.Dir(src.name)
+	}
+	status := exitOK
+	for _, r := range reports {
+		if store.CheckRecID(r.Rec) != nil {
+			continue
+		}
+		_, rep, err := commands.ReadFile(dir, r.Rec, trusted)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			warn(cmd.ErrOrStderr(), "%v", err)
+			status = max(status, exitUsageErr)
+			continue
+		case rep.State != verify.OK:
+			status = max(status, exitFailed)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", safetext.Printable(src.name), safetext.Printable(rep.String()))
 	}
 	return status
 }
