@@ -75,19 +75,7 @@ func newCockpitHost(t *testing.T) *cockpitHost {
 	dist := buildPage(t)
 	w := policyHost(t)
 	// carol is an admin (sudo), bob an auditor, alice neither.
-	group, err := os.ReadFile("/etc/group")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(strings.TrimSuffix(string(group), "\n"), "\n") {
-		if strings.HasPrefix(l, "sudo:") {
-			l += map[bool]string{true: "carol", false: ",carol"}[strings.HasSuffix(l, ":")]
-		}
-		lines = append(lines, l)
-	}
-	lines = append(lines, fmt.Sprintf("vigil-auditors:x:%d:bob", auditorsGID))
-	writeFile(t, "/etc/group", strings.Join(lines, "\n")+"\n")
+	editGroups(t, "sudo", "carol", fmt.Sprintf("vigil-auditors:x:%d:bob", auditorsGID))
 	runWith(t, "alice:"+loginPassword+"\nbob:"+loginPassword+"\ncarol:"+loginPassword+"\n", "chpasswd")
 	// Cockpit's sessions leave processes behind (cockpit-bridge starts a
 	// session bus that outlives cockpit-ws): the users' processes go with

@@ -122,18 +122,7 @@ func TestCommandsTimeline(t *testing.T) {
 	startCmdlog(t, "redact_after = [\"--token\"]\nredact = ['(?i)^--password=(.*)$', '(?i)^PGPASSWORD=(.*)$']\n")
 	// alice may sudo (Debian's %sudo rule), to run a root shell inside her
 	// recorded session.
-	group, err := os.ReadFile("/etc/group")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(strings.TrimSuffix(string(group), "\n"), "\n") {
-		if strings.HasPrefix(l, "sudo:") {
-			l += map[bool]string{true: "alice", false: ",alice"}[strings.HasSuffix(l, ":")]
-		}
-		lines = append(lines, l)
-	}
-	writeFile(t, "/etc/group", strings.Join(lines, "\n")+"\n")
+	editGroups(t, "sudo", "alice")
 
 	before := recordings(t)
 	term := startTerminalCmd(t, 100, 30, ssh("alice", "-tt", "HOST"))

@@ -345,6 +345,24 @@ func TestVigilctlKeys(t *testing.T) {
 	}
 }
 
+// editGroups adds user to the namespace's group (Debian's sudo group, say)
+// and appends the extra group lines to /etc/group.
+func editGroups(t *testing.T, group, user string, extra ...string) {
+	t.Helper()
+	data, err := os.ReadFile("/etc/group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if strings.HasPrefix(l, group+":") {
+			l += map[bool]string{true: user, false: "," + user}[strings.HasSuffix(l, ":")]
+		}
+		lines = append(lines, l)
+	}
+	writeFile(t, "/etc/group", strings.Join(append(lines, extra...), "\n")+"\n")
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	// Write a new file and rename it, as editors do, so the change shows

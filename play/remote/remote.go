@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -130,8 +131,18 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) (*http.Resp
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return nil, fmt.Errorf("collector %s: %s: %s", c.name, http.StatusText(resp.StatusCode), fleetapi.ErrorText(body))
+	err = fmt.Errorf("collector %s: %s: %s", c.name, http.StatusText(resp.StatusCode), fleetapi.ErrorText(body))
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, notFound{err}
+	}
+	return nil, err
 }
+
+// notFound is the collector's 404: it reads as the collector said it, and
+// is fs.ErrNotExist to errors.Is.
+type notFound struct{ error }
+
+func (notFound) Is(target error) bool { return target == fs.ErrNotExist }
 
 // getJSON GETs path and decodes its JSON reply into out.
 func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any) error {
@@ -193,8 +204,8 @@ func (c *Client) Open(ctx context.Context, host, file string, from int64) (io.Re
 }
 
 // CommandLog returns the command log of host's recording rec as the
-// collector holds it (an error saying Not Found when none was shipped);
-// verify it against Keys(host).
+// collector holds it (an error that is fs.ErrNotExist when none was
+// shipped); verify it against Keys(host).
 func (c *Client) CommandLog(ctx context.Context, host, rec string) ([]byte, error) {
 	resp, err := c.get(ctx, fleetapi.PathCommandLog, url.Values{"host": {host}, "rec": {rec}})
 	if err != nil {

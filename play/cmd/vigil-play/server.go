@@ -15,6 +15,7 @@ import (
 	"github.com/vigil-rec/vigil/play/listing"
 	"github.com/vigil-rec/vigil/play/remote"
 	"github.com/vigil-rec/vigil/play/search"
+	"github.com/vigil-rec/vigil/rec/commands"
 	"github.com/vigil-rec/vigil/rec/fleetapi"
 	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
@@ -179,11 +180,38 @@ func verifyServer(cmd *cobra.Command, c *remote.Client, args []string, trusted k
 	for _, name := range args {
 		reports, err := verifyRemote(cmd, c, name, trusted, hostKeys)
 		status = max(status, printReports(cmd, name, reports, err))
+		if err == nil {
+			status = max(status, verifyRemoteCommandLogs(cmd, c, name, reports, trusted, hostKeys))
+		}
 	}
 	if status != exitOK {
 		return &exitError{code: status}
 	}
 	return nil
+}
+
+// verifyRemoteCommandLogs verifies the command logs the collector holds
+// of the recordings of its file name, as verify does a host's.
+func verifyRemoteCommandLogs(cmd *cobra.Command, c *remote.Client, name string, reports []verify.Report, trusted keys.Set, hostKeys map[string]keys.Set) int {
+	host, _, _ := remote.ParseName(name)
+	ks, err := remoteKeys(cmd, c, host, trusted, hostKeys)
+	if err != nil {
+		warn(cmd.ErrOrStderr(), "%v", err)
+		return exitUsageErr
+	}
+	status := exitOK
+	for _, r := range reports {
+		if r.Rec == "" {
+			continue
+		}
+		data, err := c.CommandLog(cmd.Context(), host, r.Rec)
+		var rep commands.Report
+		if err == nil {
+			_, rep = commands.Verify(data, r.Rec, ks)
+		}
+		status = max(status, printCommandLog(cmd, name, rep, err))
+	}
+	return status
 }
 
 // remoteKeys is trusted when given, else the keys the collector trusts for

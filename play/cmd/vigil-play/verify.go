@@ -181,19 +181,28 @@ func verifyCommandLogs(cmd *cobra.Command, src verifySource, reports []verify.Re
 			continue
 		}
 		_, rep, err := commands.ReadFile(dir, r.Rec, trusted)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			continue
-		case err != nil:
-			warn(cmd.ErrOrStderr(), "%v", err)
-			status = max(status, exitUsageErr)
-			continue
-		case rep.State != verify.OK:
-			status = max(status, exitFailed)
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", safetext.Printable(src.name), safetext.Printable(rep.String()))
+		status = max(status, printCommandLog(cmd, src.name, rep, err))
 	}
 	return status
+}
+
+// printCommandLog prints the verdict on the command log of a recording of
+// name, as verify prints one on a recording, and returns the exit status
+// it calls for; a recording without one (err is fs.ErrNotExist) prints
+// nothing.
+func printCommandLog(cmd *cobra.Command, name string, rep commands.Report, err error) int {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return exitOK
+	case err != nil:
+		warn(cmd.ErrOrStderr(), "%v", err)
+		return exitUsageErr
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", safetext.Printable(name), safetext.Printable(rep.String()))
+	if rep.State != verify.OK {
+		return exitFailed
+	}
+	return exitOK
 }
 
 // verifySource is one input of verify: a file (- for standard input), or a

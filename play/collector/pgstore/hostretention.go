@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -194,7 +196,10 @@ func (s *Store) setHostHolds(ctx context.Context, host string, holds []store.Hol
 			return 0, 0, err
 		}
 	}
-	for _, h := range want {
+	// In the order of their recordings: holds placed together are listed
+	// in one order every time (by held_at, then id).
+	for _, rec := range slices.Sorted(maps.Keys(want)) {
+		h := want[rec]
 		if _, err := tx.Exec(ctx, `INSERT INTO host_holds (host_id, rec, file, reason, held_by, held_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`, hostID, h.Rec, h.File, h.Reason, h.By, h.Since.UTC().Truncate(time.Microsecond)); err != nil {
 			return 0, 0, err
