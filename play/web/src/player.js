@@ -170,7 +170,9 @@ export class Player {
             ? pos > this.loadedTo - CHUNK / 2
             : this.live && this.follow && pos >= this.loadedTo && performance.now() >= this.pollAt))
             this.more();
-        if (pos >= end && !this.live) {
+        // At the end only once everything is loaded: export may cut a span
+        // exactly at the last events' time, which the next span then holds.
+        if (pos >= end && !this.live && !behind) {
             this.pause();
             return;
         }
