@@ -67,8 +67,15 @@ func requireKernelAudit(t *testing.T) {
 		if err != nil || !slices.Equal(after.rules, before.rules) || after.enabled != before.enabled || after.pid != before.pid ||
 			after.backlogLimit != before.backlogLimit || after.backlogWait != before.backlogWait {
 			t.Errorf("kernel audit state not restored (%v):\nbefore %+v\nafter  %+v", err, before, after)
+			// Put it back: a failed test must not leave the host audited.
 			if len(before.rules) == 0 {
 				_, _ = audit.DeleteRules(auditrules.Lines())
+			}
+			if c, err := libaudit.NewAuditClient(nil); err == nil {
+				_ = c.SetEnabled(before.enabled == 1, libaudit.WaitForReply)
+				_ = c.SetBacklogLimit(before.backlogLimit, libaudit.WaitForReply)
+				_ = c.SetBacklogWaitTime(int32(before.backlogWait), libaudit.WaitForReply)
+				c.Close()
 			}
 		}
 	})
