@@ -136,6 +136,12 @@ func TestLoginSessionEnds(t *testing.T) {
 		term.typeText("setsid -w sh -c 'sleep " + marker + " & echo left=$!' </dev/null; nohup sleep " + marker + " >/dev/null 2>&1 & echo job=$! pids-$((40+2))\r")
 		term.waitFor("pids-42", 10*time.Second)
 		pids := sessionPIDs(t, term.screen(), "left", "job")
+		// nohup ignores SIGHUP and then execs sleep: until it has, the
+		// logout's SIGHUP would end it and nothing would be left to kill.
+		waitFor(t, "nohup to exec sleep", func() bool {
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pids["job"]))
+			return string(comm) == "sleep\n"
+		})
 		term.typeText("exit\r")
 		term.wait(20 * time.Second)
 		meta := ended(t, before, pids)
