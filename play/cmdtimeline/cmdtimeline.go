@@ -74,40 +74,26 @@ func InFile(path, rec string) ([]Recording, error) {
 	return rs, nil
 }
 
-// ByID returns recording rec of the recordings directory dir, with its
-// file when dir has one (a journal recording, or one purged, keeps its
-// command log there alone).
-func ByID(dir, rec string) (Recording, error) {
-	r := Recording{Name: rec, Rec: rec, Dir: dir}
-	file, err := store.Find(dir, rec)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return r, nil
-	case err != nil:
-		return r, err
-	}
-	r.Name, r.File = file, file
-	if head, err := store.ReadHead(file); err == nil {
-		r.Start = head.Start
-	}
-	return r, nil
-}
-
 // Resolve returns the recordings arg names: a recording file (InFile), or
-// a recording id in dir (ByID).
+// a recording id in dir, with its file when dir has one (a journal
+// recording, or one purged, keeps its command log there alone).
 func Resolve(arg, dir, rec string) ([]Recording, error) {
 	if fi, err := os.Stat(arg); err == nil && fi.Mode().IsRegular() {
 		return InFile(arg, rec)
 	}
-	if err := store.CheckRecID(arg); err != nil {
-		return nil, fmt.Errorf("%s is neither a recording file nor a %w", arg, err)
-	}
-	if rec != "" {
+	file, err := store.FindID(dir, arg)
+	switch {
+	case err != nil:
+		return nil, err
+	case rec != "":
 		return nil, fmt.Errorf("%s is a recording id: -m selects a recording of a FILE", arg)
 	}
-	r, err := ByID(dir, arg)
-	if err != nil {
-		return nil, err
+	r := Recording{Name: arg, Rec: arg, Dir: dir}
+	if file != "" {
+		r.Name, r.File = file, file
+		if head, err := store.ReadHead(file); err == nil {
+			r.Start = head.Start
+		}
 	}
 	return []Recording{r}, nil
 }

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/vigil-rec/vigil/conf"
@@ -94,7 +93,7 @@ func (l *Logger) Start() {
 		l.cfg.Log.Error("command logs", "err", err)
 	}
 	for _, e := range entries {
-		rec, ok := strings.CutSuffix(e.Name(), ".jsonl")
+		rec, ok := commands.RecOf(e.Name())
 		if !ok || l.open[rec] != nil || !e.Type().IsRegular() || endsWithEnd(commands.Dir(l.cfg.RecDir), e.Name()) {
 			continue
 		}
@@ -114,7 +113,7 @@ func (l *Logger) Start() {
 // endsWithEnd says whether the log's last line is an end entry (a quick
 // look, so that Start does not read every old log in full).
 func endsWithEnd(dir, name string) bool {
-	f, err := os.Open(dir + "/" + name)
+	f, err := os.Open(filepath.Join(dir, name))
 	if err != nil {
 		return false
 	}

@@ -94,6 +94,12 @@ func RecOf(name string) (rec string, ok bool) {
 	return rec, true
 }
 
+// IsLogName says whether name is a command log's file name.
+func IsLogName(name string) bool {
+	_, ok := RecOf(name)
+	return ok
+}
+
 // Offset is when e happened relative to the recording's start (from the
 // log's start entry): the position to play the recording from.
 func (e *Entry) Offset(start time.Time) time.Duration {

@@ -177,10 +177,7 @@ type kind struct {
 func (s *Shipper) kinds() []kind {
 	return []kind{
 		{s.opt.Dir, fleetapi.PathAppend, store.IsRecordingName, ""},
-		{commands.Dir(s.opt.Dir), fleetapi.PathCommands, func(name string) bool {
-			_, ok := commands.RecOf(name)
-			return ok
-		}, commands.DirName + "/"},
+		{commands.Dir(s.opt.Dir), fleetapi.PathCommands, commands.IsLogName, commands.DirName + "/"},
 	}
 }
 

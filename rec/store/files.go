@@ -48,3 +48,17 @@ func Find(dir, rec string) (string, error) {
 	}
 	return "", fmt.Errorf("%s in %s: %w", rec, dir, ErrNotFound)
 }
+
+// FindID looks up a command-line argument that is not a file: it must be a
+// recording id, and the file in dir that holds that recording is returned,
+// or "" when dir holds none (a purged recording, one in the journal).
+func FindID(dir, arg string) (string, error) {
+	if err := CheckRecID(arg); err != nil {
+		return "", fmt.Errorf("%s is neither a recording file nor a %w", arg, err)
+	}
+	file, err := Find(dir, arg)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	return file, err
+}

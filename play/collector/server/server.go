@@ -183,10 +183,7 @@ func (h *Handler) append(w http.ResponseWriter, r *http.Request) {
 
 // appendCommands appends to a recording's command log.
 func (h *Handler) appendCommands(w http.ResponseWriter, r *http.Request) {
-	h.appendTo(w, r, "command log", func(name string) bool {
-		_, ok := commands.RecOf(name)
-		return ok
-	}, h.store.AppendCommands)
+	h.appendTo(w, r, "command log", commands.IsLogName, h.store.AppendCommands)
 }
 
 // appendTo serves an append of whole lines to one of the host's files of

@@ -36,13 +36,7 @@ func resolveRec(arg, dir string) (rec, file string, err error) {
 		file, err = filepath.Abs(arg)
 		return r.Rec, file, err
 	}
-	if err := store.CheckRecID(arg); err != nil {
-		return "", "", fmt.Errorf("%s is neither a recording file nor a %w", arg, err)
-	}
-	file, err = store.Find(dir, arg)
-	if errors.Is(err, store.ErrNotFound) {
-		return arg, "", nil
-	}
+	file, err = store.FindID(dir, arg)
 	return arg, file, err
 }
 
