@@ -110,27 +110,16 @@ func Resume(recDir, rec string, key ed25519.PrivateKey) (w *Writer, cut int, err
 		pub := key.Public().(ed25519.PublicKey)
 		own[keys.ID(pub)] = pub
 	}
-	entries, rep := Verify(data, rec, own)
+	entries, rep, c := VerifyFrom(Chain{}, data, rec, own)
 	if rep.State >= verify.Missing || len(entries) == 0 {
 		return fail(fmt.Errorf("does not verify (%s at line %d: %s): not extended", rep.State, rep.Line, rep.Detail))
 	}
-	last := entries[len(entries)-1]
-	if last.Kind == KindEnd {
+	if c.Ended {
 		f.Close()
 		return nil, 0, ErrEnded
 	}
-	w = &Writer{f: f, path: path, rec: rec, key: key, seq: last.Seq, prev: store.SHA256Hex(lastLine(data)), last: last.Time}
-	for _, e := range entries {
-		if e.Kind == KindExec {
-			w.execs++
-		}
-	}
+	w = &Writer{f: f, path: path, rec: rec, key: key, seq: c.Seq, prev: c.Prev, execs: uint64(c.Execs), last: entries[len(entries)-1].Time}
 	return w, cut, nil
-}
-
-// lastLine is data's last line, its '\n' included.
-func lastLine(data []byte) []byte {
-	return data[bytes.LastIndexByte(data[:len(data)-1], '\n')+1:]
 }
 
 // Last is the time of the last entry written.
