@@ -1,4 +1,4 @@
-// Package pamtest holds what the tests of pam_vigil and of pam/check share:
+// Package pamtest holds what the tests of pam_vigil and of policyd/pamcheck share:
 // building pam_vigil.so, a fake policyd on a private system bus, and
 // nss_wrapper user databases. Nothing here touches the host.
 package pamtest
@@ -33,21 +33,17 @@ func Root() string {
 	return filepath.Join(filepath.Dir(self), "..", "..")
 }
 
-// BuildArgs are the go build arguments that make pam_vigil.so at out; the
-// Makefile uses the same.
-func BuildArgs(out string) []string {
-	m := filepath.Join(Root(), "pam", "module", "pam_vigil.map")
-	return []string{"build", "-buildmode=c-shared", "-tags", "netgo,osusergo",
-		"-ldflags=-extldflags=-Wl,--version-script=" + m, "-o", out, "./pam/module"}
-}
-
-// BuildModule builds pam_vigil.so into dir and returns its path.
+// BuildModule builds pam_vigil.so into dir with the Makefile's rule and
+// returns its path.
 func BuildModule(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
 	so := filepath.Join(dir, "pam_vigil.so")
-	cmd := exec.Command("go", BuildArgs(so)...)
-	cmd.Dir = Root()
+	cmd := exec.Command("make", "-s", "-C", Root(), "BIN="+dir, so)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(BuildArgs(so), " "), err, out)
+		return "", fmt.Errorf("make %s: %v\n%s", so, err, out)
 	}
 	return so, nil
 }

@@ -108,7 +108,7 @@ func TestCheck(t *testing.T) {
 // envInner marks the re-executed test binary running under nss_wrapper.
 const envInner = "VIGIL_CHECK_TEST_INNER"
 
-// TestCheckVigil runs pam_vigil.so (a Go c-shared library) inside this Go
+// TestCheckVigil runs pam_vigil.so inside this Go
 // process through Check, as vigilctl check does, with nss_wrapper users:
 // the test re-executes itself with libnss_wrapper preloaded.
 func TestCheckVigil(t *testing.T) {

@@ -1,9 +1,7 @@
 // Package wire is policyd's D-Bus API (policyd/spec/dbus.md) without
-// godbus: its names and types, and DecideOnce, which speaks the D-Bus wire
-// protocol itself for one Decide call. pam_vigil links only this package:
-// godbus would bring net, reflect and about a megabyte of code into every
-// login program, paid at every login. Package dbusapi, the full client,
-// re-exports all of it.
+// godbus: its names, types and errors. Package dbusapi, the client,
+// re-exports all of it. The PAM module, in C, spells the names it uses
+// itself (pam/src/bus.h); package pam's TestNames checks they are these.
 package wire
 
 // Names on the system bus.

@@ -1,4 +1,4 @@
-package main
+package pam
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
-// TestForkAfterOpen: a login program's children run after pam_vigil (and
-// with it the Go runtime) was loaded and used by the parent; none of them
-// may hang resolving users (design.md §3).
+// TestForkAfterOpen: a login program's children run after pam_vigil was
+// loaded and used by the parent; none of them may hang resolving users
+// (design.md §3).
 func TestForkAfterOpen(t *testing.T) {
 	svctest.RequireRoot(t)
 	dir := t.TempDir()

@@ -1,4 +1,0 @@
-package wire
-
-// DecideOnceTrusting is DecideOnce trusting an owner of uid trust.
-var DecideOnceTrusting = decideOnce
