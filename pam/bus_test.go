@@ -1,13 +1,17 @@
 package pam
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,4 +235,53 @@ func TestReadMessageMutations(t *testing.T) {
 	if ends != streams {
 		t.Errorf("%d of %d streams read to their end", ends, streams)
 	}
+}
+
+// parser is one driver process reading streams for FuzzReadMessage: a
+// process per input would leave the fuzzer a few inputs a second.
+var parser struct {
+	once sync.Once
+	in   io.WriteCloser
+	out  *bufio.Reader
+	err  error
+}
+
+// FuzzReadMessage feeds the bus reader (bus.c, under AddressSanitizer and
+// UBSan) whatever the fuzzer makes: it must read every stream to its end
+// and never fault.
+func FuzzReadMessage(f *testing.F) {
+	f.Add(reply(f, binary.LittleEndian, 4, true, "/bin/bash", "/r", "{}", "rule"))
+	f.Add(reply(f, binary.BigEndian, 2, ":1.7"))
+	f.Add(reply(f, binary.LittleEndian, 3, uint32(0)))
+	f.Add(encode(f, binary.LittleEndian, dbus.TypeError, map[dbus.HeaderField]any{dbus.FieldReplySerial: uint32(5),
+		dbus.FieldSender: ":1.7", dbus.FieldErrorName: wire.ErrNoSuchUser}, "no such user"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		parser.once.Do(func() {
+			cmd := exec.Command(driver, "parse")
+			cmd.Stderr = os.Stderr
+			if parser.in, parser.err = cmd.StdinPipe(); parser.err != nil {
+				return
+			}
+			out, err := cmd.StdoutPipe()
+			if parser.err = err; err == nil {
+				parser.out = bufio.NewReader(out)
+				parser.err = cmd.Start()
+			}
+		})
+		if parser.err != nil {
+			t.Fatal(parser.err)
+		}
+		if _, err := parser.in.Write(record(b)); err != nil {
+			t.Fatalf("driver parse died: %v", err)
+		}
+		for {
+			l, err := parser.out.ReadString('\n')
+			if err != nil {
+				t.Fatalf("driver parse died on %x: %v", b, err)
+			}
+			if strings.HasPrefix(l, "end ") {
+				return
+			}
+		}
+	})
 }

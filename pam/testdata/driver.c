@@ -210,6 +210,7 @@ static int parse_stream(const unsigned char *in, size_t n)
 		msg_free(&m);
 	}
 	printf("end %s\n", err);
+	fflush(stdout);
 	close(sv[0]);
 	if (pid > 0)
 		waitpid(pid, NULL, 0);
