@@ -6,6 +6,7 @@ package remote
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/vigil-rec/vigil/rec/fleetapi"
 	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/store"
 )
 
 // Client reads from one collector.
@@ -136,6 +138,50 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) (*http.Resp
 		return nil, notFound{err}
 	}
 	return nil, err
+}
+
+// post POSTs v as JSON to path and decodes the 200 reply into out; any
+// other status is an error with the collector's message.
+func (c *Client) post(ctx context.Context, path string, v, out any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("collector %s: %w", c.name, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("collector %s: %s: %s", c.name, http.StatusText(resp.StatusCode), fleetapi.ErrorText(data))
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("collector %s: %s: %w", c.name, path, err)
+	}
+	return nil
+}
+
+// Hold places a legal hold on host's recording file at the collector, for
+// reason, placed by by (the caller, as hostinfo.Caller names it). Only
+// root on the collector's host may, over its local socket.
+func (c *Client) Hold(ctx context.Context, host, file, reason, by string) (store.Hold, error) {
+	var h store.Hold
+	err := c.post(ctx, fleetapi.PathHold, fleetapi.HoldRequest{Host: host, File: file, Reason: reason, By: by}, &h)
+	return h, err
+}
+
+// Release lifts the collector's legal hold on host's recording file and
+// returns the hold that was in force.
+func (c *Client) Release(ctx context.Context, host, file, by string) (store.Hold, error) {
+	var h store.Hold
+	err := c.post(ctx, fleetapi.PathRelease, fleetapi.HoldRequest{Host: host, File: file, By: by}, &h)
+	return h, err
 }
 
 // notFound is the collector's 404: it reads as the collector said it, and

@@ -34,6 +34,28 @@ const (
 	PathCommandLog = "/v1/command-log"
 )
 
+// Legal holds placed from the collector's host: POST a HoldRequest to
+// PathHold or PathRelease, answered with the Hold placed or released (409
+// when the recording is held already, or not held). Only root on the
+// collector's host, over the local socket, may: readers read, and the
+// peer's uid comes from the kernel.
+const (
+	PathHold    = "/v1/hold"
+	PathRelease = "/v1/release"
+)
+
+// HoldRequest names the recording to hold or release, why (a hold needs a
+// reason) and who asks (the login behind root, as the caller names it).
+type HoldRequest struct {
+	Host   string `json:"host"`
+	File   string `json:"file"`
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by"`
+}
+
+// MaxHoldRequest bounds a HoldRequest body.
+const MaxHoldRequest = 64 << 10
+
 // Recording is a stored recording as PathRecordings lists it: what
 // rec/store.Summary says of the host's file, and what the collector knows.
 type Recording struct {

@@ -55,7 +55,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(exportCmd(), verifyCmd(), listCmd(), searchCmd(), commandsCmd(), keygenCmd(), clidoc.Command(root, "1"))
+	root.AddCommand(exportCmd(), verifyCmd(), listCmd(), searchCmd(), commandsCmd(), holdCmd(false), holdCmd(true), keygenCmd(), clidoc.Command(root, "1"))
 	addPlayCmd(root, args)
 	err := root.Execute()
 	if err == nil {

@@ -23,8 +23,16 @@ import (
 	"github.com/vigil-rec/vigil/rec/fleetapi"
 )
 
-// localPeer is the context key of the peer of a local-socket connection.
+// localPeer is the context key of the peer of a local-socket connection,
+// a *peer.
 type localPeer struct{}
+
+// peer is the process at the other end of a local-socket connection, as
+// the kernel says (SO_PEERCRED); uid is -1 when it could not say.
+type peer struct {
+	name string
+	uid  int64
+}
 
 // reader names who is reading, or refuses them: over HTTPS an enrolled
 // reader's certificate key; over the local socket whoever could open it
@@ -32,8 +40,8 @@ type localPeer struct{}
 // uid for the log.
 func (h *Handler) reader(r *http.Request) (string, int, error) {
 	if r.TLS == nil {
-		if who, ok := r.Context().Value(localPeer{}).(string); ok {
-			return who, 0, nil
+		if p, ok := r.Context().Value(localPeer{}).(*peer); ok {
+			return p.name, 0, nil
 		}
 		return "", http.StatusForbidden, errors.New("not a reader")
 	}
@@ -373,29 +381,30 @@ func ListenLocal(path, group string) (net.Listener, error) {
 func ServeLocal(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger, grace time.Duration) error {
 	srv := newHTTPServer(h, log)
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		return context.WithValue(ctx, localPeer{}, peerName(c))
+		return context.WithValue(ctx, localPeer{}, peerOf(c))
 	}
 	return serve(ctx, srv, l, false, grace)
 }
 
-// peerName names the process at the other end of a Unix connection.
-func peerName(c net.Conn) string {
+// peerOf names the process at the other end of a Unix connection.
+func peerOf(c net.Conn) *peer {
+	unknown := &peer{name: "local peer", uid: -1}
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
-		return "local peer"
+		return unknown
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
-		return "local peer"
+		return unknown
 	}
 	var cred *unix.Ucred
 	var cerr error
 	if err := raw.Control(func(fd uintptr) { cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) }); err != nil || cerr != nil {
-		return "local peer"
+		return unknown
 	}
 	name := "uid " + strconv.FormatUint(uint64(cred.Uid), 10)
 	if u, err := user.LookupId(strconv.FormatUint(uint64(cred.Uid), 10)); err == nil {
 		name += " (" + u.Username + ")"
 	}
-	return name + " pid " + strconv.Itoa(int(cred.Pid))
+	return &peer{name: name + " pid " + strconv.Itoa(int(cred.Pid)), uid: int64(cred.Uid)}
 }

@@ -91,6 +91,8 @@ func New(st *pgstore.Store, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET "+fleetapi.PathKeys, h.readHandler(h.keys))
 	h.mux.HandleFunc("GET "+fleetapi.PathSearch, h.readHandler(h.search))
 	h.mux.HandleFunc("GET "+fleetapi.PathCommandLog, h.readHandler(h.commandLog))
+	h.mux.HandleFunc("POST "+fleetapi.PathHold, h.hold)
+	h.mux.HandleFunc("POST "+fleetapi.PathRelease, h.release)
 	h.mux.HandleFunc("/", h.other)
 	return h
 }
