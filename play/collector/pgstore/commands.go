@@ -82,10 +82,14 @@ func (s *Store) appendCommands(ctx context.Context, host, file string, off int64
 	if !next.Start.IsZero() {
 		startTime = &next.Start
 	}
+	if _, err := tx.Exec(ctx, `INSERT INTO command_log_chunks (host_id, rec, off, data) VALUES ($1, $2, $3, $4)`,
+		h.id, rec, size, data); err != nil {
+		return 0, err
+	}
 	size += int64(len(data))
-	if _, err := tx.Exec(ctx, `UPDATE command_logs SET data = data || $3, size = $4, lines = $5, seq = $6, prev = $7,
-		commands = $8, ended = $9, start_time = $10, updated_at = now() WHERE host_id = $1 AND rec = $2`,
-		h.id, rec, data, size, next.Lines, int64(next.Seq), next.Prev, next.Execs, next.Ended, startTime); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE command_logs SET size = $3, lines = $4, seq = $5, prev = $6,
+		commands = $7, ended = $8, start_time = $9, updated_at = now() WHERE host_id = $1 AND rec = $2`,
+		h.id, rec, size, next.Lines, int64(next.Seq), next.Prev, next.Execs, next.Ended, startTime); err != nil {
 		return 0, err
 	}
 	return size, tx.Commit(ctx)
@@ -94,10 +98,21 @@ func (s *Store) appendCommands(ctx context.Context, host, file string, off int64
 // CommandLog returns the bytes of the command log of host's recording
 // rec (ErrNotFound when none was shipped).
 func (s *Store) CommandLog(ctx context.Context, host, rec string) ([]byte, error) {
-	var data []byte
-	err := s.pool.QueryRow(ctx, `SELECT c.data FROM command_logs c JOIN hosts h ON h.id = c.host_id
-		WHERE h.name = $1 AND c.rec = $2`, host, rec).Scan(&data)
-	if errors.Is(err, pgx.ErrNoRows) {
+	// One statement, so the log and its pieces are of one snapshot.
+	rows, err := s.pool.Query(ctx, `SELECT k.data FROM command_logs c JOIN hosts h ON h.id = c.host_id
+		LEFT JOIN command_log_chunks k ON k.host_id = c.host_id AND k.rec = c.rec
+		WHERE h.name = $1 AND c.rec = $2 ORDER BY k.off`, host, rec)
+	if err != nil {
+		return nil, err
+	}
+	var data, piece []byte
+	found := false
+	_, err = pgx.ForEachRow(rows, []any{&piece}, func() error {
+		found = true // a log without pieces has one row, of NULL
+		data = append(data, piece...)
+		return nil
+	})
+	if err == nil && !found {
 		return nil, ErrNotFound
 	}
 	return data, err

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -36,7 +37,7 @@ func TestMigrations(t *testing.T) {
 func TestMigrateTwice(t *testing.T) {
 	ctx := testCtx(t)
 	conn := connect(t, pgtest.DB(t))
-	all := []int{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	all := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	for i, want := range [][]int{all, nil} {
 		applied, err := Migrate(ctx, conn)
 		if err != nil {
@@ -95,5 +96,48 @@ func TestMigrateConcurrently(t *testing.T) {
 	s := open(t, connString)
 	if _, err := s.Partitions(ctx); err != nil {
 		t.Error(err)
+	}
+}
+
+// Migration 10 keeps the command logs stored before it: each becomes its
+// first piece.
+func TestMigrateCommandLogChunks(t *testing.T) {
+	ctx := testCtx(t)
+	db := pgtest.DB(t)
+	conn := connect(t, db)
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:9] {
+		if _, err := conn.Exec(ctx, m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const log = "{\"body\":1}\n{\"body\":2}\n"
+	if _, err := conn.Exec(ctx, `INSERT INTO hosts (name) VALUES ('h1.example.com')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO command_logs (host_id, rec, data, size)
+		SELECT id, 'rec-1', $1, $2 FROM hosts`, []byte(log), len(log)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, err := s.CommandLog(ctx, "h1.example.com", "rec-1"); err != nil || string(got) != log {
+		t.Errorf("command log after migration 10: %q %v, want %q", got, err, log)
+	}
+	if _, err := s.CommandLog(ctx, "h1.example.com", "rec-2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a log never shipped: %v, want ErrNotFound", err)
 	}
 }
