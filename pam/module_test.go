@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +20,17 @@ import (
 	"github.com/vigil-rec/vigil/rec/svctest"
 )
 
-// module is pam_vigil.so and driver testdata/driver.c with
-// AddressSanitizer and UBSan, built once by TestMain.
-var module, driver string
+// module is pam_vigil.so, asanModule the same built with AddressSanitizer
+// and UBSan, and driver testdata/driver.c with them: built once by
+// TestMain.
+var module, asanModule, driver string
+
+// sanitize are the sanitizers' compiler flags.
+var sanitize = []string{"-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"}
+
+// asanPreload is what a program not built with AddressSanitizer (pamtester)
+// preloads to load asanModule: the sanitizer's runtime, first.
+const asanPreload = "libasan.so.8"
 
 // decideTimeout is session.h's VDECIDE_TIMEOUT_MS.
 const decideTimeout = 2 * time.Second
@@ -33,6 +42,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	module, err = pamtest.BuildModule(dir)
+	if err == nil {
+		asanModule, err = pamtest.BuildModule(filepath.Join(dir, "asan"), sanitize...)
+	}
 	if err == nil {
 		driver, err = buildDriver(dir)
 	}
@@ -90,17 +102,24 @@ type result struct {
 var syslogLine = regexp.MustCompile(`SYSLOG\((\d)\): (.*)`)
 
 // pamtester runs `pamtester -v vtest USER open_session` under pam_wrapper
-// and nss_wrapper with the stack above, pam_vigil getting args.
-func pamtester(t *testing.T, env []string, user, args string) result {
+// and nss_wrapper with the stack above, pam_vigil (so, or asanModule with
+// the sanitizers' runtime) getting args.
+func pamtester(t *testing.T, so string, env []string, user, args string) result {
 	t.Helper()
 	svc := t.TempDir()
-	if err := os.WriteFile(filepath.Join(svc, "vtest"), fmt.Appendf(nil, stack, module, args), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(svc, "vtest"), fmt.Appendf(nil, stack, so, args), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	preload := pamtest.PamWrapper + " " + pamtest.NSSWrapper
+	if so == asanModule {
+		// pamtester and libpam leak by design: only our memory errors count.
+		preload = asanPreload + " " + preload
+		env = append(slices.Clone(env), "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "pamtester", "-v", "vtest", user, "open_session")
-	cmd.Env = append(env, "LD_PRELOAD="+pamtest.PamWrapper+" "+pamtest.NSSWrapper,
+	cmd.Env = append(env, "LD_PRELOAD="+preload,
 		"PAM_WRAPPER=1", "PAM_WRAPPER_SERVICE_DIR="+svc, "PAM_WRAPPER_DEBUGLEVEL=2")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -110,6 +129,9 @@ func pamtester(t *testing.T, env []string, user, args string) result {
 		t.Fatalf("pamtester: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
 	r := result{ok: err == nil, env: map[string]string{}, out: stdout.String() + stderr.String()}
+	if strings.Contains(r.out, "AddressSanitizer") || strings.Contains(r.out, "runtime error:") {
+		t.Fatalf("the sanitizers found an error in pam_vigil:\n%s", r.out)
+	}
 	for _, l := range strings.Split(stdout.String(), "\n") {
 		if l == "vigil-result=ignore" {
 			r.ignored = true
@@ -145,6 +167,17 @@ func writeSnapshot(t *testing.T, entries ...nssdb.Entry) string {
 	return p
 }
 
+// moduleCase is one case of TestModule.
+type moduleCase struct {
+	name, user, args string
+	env              []string
+	slow             bool // policyd answers too late: takes about the module's timeout
+	ok, ignored      bool
+	vars             map[string]string
+	errMsg           string // prefix of the one error message, "" for none
+	prio, log        string // a syslog line
+}
+
 func TestModule(t *testing.T) {
 	svctest.RequireRoot(t)
 	addr := svctest.StartSystemBus(t)
@@ -162,15 +195,7 @@ func TestModule(t *testing.T) {
 	}
 	denied := "vigil: this session must be recorded, but "
 
-	for _, tc := range []struct {
-		name, user, args string
-		env              []string
-		slow             bool // policyd answers too late: takes about DecideTimeout
-		ok, ignored      bool
-		vars             map[string]string
-		errMsg           string // prefix of the one error message, "" for none
-		prio, log        string // a syslog line
-	}{
+	cases := []moduleCase{
 		{name: "recorded", user: "alice", env: up, ok: true, vars: vigilEnv("/bin/zsh", aliceConf),
 			prio: "6", log: "the login shell is the recorder " + pamtest.Recorder},
 		{name: "not recorded", user: "bob", env: up, ok: true, ignored: true},
@@ -188,34 +213,41 @@ func TestModule(t *testing.T) {
 			errMsg: denied + "the recording policy service is unavailable", prio: "3", log: "decide: receive: timed out"},
 		{name: "bus down, no snapshot", user: "bob", args: "snapshot=/nonexistent", env: down,
 			errMsg: denied, prio: "3", log: "snapshot is unusable"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			start := time.Now()
-			r := pamtester(t, tc.env, tc.user, tc.args)
-			if d := time.Since(start); tc.slow && (d < decideTimeout || d > decideTimeout+2*time.Second) {
-				t.Errorf("took %v with a policyd slower than the module's timeout %v", d, decideTimeout)
-			}
-			defer func() {
-				if t.Failed() {
-					t.Logf("pamtester output:\n%s", r.out)
-				}
-			}()
-			if r.ok != tc.ok || r.ignored != tc.ignored {
-				t.Errorf("ok %t ignored %t, want %t %t", r.ok, r.ignored, tc.ok, tc.ignored)
-			}
-			if tc.vars == nil {
-				tc.vars = map[string]string{}
-			}
-			if fmt.Sprint(r.env) != fmt.Sprint(tc.vars) {
-				t.Errorf("environment %q, want %q", r.env, tc.vars)
-			}
-			if tc.errMsg == "" && len(r.errMsgs) > 0 || tc.errMsg != "" && (len(r.errMsgs) != 1 || !strings.HasPrefix(r.errMsgs[0], tc.errMsg)) {
-				t.Errorf("error messages %q, want one starting %q", r.errMsgs, tc.errMsg)
-			}
-			if tc.log != "" && !r.hasSyslog(tc.prio, tc.log) {
-				t.Errorf("no syslog line %s: ...%s... in %q", tc.prio, tc.log, r.syslog)
-			}
-		})
+	}
+	// Each case with the module as built, and built with the sanitizers.
+	for _, v := range []struct{ name, so string }{{"plain", module}, {"asan", asanModule}} {
+		for _, tc := range cases {
+			t.Run(v.name+"/"+tc.name, func(t *testing.T) { checkModule(t, v.so, tc) })
+		}
+	}
+}
+
+// checkModule runs one case of TestModule with pam_vigil so.
+func checkModule(t *testing.T, so string, tc moduleCase) {
+	start := time.Now()
+	r := pamtester(t, so, tc.env, tc.user, tc.args)
+	if d := time.Since(start); tc.slow && (d < decideTimeout || d > decideTimeout+2*time.Second) {
+		t.Errorf("took %v with a policyd slower than the module's timeout %v", d, decideTimeout)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("pamtester output:\n%s", r.out)
+		}
+	}()
+	if r.ok != tc.ok || r.ignored != tc.ignored {
+		t.Errorf("ok %t ignored %t, want %t %t", r.ok, r.ignored, tc.ok, tc.ignored)
+	}
+	if tc.vars == nil {
+		tc.vars = map[string]string{}
+	}
+	if fmt.Sprint(r.env) != fmt.Sprint(tc.vars) {
+		t.Errorf("environment %q, want %q", r.env, tc.vars)
+	}
+	if tc.errMsg == "" && len(r.errMsgs) > 0 || tc.errMsg != "" && (len(r.errMsgs) != 1 || !strings.HasPrefix(r.errMsgs[0], tc.errMsg)) {
+		t.Errorf("error messages %q, want one starting %q", r.errMsgs, tc.errMsg)
+	}
+	if tc.log != "" && !r.hasSyslog(tc.prio, tc.log) {
+		t.Errorf("no syslog line %s: ...%s... in %q", tc.prio, tc.log, r.syslog)
 	}
 }
 

@@ -33,15 +33,15 @@ func Root() string {
 	return filepath.Join(filepath.Dir(self), "..", "..")
 }
 
-// BuildModule builds pam_vigil.so into dir with the Makefile's rule and
-// returns its path.
-func BuildModule(dir string) (string, error) {
+// BuildModule builds pam_vigil.so into dir with the Makefile's rule, with
+// the extra C compiler flags cflags, and returns its path.
+func BuildModule(dir string, cflags ...string) (string, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
 	}
 	so := filepath.Join(dir, "pam_vigil.so")
-	cmd := exec.Command("make", "-s", "-C", Root(), "BIN="+dir, so)
+	cmd := exec.Command("make", "-s", "-C", Root(), "BIN="+dir, "PAM_CFLAGS="+strings.Join(cflags, " "), so)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("make %s: %v\n%s", so, err, out)
 	}
