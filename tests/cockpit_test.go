@@ -10,10 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 	"github.com/creack/pty"
 
 	"github.com/vigil-rec/vigil/rec/commands"
@@ -248,6 +251,8 @@ func TestCockpitPage(t *testing.T) {
 	h.recs["session"] = record(t, aliceUID, cockpitSession)
 	h.recs["hostile"] = record(t, aliceUID, cockpitHostile)
 	h.recs["tamper"] = record(t, bobUID, `echo tamper-me; sleep 0.2; echo done`)
+	// Larger than the page's first screen verifies.
+	h.recs["large"] = record(t, bobUID, `head -c 1200000 /dev/zero | base64 -w 160; echo large-done`, "--limit-action=pass")
 	// A session still going on when the page opens; the test ends it.
 	live, liveDone := startRecording(t, vigilUID, `echo live-start; read x; echo live-late-output; read y`)
 	live.waitFor("live-start", 20*time.Second)
@@ -284,7 +289,7 @@ func TestCockpitPage(t *testing.T) {
 	t.Run("auditor", func(t *testing.T) {
 		b := newBrowser(t, h, "bob", false)
 		b.openPage(t)
-		b.waitRows(t, 4)
+		b.waitRows(t, 5)
 		if role := b.text(t, "#role"); !strings.Contains(role, "Auditor (vigil-auditors)") {
 			t.Errorf("role %q", role)
 		}
@@ -326,10 +331,23 @@ func TestCockpitPage(t *testing.T) {
 
 func cockpitAdmin(t *testing.T, h *cockpitHost, live *terminal) {
 	b := newBrowser(t, h, "carol", true)
+	watchList(t, b)
 	b.openPage(t)
-	b.waitRows(t, 4)
+	b.waitRows(t, 5)
 	if role := b.text(t, "#role"); !strings.Contains(role, "Administrator") {
 		t.Errorf("role %q", role)
+	}
+	// The first screen came from list's newest rows, the large recording
+	// not verified yet; then the whole list, verified.
+	const all = "1–5 of 5 recordings | live,OK,MODIFIED,OK,OK"
+	b.poll(t, "the whole list", `window.listShown.includes(`+jsString(all)+`)`)
+	if shown := b.eval(t, `window.listWatch.disconnect(), window.listShown.filter(s => !s.startsWith(" |")).join("\n")`); shown !=
+		"The newest 5 recordings; loading the others… | live,verifying…,MODIFIED,OK,OK\n"+all {
+		t.Errorf("the list as it was shown:\n%s", shown)
+	}
+	if !b.sentHas(`"list","--json","--reverse","--limit","100","--verify-max-bytes","1048576","/var/log/vigil"]`) ||
+		!b.sentHas(`"list","--json","--reverse","/var/log/vigil"]`) {
+		t.Error("the page did not run list for its first screen and then for all")
 	}
 	b.screenshot(t, "list.png")
 
@@ -337,7 +355,7 @@ func cockpitAdmin(t *testing.T, h *cockpitHost, live *terminal) {
 	for _, f := range []struct {
 		field, value string
 		rows         int
-	}{{"#f-user", "alice", 2}, {"#f-user", "", 4}, {"#f-state", "MODIFIED", 1}, {"#f-state", "", 4}, {"#f-live", "live", 1}, {"#f-live", "", 4}} {
+	}{{"#f-user", "alice", 2}, {"#f-user", "", 5}, {"#f-state", "MODIFIED", 1}, {"#f-state", "", 5}, {"#f-live", "live", 1}, {"#f-live", "", 5}} {
 		b.setValue(t, f.field, f.value)
 		b.click(t, "#f-apply")
 		b.waitRows(t, f.rows)
@@ -488,6 +506,34 @@ func cockpitAdmin(t *testing.T, h *cockpitHost, live *terminal) {
 	live.typeText("\r")
 	live.waitFor("live-late-output", 10*time.Second)
 	b.waitScreen(t, "live-late-output")
+}
+
+// watchList keeps in window.listShown what the list showed each time it
+// changed: the pager's text and the rows' badges, as "INFO | B1,B2,...",
+// until window.listWatch.disconnect().
+func watchList(t *testing.T, b *browser) {
+	t.Helper()
+	const watch = `window.listShown = [];
+window.listWatch = new MutationObserver(() => {
+	const info = document.getElementById("page-info");
+	if (!info)
+		return;
+	const shown = info.textContent + " | " + [...document.querySelectorAll("#list tbody .badge")].map(b => b.textContent).join(",");
+	if (window.listShown[window.listShown.length - 1] !== shown)
+		window.listShown.push(shown);
+});
+window.listWatch.observe(document, { childList: true, subtree: true, characterData: true });`
+	if _, err := chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: watch}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sentHas tells whether the page sent s in a WebSocket frame (the
+// commands it runs are in Cockpit's control messages).
+func (b *browser) sentHas(s string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.ContainsFunc(b.sent, func(f string) bool { return strings.Contains(f, s) })
 }
 
 // cockpitHostileArgv is an argument that would be markup in innerHTML,

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -112,12 +112,15 @@ func (h *Holds) Mark(r *Row) {
 // Sort puts rows in list's order: oldest first (unknown start times
 // first), then by file.
 func Sort(rows []Row) {
-	sort.SliceStable(rows, func(i, j int) bool {
-		if !rows[i].Start.Equal(rows[j].Start) {
-			return rows[i].Start.Before(rows[j].Start)
-		}
-		return rows[i].File < rows[j].File
-	})
+	slices.SortStableFunc(rows, func(a, b Row) int { return compareRows(&a, &b) })
+}
+
+// compareRows compares rows in list's order.
+func compareRows(a, b *Row) int {
+	if c := a.Start.Compare(b.Start); c != 0 {
+		return c
+	}
+	return strings.Compare(a.File, b.File)
 }
 
 // Print writes rows as list's table, or as one JSON object per row and

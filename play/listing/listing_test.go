@@ -92,9 +92,9 @@ func TestFiles(t *testing.T) {
 	if err := os.WriteFile(files[1], nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cache := store.OpenCache(keys.Set{})
 	var last [2]int64
-	res := Files(files, cache, keys.Set{}, func(done, total int64) { last = [2]int64{done, total} })
+	l := Lister{Cache: store.OpenCache(keys.Set{}), Progress: func(done, total int64) { last = [2]int64{done, total} }}
+	res := l.Files(files)
 	if len(res) != 3 || res[0].Err != nil || len(res[0].Rows) != 1 || res[0].Rows[0].Rec != "a" || res[0].Rows[0].State != "UNSIGNED" ||
 		res[1].Err != nil || len(res[1].Rows) != 1 || res[1].Rows[0].State != "EMPTY" || !errors.Is(res[2].Err, fs.ErrNotExist) {
 		t.Fatalf("%+v", res)
@@ -102,7 +102,8 @@ func TestFiles(t *testing.T) {
 	if size := res[0].Rows[0].Size; last != [2]int64{size, size} {
 		t.Errorf("progress %v, want %d of %d bytes", last, size, size)
 	}
-	again := Files(files[:1], cache, keys.Set{}, func(done, total int64) { t.Errorf("read %d of %d bytes again", done, total) })
+	l.Progress = func(done, total int64) { t.Errorf("read %d of %d bytes again", done, total) }
+	again := l.Files(files[:1])
 	if again[0].Err != nil || len(again[0].Rows) != 1 || again[0].Rows[0] != res[0].Rows[0] {
 		t.Errorf("from the cache: %+v, want %+v", again[0], res[0])
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vigil-rec/vigil/play/player"
 	"github.com/vigil-rec/vigil/rec/keys"
@@ -19,11 +21,23 @@ type Result struct {
 	Err  error
 }
 
-// Files describes each file, in order: from cache when the file did not
-// change, else by reading and verifying it (and putting what it found in
-// cache), several files at once. progress, if not nil, is called with the
-// bytes of the files read so far and in all, one call at a time.
-func Files(files []string, cache *store.Cache, trusted keys.Set, progress func(done, total int64)) []Result {
+// Lister describes recording files for list.
+type Lister struct {
+	Cache   *store.Cache
+	Trusted keys.Set
+	// VerifyMax, if not 0, is the size above which a file the cache does
+	// not know, named as the file writer names recordings (one each), is
+	// peeked (store.Peek), not verified: its row is store.Unverified.
+	VerifyMax int64
+	// Progress, if not nil, is called with the bytes of the files
+	// verified so far and in all, one call at a time.
+	Progress func(done, total int64)
+}
+
+// Files describes each file, in order: from the cache when the file did
+// not change, else by reading and verifying it (and putting what it found
+// in the cache), several files at once; see VerifyMax.
+func (l *Lister) Files(files []string) []Result {
 	out := make([]Result, len(files))
 	type job struct {
 		i  int
@@ -37,40 +51,56 @@ func Files(files []string, cache *store.Cache, trusted keys.Set, progress func(d
 			out[i].Err = err
 			continue
 		}
-		if ss, ok := cache.Get(path, fi); ok {
+		if ss, ok := l.Cache.Get(path, fi); ok {
 			out[i].Rows = rowsOf(path, fi.Size(), ss)
 			continue
+		}
+		if l.VerifyMax > 0 && fi.Size() > l.VerifyMax && oneRecording(path) {
+			if s, ok, err := store.Peek(path); err != nil || ok {
+				out[i] = Result{[]Row{{Summary: s}}, err}
+				continue
+			}
 		}
 		jobs = append(jobs, job{i, fi})
 		total += fi.Size()
 	}
-	ch := make(chan job)
 	var mu sync.Mutex
 	var done int64
+	parallel(len(jobs), func(k int) {
+		j := jobs[k]
+		ss, err := store.Describe(files[j.i], l.Trusted)
+		mu.Lock()
+		defer mu.Unlock()
+		out[j.i] = Result{rowsOf(files[j.i], j.fi.Size(), ss), err}
+		if err == nil {
+			l.Cache.Put(files[j.i], j.fi, ss)
+		}
+		done += j.fi.Size()
+		if l.Progress != nil {
+			l.Progress(done, total)
+		}
+	})
+	return out
+}
+
+// oneRecording tells whether the file at path holds one recording by its
+// name: the file writer's (store.Meta.Name) do. Others may be tlog's
+// single file, which only reading it all tells apart.
+func oneRecording(path string) bool { return store.IsRecordingName(filepath.Base(path)) }
+
+// parallel calls f with each of 0 to n-1, on as many goroutines as Go may
+// run at once.
+func parallel(n int, f func(i int)) {
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+	for range min(runtime.GOMAXPROCS(0), n) {
 		wg.Go(func() {
-			for j := range ch {
-				ss, err := store.Describe(files[j.i], trusted)
-				mu.Lock()
-				out[j.i] = Result{rowsOf(files[j.i], j.fi.Size(), ss), err}
-				if err == nil {
-					cache.Put(files[j.i], j.fi, ss)
-				}
-				done += j.fi.Size()
-				if progress != nil {
-					progress(done, total)
-				}
-				mu.Unlock()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
 			}
 		})
 	}
-	for _, j := range jobs {
-		ch <- j
-	}
-	close(ch)
 	wg.Wait()
-	return out
 }
 
 // Journal describes the recordings in the systemd journal, read one by

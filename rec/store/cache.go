@@ -21,8 +21,9 @@ import (
 // root's too rather than /var/cache: one place and one rule for all, since
 // the integrity states in it are trusted only in a file of the user's own.
 //
-// Only what a file's content says is cached (Describe's summaries):
-// anything that depends on something else (holds) is to be added after.
+// Only what a file's content says is cached (Describe's summaries, never
+// Peek's): anything that depends on something else (holds) is to be added
+// after.
 const (
 	cacheName = "vigil-play/list.cache"
 	// cacheVersion changes with Summary's fields or meaning, or the
@@ -124,9 +125,22 @@ func (c *Cache) Get(path string, fi fs.FileInfo) ([]Summary, bool) {
 	return e.Summaries, true
 }
 
+// Has tells whether Get can find anything for the file at path, whatever
+// the file is now: where it cannot, there is no need to stat the file.
+func (c *Cache) Has(path string) bool {
+	_, ok := c.entries[absPath(path)]
+	return ok && !c.Reread
+}
+
 // Put records the summaries of the file at path, as fi. fi must be from
 // before the file was read: if it changed meanwhile, the next Get misses.
+// A Peek's summary is not recorded: Get's are trusted as verified.
 func (c *Cache) Put(path string, fi fs.FileInfo, ss []Summary) {
+	for i := range ss {
+		if ss[i].State == Unverified {
+			return
+		}
+	}
 	if id, ok := fileIDOf(fi); ok {
 		c.entries[absPath(path)] = cacheEntry{ID: id, Keys: c.keys, Summaries: ss}
 		c.changed = true

@@ -33,7 +33,7 @@ type Meta struct {
 // and rec passed through SanitizeName; n > 0 is a taken name's numeric
 // suffix: <...>.<n>.jsonl.
 func (m Meta) Name(n int) string {
-	base := m.Start.UTC().Format("20060102T150405Z") + "-" + SanitizeName(m.Host) +
+	base := m.Start.UTC().Format(nameTime) + "-" + SanitizeName(m.Host) +
 		"-" + SanitizeName(m.User) + "-" + SanitizeName(m.Rec)
 	if n > 0 {
 		base += "." + strconv.Itoa(n)
@@ -45,8 +45,21 @@ func (m Meta) Name(n int) string {
 // else.
 var recordingName = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-.+\.jsonl$`)
 
+// nameTime is the layout of the start time that begins a file's name.
+const nameTime = "20060102T150405Z"
+
 // IsRecordingName tells whether a file name is one the file writer gives.
 func IsRecordingName(name string) bool { return recordingName.MatchString(name) }
+
+// NameStart returns the start time in a file name the file writer gave
+// (Meta.Name), to the second; false for any other name.
+func NameStart(name string) (time.Time, bool) {
+	if !IsRecordingName(name) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(nameTime, name[:len(nameTime)])
+	return t, err == nil
+}
 
 // SanitizeName makes s safe as one component of a file name: '/', '\\',
 // whitespace and every non-printable rune become '_', a leading '.' becomes

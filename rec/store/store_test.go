@@ -38,4 +38,14 @@ func TestName(t *testing.T) {
 	if got := m.Name(3); got != "20261122T200405Z-_._etc-_x_y-"+testRec+".3.jsonl" {
 		t.Fatalf("Name(3) = %q: host/user not sanitized or no suffix", got)
 	}
+	// The start comes back from the name, to the second; other names
+	// say nothing.
+	if at, ok := NameStart(m.Name(3)); !ok || !at.Equal(m.Start) {
+		t.Errorf("NameStart(%q) = %v %v, want %v", m.Name(3), at, ok, m.Start)
+	}
+	for _, name := range []string{"tlog.jsonl", "20261122T200405Z.jsonl", "20261399T200405Z-h-u-r.jsonl"} {
+		if at, ok := NameStart(name); ok {
+			t.Errorf("NameStart(%q) = %v", name, at)
+		}
+	}
 }

@@ -52,7 +52,7 @@ type Data interface {
 // when they share the file (tlog's single-file layout); none when it holds
 // no messages.
 func Describe(path string, trusted keys.Set) ([]Summary, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +73,68 @@ func Describe(path string, trusted keys.Set) ([]Summary, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return summarize(bytes.NewReader(buf), memSource(buf), path, size, trusted)
+}
+
+// Unverified is the State of a summary Peek made: nobody checked the
+// recording's integrity.
+const Unverified = "UNVERIFIED"
+
+// Peek summarizes the recording in the file at path as Describe would,
+// from its first and last message alone, without verifying it: State is
+// Unverified and LastHash empty. It reads a few blocks however large the
+// file. ok is false when those messages do not show one recording (none
+// decodes, or they name two): only Describe can tell what the file holds.
+func Peek(path string) (s Summary, ok bool, err error) {
+	f, err := openFile(path)
+	if err != nil {
+		return Summary{}, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Summary{}, false, err
+	}
+	src := dataSource(f)
+	if fi.Size() <= edgeBlock {
+		// Both ends are all of it: one read.
+		bp := smallBufs.Get().(*[]byte)
+		defer smallBufs.Put(bp)
+		buf := (*bp)[:fi.Size()]
+		if _, err := io.ReadFull(f, buf); err != nil {
+			return Summary{}, false, fmt.Errorf("%s: %w", path, err)
+		}
+		src = memSource(buf)
+	}
+	first, err := edgeMessage(src, fi.Size(), true)
+	var last *message
+	if err == nil && first != nil {
+		last, err = edgeMessage(src, fi.Size(), false)
+	}
+	if err != nil {
+		return Summary{}, false, fmt.Errorf("%s: %w", path, err)
+	}
+	if first == nil || last == nil || last.rec != first.rec {
+		return Summary{}, false, nil
+	}
+	s = Summary{File: path, Size: fi.Size(), State: Unverified, Detail: "not verified yet"}
+	s.describe(first, last)
+	return s, true, nil
+}
+
+// openFile opens path for reading as os.Open does, but without the
+// runtime's poller, which a regular file does not need: trying to register
+// with it took four more system calls per file, about a sixth of the time
+// list --limit takes to peek at ten thousand.
+func openFile(path string) (*os.File, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		switch {
+		case err == nil:
+			return os.NewFile(uintptr(fd), path), nil
+		case err != unix.EINTR:
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+	}
 }
 
 // smallFile is the size up to which Describe reads a file at once.
@@ -229,12 +291,15 @@ func lines(r io.Reader, f func(line []byte) bool) error {
 	}
 }
 
+// edgeBlock is the first block edgeMessage reads.
+const edgeBlock = 64 << 10
+
 // edgeMessage returns the first (or last) message that decodes, looking
 // from the start (or the end) in growing blocks; a line cut by the block's
 // edge, or truncated at the end, is passed over.
 func edgeMessage(src source, size int64, first bool) (*message, error) {
 	var dec tlog.Decoder
-	for block := int64(64 << 10); ; block *= 8 {
+	for block := int64(edgeBlock); ; block *= 8 {
 		n := min(block, size)
 		off := int64(0)
 		if !first {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,64 @@ func TestListCache(t *testing.T) {
 	}
 	if out := list(); strings.Contains(out, " CACHED ") {
 		t.Fatalf("a world-writable cache was used:\n%s", out)
+	}
+}
+
+// --reverse lists newest first, --limit and --offset a part of that
+// order, and --verify-max-bytes leaves a large file for a later list to
+// verify.
+func TestListPaging(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	listDir(t, dir, 4)
+	m := recgen.Meta{Rec: "large", User: "root", Host: "vm", Start: recgen.Start.Add(time.Hour)}
+	if _, err := recgen.WriteFile(dir, m, recgen.Split(bytes.Repeat([]byte("x"), 100<<10))); err != nil {
+		t.Fatal(err)
+	}
+	list := func(args ...string) []string {
+		t.Helper()
+		code, out, errOut := runCLI("", append(append([]string{"list"}, args...), dir)...)
+		if code != 0 {
+			t.Fatalf("list %q: %d %s", args, code, errOut)
+		}
+		return strings.SplitAfter(out, "\n")
+	}
+	// Before the cache knows the large file.
+	if got := list("--reverse", "--limit", "2", "--verify-max-bytes", "65536"); !strings.Contains(got[1], " UNVERIFIED ") ||
+		!strings.Contains(got[1], " large ") || !strings.Contains(got[2], " UNSIGNED ") {
+		t.Errorf("list --verify-max-bytes:\n%s", got)
+	}
+	if got := list("--reverse", "--limit", "1"); !strings.Contains(got[1], " UNSIGNED ") || !strings.Contains(got[1], " large ") {
+		t.Errorf("list after --verify-max-bytes:\n%s", got)
+	}
+	all := list("--json")
+	if len(all) != 6 || !strings.Contains(all[4], `"rec":"large","duration"`) {
+		t.Fatalf("list --json:\n%s", all)
+	}
+	newest := list("--json", "--reverse")
+	oldest := slices.Clone(newest[:5])
+	slices.Reverse(oldest)
+	if !slices.Equal(oldest, all[:5]) {
+		t.Errorf("list --reverse:\n%s", newest)
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--json", "--reverse", "--limit", "2"}, newest[:2]},
+		{[]string{"--json", "--reverse", "--limit", "2", "--offset", "3"}, newest[3:5]},
+		{[]string{"--json", "--limit", "3"}, all[:3]},
+		{[]string{"--json", "--offset", "4"}, all[4:5]},
+		{[]string{"--json", "--limit", "1", "--offset", "5"}, nil},
+	} {
+		if got := list(c.args...); !slices.Equal(got[:len(got)-1], c.want) {
+			t.Errorf("list %q:\n%s\nwant:\n%s", c.args, got, c.want)
+		}
+	}
+	for _, args := range [][]string{{"--limit", "-1"}, {"--offset", "-2"}, {"--verify-max-bytes", "-1"}, {"-r", "journal", "--verify-max-bytes", "1"}} {
+		if code, _, errOut := runCLI("", append([]string{"list"}, args...)...); code != exitUsageErr {
+			t.Errorf("list %q: %d %q, want a usage error", args, code, errOut)
+		}
 	}
 }
 

@@ -91,7 +91,7 @@ mode 0600) and the public key in FILE.pub, which the collector's admin adds with
 // listServer lists the recordings the collector holds, as runList lists
 // files: each one's name is HOST/FILE, which the other commands take with
 // --server.
-func listServer(cmd *cobra.Command, c *remote.Client, f listing.Filter, asJSON bool) error {
+func listServer(cmd *cobra.Command, c *remote.Client, f listing.Filter, o listOptions) error {
 	recs, err := c.Recordings(cmd.Context(), remote.Filter{Host: f.Host, User: f.User, Rec: f.Rec})
 	if err != nil {
 		return &exitError{exitUsageErr, err}
@@ -115,8 +115,7 @@ func listServer(cmd *cobra.Command, c *remote.Client, f listing.Filter, asJSON b
 			rows = append(rows, row)
 		}
 	}
-	listing.Sort(rows)
-	if err := listing.Print(cmd.OutOrStdout(), rows, asJSON); err != nil {
+	if err := listing.Print(cmd.OutOrStdout(), o.page.Cut(rows), o.asJSON); err != nil {
 		return &exitError{exitUsageErr, err}
 	}
 	return nil

@@ -183,6 +183,16 @@ func TestServer(t *testing.T) {
 			if code, out, _ := remote("list"); code != 0 || !strings.Contains(out, f.name) || !strings.Contains(out, " OK ") {
 				t.Errorf("list: %d %q", code, out)
 			}
+			// Pages of the collector's list; what it verified stays.
+			if code, out, errOut := remote("list", "--json", "--reverse", "--limit", "1"); code != 0 || !reflect.DeepEqual(jsonLines(t, out), jsonLines(t, want)) {
+				t.Errorf("list --reverse --limit 1: %d %q %q", code, out, errOut)
+			}
+			if code, out, errOut := remote("list", "--limit", "1", "--offset", "1"); code != 0 || strings.Contains(out, f.name) {
+				t.Errorf("list --limit 1 --offset 1: %d %q %q", code, out, errOut)
+			}
+			if code, _, errOut := remote("list", "--verify-max-bytes", "1"); code != exitUsageErr {
+				t.Errorf("list --verify-max-bytes: %d %q, want a usage error", code, errOut)
+			}
 			// A legal hold at the collector shows as on a host.
 			host, file, _ := strings.Cut(f.name, "/")
 			if err := f.st.Hold(context.Background(), host, file, "case 4711", "auditor"); err != nil {

@@ -6,11 +6,14 @@
 import "@xterm/xterm/css/xterm.css";
 import "./vigil.css";
 
-import { clock, duration, isLive, jsonLines, listArgs, matches, size } from "./format.js";
+import { clock, duration, isLive, isVerifying, jsonLines, listArgs, matches, size } from "./format.js";
 import { Player } from "./player.js";
 import { access, config, ctl, download, play, recordAccess } from "./vigil.js";
 
 const PAGE = 100; // rows of the list shown at a time
+// The first screen verifies files up to this size that list has not
+// verified before (ordinary sessions are a few KiB): at most 100 MiB in all.
+const FIRST_VERIFY_MAX = 1 << 20;
 const SEARCH_FILES = 2000; // at most this many files on search's command line
 
 const $ = id => document.getElementById(id);
@@ -18,6 +21,9 @@ const $ = id => document.getElementById(id);
 const state = {
     rows: [], // list --json, newest first, after the client-side filters
     page: 0,
+    partial: false, // rows are the first screen's; the whole list is loading
+    listed: null, // loadList's promise
+    loads: 0, // loadList's calls: a later one wins
     byKey: new Map(), // file + "\n" + rec -> row of the unfiltered list
     player: null,
     role: "none", // access()'s
@@ -40,8 +46,9 @@ function cell(tr, text, cls) {
 function badge(row) {
     const span = document.createElement("span");
     const live = isLive(row);
-    span.className = "badge " + (live ? "live" : row.state === "OK" ? "ok" : "bad");
-    span.textContent = live ? "live" : row.state;
+    // Not verified yet: muted, neither good nor bad.
+    span.className = isVerifying(row) ? "badge" : "badge " + (live ? "live" : row.state === "OK" ? "ok" : "bad");
+    span.textContent = isVerifying(row) ? "verifying…" : live ? "live" : row.state;
     span.title = row.detail || "";
     return span;
 }
@@ -62,22 +69,63 @@ function filters() {
     };
 }
 
-async function loadList() {
-    const f = filters();
-    setStatus("Loading recordings…");
+// list runs list --json, newest first, for the filters f and the flags
+// in more, and resolves its rows, or null when it failed (the status says
+// why).
+async function list(f, more) {
     // A collector's list takes no directory: its names are HOST/FILE.
-    const r = await play(["list", "--json", ...listArgs(f), ...(config().server ? [] : [config().directory])]);
+    const r = await play(["list", "--json", "--reverse", ...more, ...listArgs(f), ...(config().server ? [] : [config().directory])]);
     if (r.status !== 0) {
         setStatus("Cannot list the recordings: " + r.err);
-        return;
+        return null;
     }
-    const all = jsonLines(r.out);
+    return jsonLines(r.out);
+}
+
+// loadList loads the list for the filters; state.listed is its promise.
+function loadList() {
+    state.listed = loadRows(++state.loads);
+    return state.listed;
+}
+
+// loadRows shows the newest PAGE rows first, for which list reads and
+// verifies only their files (not the large ones), then the whole list,
+// for which it verifies every file its cache does not know. The page's
+// own filters need every row's state, and a collector sends its list
+// whole: with those, the whole list is the first.
+async function loadRows(load) {
+    const f = filters();
+    setStatus("Loading recordings…");
+    if (!f.live && !f.state && !config().server) {
+        const first = await list(f, ["--limit", String(PAGE), "--verify-max-bytes", String(FIRST_VERIFY_MAX)]);
+        if (load !== state.loads || !first)
+            return;
+        state.rows = first;
+        state.page = 0;
+        state.partial = true;
+        setStatus("");
+        showList();
+    }
+    const all = await list(f, []);
+    if (load !== state.loads || !all)
+        return;
     state.byKey = new Map(all.map(row => [row.file + "\n" + row.rec, row]));
-    // list prints the oldest first; the newest are what one looks for.
-    state.rows = all.filter(row => matches(row, f)).reverse();
+    state.rows = all.filter(row => matches(row, f));
     state.page = 0;
+    state.partial = false;
     setStatus("");
     showList();
+    // The player opened on a row not verified yet: its state now.
+    const open = state.player && state.player.rec;
+    const now = open && isVerifying(open) && state.byKey.get(open.file + "\n" + open.rec);
+    if (now) {
+        open.state = now.state;
+        open.detail = now.detail;
+        state.player.live = open.live = isLive(now);
+        $("p-badge").replaceChildren(badge(open));
+        $("p-live").hidden = !open.live;
+        $("p-follow-label").hidden = !open.live;
+    }
 }
 
 function showList() {
@@ -104,15 +152,22 @@ function showList() {
     const n = state.rows.length;
     $("page-info").textContent = n === 0
         ? "No recordings match."
-        : `${state.page * PAGE + 1}–${Math.min(n, (state.page + 1) * PAGE)} of ${n} recordings`;
+        : state.partial
+            ? `The newest ${n} recordings; loading the others…`
+            : `${state.page * PAGE + 1}–${Math.min(n, (state.page + 1) * PAGE)} of ${n} recordings`;
     $("prev").disabled = state.page === 0;
-    $("next").disabled = (state.page + 1) * PAGE >= n;
+    $("next").disabled = state.partial || (state.page + 1) * PAGE >= n;
 }
 
 async function search() {
     const text = $("s-text").value;
     if (text === "")
         return;
+    // search takes the files of the whole list: the latest load's.
+    for (let p = null; p !== state.listed;) {
+        p = state.listed;
+        await p;
+    }
     const f = filters();
     const args = ["search", "--json"];
     if ($("s-regex").checked)

@@ -17,6 +17,12 @@ export function isLive(row) {
     return row.state === "TRUNCATED" && (row.detail || "").startsWith("no end message");
 }
 
+// A row of list --verify-max-bytes whose file was too large to verify on
+// the way: the whole list says its state.
+export function isVerifying(row) {
+    return row.state === "UNVERIFIED";
+}
+
 // matches applies the filters list cannot: live or ended, and the
 // integrity state ("bad": anything but OK).
 export function matches(row, f) {
