@@ -167,17 +167,16 @@ func parseSpan(cmd *cobra.Command, from, to string, maxBytes int64) (*export.Spa
 }
 
 // runExportSpan exports part of a recording file (--from, --to), or of
-// the collector c's recording HOST/FILE: that one is fetched into a
-// private temporary file first, as play does, since a span starts at a
-// keyframe of the seeking index, which needs the whole file.
+// the collector c's recording HOST/FILE: that one is fetched into the
+// user's cache first, as play does, since a span starts at a keyframe of
+// the seeking index, which needs the whole file.
 func runExportSpan(cmd *cobra.Command, path string, c *remote.Client, output string, span export.Span, eo export.Options, ro reader.Options) error {
 	stderr := cmd.ErrOrStderr()
 	if c != nil {
-		local, remove, err := downloadRemote(cmd, c, path)
+		local, err := fetchRemote(cmd, c, path)
 		if err != nil {
 			return &exitError{exitFailed, err}
 		}
-		defer remove()
 		path = local
 	}
 	ro.OnSkip = func(e *reader.Error) { warn(stderr, "skipped %v", e) }

@@ -120,9 +120,10 @@ writing everything before the target at once.
 one that is not OK is said so).
 
 With --server, the argument is a recording HOST/FILE the collector holds (as list
---server names it): it is fetched into a private temporary directory and played
-from there, seeking included; with --follow it is read from the collector as it
-grows instead.
+--server names it): it is fetched into your cache directory ($XDG_CACHE_HOME/vigil/remote,
+private to you; later plays fetch only what the collector stored since, copies unused
+for a day are removed) and played from there, seeking included; with --follow it is
+read from the collector as it grows instead.
 
 Exit status: 0 played to the end, quit or interrupted; 1 the input is malformed or
 could not be read or written; 2 usage error.`,
@@ -194,8 +195,7 @@ func runPlay(cmd *cobra.Command, arg string, f playFlags) error {
 	ro.OnSkip = func(e *reader.Error) { warn(stderr, "skipped %v", e) }
 	// Signals end the playback through ctx, so that the terminal is
 	// restored; they are caught before it is changed, and before a
-	// collector's recording is fetched into a temporary file, which they
-	// must not leave behind.
+	// collector's recording is fetched, which they must not leave cut.
 	ctx, stop := signal.NotifyContext(cmd.Context(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 	defer stop()
 	cmd.SetContext(ctx)
@@ -318,19 +318,18 @@ type playInput struct {
 // standard input, the journal and a followed file only go forward.
 func openPlayInput(cmd *cobra.Command, arg string, c *remote.Client, f playFlags, o index.Options) (*playInput, error) {
 	if f.source == "file" && arg != "-" && !f.follow {
-		path, remove := arg, func() {}
+		path := arg
 		if c != nil {
 			var err error
-			if path, remove, err = downloadRemote(cmd, c, arg); err != nil {
+			if path, err = fetchRemote(cmd, c, arg); err != nil {
 				return nil, err
 			}
 		}
 		fs, err := player.OpenFile(path, o)
 		if err != nil {
-			remove()
 			return nil, err
 		}
-		return &playInput{src: fs, file: fs, name: arg, skipped: fs.Skipped, close: func() { fs.Close(); remove() }}, nil
+		return &playInput{src: fs, file: fs, name: arg, skipped: fs.Skipped, close: func() { fs.Close() }}, nil
 	}
 	r, closeSrc, err := openSource(cmd, arg, f.source, c, f.follow, o.Reader)
 	if err != nil {

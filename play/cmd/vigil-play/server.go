@@ -263,34 +263,20 @@ func openRemote(cmd *cobra.Command, c *remote.Client, name string, follow bool) 
 	return c.Open(cmd.Context(), host, file, 0)
 }
 
-// downloadRemote copies a collector's recording HOST/FILE into a private
-// temporary directory, where play can seek in it with an index; remove
-// deletes it all.
-func downloadRemote(cmd *cobra.Command, c *remote.Client, name string) (path string, remove func(), err error) {
-	body, err := openRemote(cmd, c, name, false)
+// fetchRemote brings a collector's recording HOST/FILE into the user's
+// cache (remote.Fetch), where play and each span export seek in it with
+// an index, and returns the copy's path: a later call fetches only what
+// the collector stored since.
+func fetchRemote(cmd *cobra.Command, c *remote.Client, name string) (string, error) {
+	host, file, err := remote.ParseName(name)
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
-	defer body.Close()
-	dir, err := os.MkdirTemp("", "vigil-play-")
+	dir, err := remote.CacheDir()
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
-	remove = func() { os.RemoveAll(dir) }
-	_, file, _ := remote.ParseName(name)
-	path = filepath.Join(dir, file)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		_, err = io.Copy(f, body)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		remove()
-		return "", nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return path, remove, nil
+	return c.Fetch(cmd.Context(), dir, host, file)
 }
 
 // compareServer compares each local recording file in paths with the
