@@ -133,17 +133,30 @@ func TestCockpitFleet(t *testing.T) {
 		b.setValue(t, "#p-speed", "16")
 		b.click(t, "#p-play")
 		b.waitScreen(t, "fleet-a line 29 of")
-		// Holds are the collector's: the page says how, and cannot.
-		if b.eval(t, `String(document.getElementById("p-hold").disabled)`) != "true" {
-			t.Error("the hold button is enabled on a collector")
-		}
-		b.waitText(t, "#p-hold-why", "vigil-collector holds add "+names["fleet-a"])
-
 		b.back(t)
 		b.click(t, "#s-clear")
 		b.openRow(t, names["fleet-c"])
 		b.click(t, "#p-badge")
 		b.waitText(t, "#p-verify", "MODIFIED")
+		// A legal hold at the collector, placed and lifted from the page:
+		// root over the collector's local socket, the admin behind it named.
+		if state := b.text(t, "#p-hold-state"); state != "Not held." {
+			t.Errorf("hold state before: %q", state)
+		}
+		b.setValue(t, "#p-hold-reason", "case 4711")
+		b.click(t, "#p-hold")
+		if state := b.waitText(t, "#p-hold-state", "Held since"); !strings.Contains(state, "root (login carol) via uid 0") || !strings.Contains(state, ": case 4711") {
+			t.Errorf("hold state after Hold: %q", state)
+		}
+		holds, err := st.Holds(context.Background())
+		if err != nil || len(holds) != 1 || holds[0].File != strings.SplitN(names["fleet-c"], "/", 2)[1] || holds[0].Reason != "case 4711" || holds[0].ReleasedAt != nil {
+			t.Errorf("the collector's holds after Hold: %+v %v", holds, err)
+		}
+		b.click(t, "#p-hold")
+		b.waitText(t, "#p-hold-state", "Not held.")
+		if holds, err := st.Holds(context.Background()); err != nil || len(holds) != 1 || holds[0].ReleasedAt == nil {
+			t.Errorf("the collector's holds after Release: %+v %v", holds, err)
+		}
 	})
 	t.Run("auditor", func(t *testing.T) {
 		b := newBrowser(t, h, "bob", false)

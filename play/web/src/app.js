@@ -306,25 +306,30 @@ async function showCommands(rec) {
     }));
 }
 
+// remoteServer tells whether the page reads a collector over https: its
+// holds are placed on the collector's host, which the page cannot reach
+// as root. Over the collector's local socket, root places them.
+function remoteServer() {
+    return config().server.startsWith("https://");
+}
+
 // showHold shows the recording's legal hold, and to admins the button
-// that places or lifts it (vigilctl hold / release, as root). A
-// collector's holds are placed with vigil-collector, which needs the
-// collector's database: the page has no way to it, and says so.
+// that places or lifts it (vigilctl hold / release on this host,
+// vigil-play hold / release on a collector's host, as root).
 function showHold(row) {
     $("p-hold-form").hidden = state.role !== "admin";
     const h = row.hold;
     $("p-hold-state").textContent = h
         ? `Held since ${new Date(h.since).toLocaleString()} by ${h.by}${h.reason ? ": " + h.reason : ""}.`
         : "Not held.";
-    $("p-hold-reason-label").hidden = !!h || !!config().server;
+    $("p-hold-reason-label").hidden = !!h || remoteServer();
     $("p-hold").textContent = h ? "Release" : "Hold";
-    $("p-hold").disabled = !!config().server;
+    $("p-hold").disabled = remoteServer();
     const why = $("p-hold-why");
-    why.hidden = !config().server;
+    why.hidden = !remoteServer();
     why.textContent = `Holds at the collector are placed and lifted on its host, as root: ` +
-        `vigil-collector holds ${h ? "release" : "add"} ${row.file}${h ? "" : " --reason TEXT"}`;
+        `vigil-play ${h ? "release" : "hold --reason TEXT"} --server SOCKET ${row.file}`;
 }
-
 async function toggleHold() {
     const row = state.player.rec;
     const held = !!row.hold;
@@ -334,9 +339,11 @@ async function toggleHold() {
         return;
     }
     const dir = config().directory;
-    const r = await ctl(held
-        ? ["release", "--dir", dir, "--", row.rec]
-        : ["hold", "--dir", dir, "--reason", reason, "--", row.rec]);
+    const r = config().server
+        ? await play(held ? ["release", "--", row.file] : ["hold", "--reason", reason, "--", row.file])
+        : await ctl(held
+            ? ["release", "--dir", dir, "--", row.rec]
+            : ["hold", "--dir", dir, "--reason", reason, "--", row.rec]);
     if (r.status !== 0) {
         setStatus((held ? "Not released: " : "Not held: ") + r.err);
         return;
