@@ -216,7 +216,8 @@ DOC_FILES := README.md conf/system/README.md conf/policy.example.toml conf/rec.e
 # doc/ (DOC_FILES, copyright, changelog.gz), man/ (from the binaries' cobra
 # definitions: conf/clidoc; vigil-rec-session's is written by hand),
 # bash-completion/ and zsh/ (cobra's completion command), the stripped NSS
-# module (the build keeps its debug information), cockpit/ (the page, make web).
+# and PAM modules (the build keeps their debug information), cockpit/ (the
+# page, make web).
 PKG := $(BIN)/pkg
 
 pkg-files: build web
@@ -237,7 +238,9 @@ pkg-files: build web
 	for c in vigil-play vigilctl; do \
 		$(BIN)/$$c completion bash >$(PKG)/bash-completion/$$c && $(BIN)/$$c completion zsh >$(PKG)/zsh/_$$c || exit 1; \
 	done
-	strip --strip-unneeded --remove-section=.comment --remove-section=.note -o $(PKG)/libnss_vigil.so.2 $(BIN)/libnss_vigil.so.2
+	for m in libnss_vigil.so.2 pam_vigil.so; do \
+		strip --strip-unneeded --remove-section=.comment --remove-section=.note -o $(PKG)/$$m $(BIN)/$$m || exit 1; \
+	done
 	chmod -R u=rwX,go=rX $(PKG)
 
 # bin/vigil_<version>_<arch>.deb (conf/system/nfpm.yaml; nfpm is fetched by go run).
