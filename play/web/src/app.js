@@ -27,6 +27,7 @@ const state = {
     byKey: new Map(), // file + "\n" + rec -> row of the unfiltered list
     player: null,
     role: "none", // access()'s
+    prefetch: null, // the first screen's list call, started with access()
 };
 
 function setStatus(text) {
@@ -69,12 +70,21 @@ function filters() {
     };
 }
 
-// list runs list --json, newest first, for the filters f and the flags
-// in more, and resolves its rows, or null when it failed (the status says
-// why).
-async function list(f, more) {
+// listCall runs list --json, newest first, for the filters f and the
+// flags in more.
+function listCall(f, more) {
     // A collector's list takes no directory: its names are HOST/FILE.
-    const r = await play(["list", "--json", "--reverse", ...more, ...listArgs(f), ...(config().server ? [] : [config().directory])]);
+    return play(["list", "--json", "--reverse", ...more, ...listArgs(f), ...(config().server ? [] : [config().directory])]);
+}
+
+// firstArgs are the flags of the first screen's list call: its rows, and
+// no waiting for a large file's verification.
+const firstArgs = ["--limit", String(PAGE), "--verify-max-bytes", String(FIRST_VERIFY_MAX)];
+
+// list resolves the rows of listCall(f, more), or of the call started
+// already, or null when it failed (the status says why).
+async function list(f, more, started) {
+    const r = await (started || listCall(f, more));
     if (r.status !== 0) {
         setStatus("Cannot list the recordings: " + r.err);
         return null;
@@ -97,7 +107,8 @@ async function loadRows(load) {
     const f = filters();
     setStatus("Loading recordings…");
     if (!f.live && !f.state && !config().server) {
-        const first = await list(f, ["--limit", String(PAGE), "--verify-max-bytes", String(FIRST_VERIFY_MAX)]);
+        const first = await list(f, firstArgs, state.prefetch);
+        state.prefetch = null;
         if (load !== state.loads || !first)
             return;
         state.rows = first;
@@ -463,6 +474,11 @@ async function showAccessLog() {
 
 async function main() {
     wire();
+    // The first screen's rows are asked for while access() finds out who
+    // may see them: they are shown only once it has said (and a user who
+    // may not read the recordings gets nothing from it anyway).
+    if (!config().server)
+        state.prefetch = listCall(filters(), firstArgs);
     const who = await access();
     const dir = config().directory;
     if (who.role === "none") {
