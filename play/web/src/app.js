@@ -360,9 +360,21 @@ async function toggleHold() {
         return;
     }
     $("p-hold-reason").value = "";
-    await loadList();
-    const now = state.byKey.get(row.file + "\n" + row.rec) || row;
-    row.hold = now.hold;
+    // Only this recording is listed again: the view the player was opened
+    // from (a search's hits, a page of the list) stays where it was.
+    const key = row.file + "\n" + row.rec;
+    const rows = await list({ host: row.host || "" }, ["--rec", row.rec]);
+    const now = rows && rows.find(x => x.file + "\n" + x.rec === key);
+    if (now) {
+        for (const r of new Set([row, state.byKey.get(key)]))
+            if (r)
+                r.hold = now.hold;
+        if ($("hits-view").hidden)
+            showList(); // its held column
+    } else {
+        await loadList();
+        row.hold = (state.byKey.get(key) || row).hold;
+    }
     showHold(row);
     setStatus(r.out.trim());
 }
