@@ -48,7 +48,8 @@ $(BIN)/libnss_vigil.so.2: $(wildcard nss/src/*.c nss/src/*.h)
 # pam/pamtest builds it with this rule (PAM_CFLAGS: its sanitized variant).
 $(BIN)/pam_vigil.so: $(wildcard pam/src/*.c pam/src/*.h pam/src/pam_vigil.map nss/src/snapshot.*)
 	@mkdir -p $(BIN)
-	gcc $(PAM_CFLAGS) -O2 -g -D_FORTIFY_SOURCE=2 -fPIC -shared -Wall -Wextra -Werror -fvisibility=hidden \
+	gcc $(PAM_CFLAGS) -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fcf-protection \
+		-fPIC -shared -Wall -Wextra -Werror -fvisibility=hidden \
 		-Wl,--version-script=pam/src/pam_vigil.map $(HARDEN_LDFLAGS) -o $@ pam/src/*.c nss/src/snapshot.c -lpam
 
 # Install missing Debian packages only: apt-get update once, then install.

@@ -63,12 +63,14 @@ type outcome struct {
 	env         []string
 	errs, infos []string
 	logs        []string // "PRIORITY text"
+	lines       []string // the driver's output, in order
 }
 
 func openSession(t *testing.T, keys []string, args ...string) outcome {
 	t.Helper()
 	var o outcome
 	for _, l := range runDriver(t, "", append(append(append([]string{"session"}, keys...), "--"), args...)...) {
+		o.lines = append(o.lines, l)
 		kind, rest, _ := strings.Cut(l, " ")
 		switch kind {
 		case "decide":
@@ -227,6 +229,15 @@ func TestOpen(t *testing.T) {
 			}
 			if o.result == "denied" && !o.hasLog("3", "session denied") {
 				t.Errorf("denied without an error in syslog: %q", o.logs)
+			}
+			// Syslog first: the user's message can block (su's stderr is
+			// the invoking user's) and must not keep the log line out.
+			logged := false
+			for _, l := range o.lines {
+				logged = logged || strings.HasPrefix(l, "log ")
+				if strings.HasPrefix(l, "msg ") && !logged {
+					t.Errorf("a message before any syslog line: %q", o.lines)
+				}
 			}
 			for _, l := range o.logs {
 				if strings.ContainsAny(l, "\x1b\n\a") {

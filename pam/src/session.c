@@ -1,12 +1,12 @@
 #define _GNU_SOURCE
 #include "session.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -113,7 +113,9 @@ static void say(struct state *s, int error, const char *text)
 		s->sink->message(s->sink->ctx, error, text);
 }
 
-/* deny refuses the session, telling the user msg and syslog the detail. */
+/* deny refuses the session, syslogging the detail and then telling the
+ * user msg: the log line comes first, so that an invoking user who stops
+ * or kills su at the message (its stderr is theirs) cannot keep it out. */
 __attribute__((format(printf, 3, 4))) static void deny(struct state *s, const char *msg, const char *format, ...)
 {
 	va_list ap;
@@ -121,32 +123,34 @@ __attribute__((format(printf, 3, 4))) static void deny(struct state *s, const ch
 
 	s->result = VRES_DENIED;
 	venv_free(s->env);
-	say(s, 1, msg);
 	va_start(ap, format);
 	if (vasprintf(&detail, format, ap) < 0)
 		detail = NULL;
 	va_end(ap);
 	logf_(s->sink, LOG_ERR, "%s: session denied", detail != NULL ? detail : s->who);
 	free(detail);
+	say(s, 1, msg);
 }
 
 /* set_env puts the recorder's environment: the real shell and the conf
  * overlay under vigil's and tlog's names. */
 static void set_env(struct state *s, const char *shell, const char *conf)
 {
+	const char *fmt[VENV_COUNT] = {VENV_REC_SHELL "=%s", VENV_REC_CONF "=%s", VENV_REC_SERVICE "=%s",
+				       VENV_TLOG_SESSION_SHELL "=%s", VENV_TLOG_SESSION_CONF "=%s"};
+	const char *val[VENV_COUNT] = {shell, conf, s->r->service, shell, conf};
+
 	if (conf == NULL || *conf == '\0')
-		conf = "{}";
-	int bad = asprintf(&s->env[0], VENV_REC_SHELL "=%s", shell) < 0;
-	bad |= asprintf(&s->env[1], VENV_REC_CONF "=%s", conf) < 0;
-	bad |= asprintf(&s->env[2], VENV_REC_SERVICE "=%s", s->r->service) < 0;
-	bad |= asprintf(&s->env[3], VENV_TLOG_SESSION_SHELL "=%s", shell) < 0;
-	bad |= asprintf(&s->env[4], VENV_TLOG_SESSION_CONF "=%s", conf) < 0;
-	if (bad) {
-		/* asprintf leaves a failed pointer undefined. */
-		for (int i = 0; i < VENV_COUNT; i++)
-			s->env[i] = NULL;
-		deny(s, VMSG_SETUP_FAILED, "%s: out of memory", s->who);
-		return;
+		val[1] = val[4] = "{}";
+	for (int i = 0; i < VENV_COUNT; i++) {
+		char *kv;
+
+		if (asprintf(&kv, fmt[i], val[i]) < 0) {
+			/* asprintf leaves kv undefined; the ones made go with deny. */
+			deny(s, VMSG_SETUP_FAILED, "%s: out of memory", s->who);
+			return;
+		}
+		s->env[i] = kv;
 	}
 	s->result = VRES_SUCCESS;
 }
@@ -218,19 +222,31 @@ static int snapshot_find(const char *path, const char *name, int *nobody, char *
 	} else if (!S_ISREG(st.st_mode) || st.st_size < (off_t)VSNAP_HEADER_SIZE || st.st_size > UINT32_MAX) {
 		snprintf(why, whylen, "snapshot %s: not a snapshot file (%lld bytes)", path, (long long)st.st_size);
 	} else {
-		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		/* Read, not mapped: a file cut short under a mapping would kill
+		 * the login program with SIGBUS. */
+		size_t size = (size_t)st.st_size, got = 0;
+		unsigned char *buf = malloc(size);
 
-		if (m == MAP_FAILED) {
-			snprintf(why, whylen, "snapshot %s: %m", path);
-		} else {
-			if (vsnap_parse(&snap, m, (size_t)st.st_size) < 0) {
-				snprintf(why, whylen, "snapshot %s: invalid (policyd/spec/nss.md)", path);
-			} else {
-				*nobody = (snap.flags & VSNAP_FLAG_NOBODY) != 0;
-				found = vsnap_by_name(&snap, name, &e);
-			}
-			munmap(m, (size_t)st.st_size);
+		while (buf != NULL && got < size) {
+			ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += (size_t)n;
 		}
+		if (buf == NULL) {
+			snprintf(why, whylen, "snapshot %s: out of memory", path);
+		} else if (got < size) {
+			snprintf(why, whylen, "snapshot %s: read %zu of %zu bytes", path, got, size);
+		} else if (vsnap_parse(&snap, buf, size) < 0) {
+			snprintf(why, whylen, "snapshot %s: invalid (policyd/spec/nss.md)", path);
+		} else {
+			*nobody = (snap.flags & VSNAP_FLAG_NOBODY) != 0;
+			found = vsnap_by_name(&snap, name, &e);
+		}
+		free(buf);
 	}
 	close(fd);
 	return found;
@@ -277,9 +293,9 @@ static void fallback(struct state *s, const char *derr)
 		deny(s, MSG_UNAVAILABLE, "%s: %s; on_unavailable=deny", s->who, why != NULL ? why : derr);
 	} else {
 		s->result = VRES_IGNORE;
-		say(s, 0, MSG_ALLOWED);
 		logf_(s->sink, LOG_WARNING, "%s: %s; on_unavailable=allow: session allowed, it may not be recorded",
 		      s->who, why != NULL ? why : derr);
+		say(s, 0, MSG_ALLOWED);
 	}
 	free(why);
 }
