@@ -143,10 +143,19 @@ bench-fleet: deps build
 	cd tests && VIGIL_BENCH_FLEET=$${VIGIL_BENCH_FLEET:-200:102400} $(GO) test -count=1 -v -timeout 3h -run '^TestBenchFleet$$' . | grep -E 'hosts writing|acknowledged|RSS|outage'
 
 # Short fuzzing pass over every parser; corpora live in testdata/fuzz.
+# A bare "context deadline exceeded" with no failing input written is Go's
+# fuzz coordinator racing its own -fuzztime deadline (golang/go#75804, fixed
+# in Go 1.27), not a finding: it is reported and the run goes on.
 fuzz:
-	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	@out=$$(mktemp); trap 'rm -f $$out' EXIT; \
+	for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$t/*_test.go | cut -d' ' -f2); do \
-			echo "== $$t $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-20s} ./$$t || exit 1; \
+			echo "== $$t $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-20s} ./$$t >$$out 2>&1; rc=$$?; \
+			cat $$out; [ $$rc -eq 0 ] && continue; \
+			if grep -q 'context deadline exceeded' $$out && ! grep -q 'Failing input written' $$out; then \
+				echo "== $$t $$f: the fuzz coordinator's deadline race (golang/go#75804), no failing input: not a finding"; \
+			else exit 1; fi; \
 		done; \
 	done
 
