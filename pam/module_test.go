@@ -35,7 +35,16 @@ const asanPreload = "libasan.so.8"
 // decideTimeout is session.h's VDECIDE_TIMEOUT_MS.
 const decideTimeout = 2 * time.Second
 
+// envBuilt passes the directory of what TestMain built to the test binaries
+// go test -fuzz starts as its workers, which are killed at the end and
+// would leave a directory each behind.
+const envBuilt = "VIGIL_PAM_TEST_BUILT"
+
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(envBuilt); dir != "" {
+		module, asanModule, driver = filepath.Join(dir, "pam_vigil.so"), filepath.Join(dir, "asan", "pam_vigil.so"), filepath.Join(dir, "driver")
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "pam_vigil-test.")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -53,6 +62,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	os.Setenv(envBuilt, dir)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
