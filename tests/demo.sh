@@ -15,6 +15,8 @@ fi
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 w=$(mktemp -d /tmp/vigil-demo.XXXXXX)
 chmod 755 "$w"
+# vigil-play's caches (list, seeking index) go with the demo, not into root's home.
+export XDG_CACHE_HOME="$w/cache"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$w"; }
 trap cleanup EXIT
