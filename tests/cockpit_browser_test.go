@@ -198,10 +198,13 @@ func (b *browser) setValue(t *testing.T, sel, v string) {
 		`; e.dispatchEvent(new Event("change")); return "" })()`)
 }
 
-// waitRows waits until the list shows n recordings.
+// waitRows waits until the whole list is there and shows n recordings.
 func (b *browser) waitRows(t *testing.T, n int) {
 	t.Helper()
-	b.poll(t, "the list", `document.querySelectorAll("#list tbody tr").length === `+strconv.Itoa(n))
+	// The whole list: the first screen's rows are replaced when it comes,
+	// and a row clicked meanwhile would be gone.
+	b.poll(t, "the list", `document.querySelectorAll("#list tbody tr").length === `+strconv.Itoa(n)+
+		` && !document.getElementById("page-info").textContent.includes("loading the others")`)
 }
 
 // search searches the recordings for text and waits for the hits.
