@@ -133,11 +133,17 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) (*http.Resp
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	err = fmt.Errorf("collector %s: %s: %s", c.name, http.StatusText(resp.StatusCode), fleetapi.ErrorText(body))
-	if resp.StatusCode == http.StatusNotFound {
-		return nil, notFound{err}
+	return nil, c.statusError(resp.StatusCode, body)
+}
+
+// statusError is the error of a reply of status code other than 200 with
+// body, the collector's message.
+func (c *Client) statusError(code int, body []byte) error {
+	err := fmt.Errorf("collector %s: %s: %s", c.name, http.StatusText(code), fleetapi.ErrorText(body))
+	if code == http.StatusNotFound {
+		return notFound{err}
 	}
-	return nil, err
+	return err
 }
 
 // post POSTs v as JSON to path and decodes the 200 reply into out; any
@@ -159,7 +165,7 @@ func (c *Client) post(ctx context.Context, path string, v, out any) error {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("collector %s: %s: %s", c.name, http.StatusText(resp.StatusCode), fleetapi.ErrorText(data))
+		return c.statusError(resp.StatusCode, data)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("collector %s: %s: %w", c.name, path, err)
