@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -204,8 +205,12 @@ func TestBenchFleet(t *testing.T) {
 		}()
 	}
 	began := time.Now()
+	busy0, total0 := machineCPU()
+	coll0 := processCPU(collector.cmd.Process.Pid)
 	time.Sleep(dur)
 	rss := processRSS(collector.cmd.Process.Pid)
+	busy1, total1 := machineCPU()
+	collCPU := processCPU(collector.cmd.Process.Pid) - coll0
 	loadEnd := time.Now()
 	// The outage: the hosts go on writing; the collector comes back.
 	collector.kill(syscall.SIGTERM)
@@ -241,8 +246,11 @@ func TestBenchFleet(t *testing.T) {
 		t.Fatal("not caught up within 30 minutes")
 	}
 
-	// Rate and latency while the collector was up (before the outage).
+	// Rate and latency while the collector was up (before the outage),
+	// also by the 10 s in which lines were written: a backlog growing
+	// shows as rising latencies, a stall as one bad period.
 	var lat []time.Duration
+	periods := make([][]time.Duration, (dur+10*time.Second-1)/(10*time.Second))
 	var acked int64
 	for _, h := range hosts {
 		for _, w := range h.lines {
@@ -251,12 +259,22 @@ func TestBenchFleet(t *testing.T) {
 			}
 			if at := ackedBy(h.watch, w.file, w.off); !at.IsZero() {
 				lat = append(lat, at.Sub(w.at))
+				p := min(int(w.at.Sub(began)/(10*time.Second)), len(periods)-1)
+				periods[p] = append(periods[p], at.Sub(w.at))
 			}
 		}
 		acked += ackedAt(h.watch, loadEnd)
 	}
-	slices.Sort(lat)
-	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	pctOf := func(lat []time.Duration, p float64) time.Duration {
+		slices.Sort(lat)
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	pct := func(p float64) time.Duration { return pctOf(lat, p) }
+	for i, p := range periods {
+		if len(p) > 0 {
+			t.Logf("lines written %3d–%3d s: p50 %.3f s, p99 %.3f s", i*10, i*10+10, pctOf(p, 0.5).Seconds(), pctOf(p, 0.99).Seconds())
+		}
+	}
 	var stored, dbSize int64
 	recs, err := st.Recordings(ctx, pgstore.Filter{})
 	if err != nil {
@@ -277,6 +295,14 @@ func TestBenchFleet(t *testing.T) {
 		float64(acked)/1e6/loadEnd.Sub(began).Seconds())
 	t.Logf("line written → acknowledged and searchable: p50 %.3f s, p99 %.3f s, max %.3f s (%d lines)",
 		pct(0.5).Seconds(), pct(0.99).Seconds(), lat[len(lat)-1].Seconds(), len(lat))
+	// What the load cost, steadier from run to run than the latency on
+	// a shared VM: a rate the machine does not keep up with shows as
+	// latencies growing from period to period above.
+	ackedMB := float64(acked) / 1e6
+	cores := float64(runtime.NumCPU())
+	t.Logf("machine busy %.0f%% of %d cores: %.3f core-seconds per MB acknowledged, the collector %.3f",
+		100*float64(busy1-busy0)/float64(total1-total0), runtime.NumCPU(),
+		cores*float64(busy1-busy0)/float64(total1-total0)*loadEnd.Sub(began).Seconds()/ackedMB, collCPU.Seconds()/ackedMB)
 	t.Logf("collector RSS %.0f MB; database %.2f GB for %.2f GB of recordings: %.2f bytes per recorded byte",
 		float64(rss)/1e6, float64(dbSize)/1e9, float64(stored)/1e9, float64(dbSize)/float64(stored))
 	t.Logf("after a %v outage (%.0f MB written meanwhile) caught up %.1f s after the collector came back",
@@ -343,6 +369,36 @@ func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
 		t.Fatalf("%s: %v", name, err)
 	}
 	return d
+}
+
+// machineCPU is the busy and total time of the machine's CPUs, in
+// jiffies, from /proc/stat.
+func machineCPU() (busy, total int64) {
+	data, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(data), "\n")
+	for i, f := range strings.Fields(line)[1:] {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total
+}
+
+// processCPU is the CPU time pid has used, user and system, from /proc.
+func processCPU(pid int) time.Duration {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	// The fields after the command's closing parenthesis: utime and
+	// stime are the 12th and 13th of them, in clock ticks (100 Hz).
+	_, rest, _ := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
 }
 
 // processRSS is pid's resident set in bytes, from /proc.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-rec/vigil/play/internal/recgen"
 	"github.com/vigil-rec/vigil/rec/msg"
 	"github.com/vigil-rec/vigil/rec/tlog"
 )
@@ -200,5 +201,21 @@ func TestTextsBounds(t *testing.T) {
 	given, x := textsOf(textsLine("a", 1, "=80x24>3", "one"), textsLine("b", 1, "=80x24>3", "two"), textsLine("c", 1, "=80x24>5", "three"))
 	if !x.Incomplete() || !x.Several() || slices.Contains(given, "three") || !slices.Contains(given, "two") {
 		t.Errorf("three recordings: texts %q, incomplete %v, several %v", given, x.Incomplete(), x.Several())
+	}
+}
+
+// BenchmarkTexts is the collector's share of each recorded byte for
+// search: log lines scrolling by, the texts given of them. Throughput is
+// recording bytes per second.
+func BenchmarkTexts(b *testing.B) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	rec := recgen.Record("bench", recgen.Split(recgen.Text(nil, rnd, 8<<20)))
+	b.SetBytes(int64(len(rec)))
+	for b.Loop() {
+		x := NewTexts(func(string) {})
+		for line := range bytes.Lines(rec) {
+			x.Line(line)
+		}
+		x.Flush()
 	}
 }

@@ -14,9 +14,9 @@ const lockFold int64 = 0x76696769_6c000003
 // searched by a scan, which 5 s of the fleet's output keeps short.
 const FoldInterval = 5 * time.Second
 
-// FoldTexts moves the texts of recent appends (texts_recent) into the
-// trigram-indexed texts, a recording's many appends in one row of up to
-// about maxTextsRow bytes, and returns the rows it moved. It works in
+// FoldTexts moves the texts of recent appends (texts_recent) into texts,
+// whose words are trigram-indexed, a recording's many appends in one row
+// of up to about maxTextsRow bytes, and returns the rows it moved. It works in
 // batches of foldBatch rows, each its own transaction: one fold of
 // everything behind (a minute of 200 hosts) sorted gigabytes and held the
 // index for minutes while the backlog grew. Appends under way are
@@ -52,16 +52,19 @@ func (s *Store) foldBatch(ctx context.Context) (int64, error) {
 	}
 	// Each recording's rows in order of offset, cut into rows of about
 	// maxTextsRow bytes. The insert runs though nothing reads its result:
-	// PostgreSQL runs every data-modifying WITH to completion.
+	// PostgreSQL runs every data-modifying WITH to completion. The words
+	// of the appends are joined as they are (each append's distinct):
+	// making them distinct again here cost the collector, in reading the
+	// texts back and writing them, what it saved PostgreSQL.
 	var moved int64
 	err = tx.QueryRow(ctx, `WITH moved AS (
 			DELETE FROM texts_recent WHERE ctid = ANY (ARRAY(SELECT ctid FROM texts_recent LIMIT $2))
-			RETURNING recording_id, month, off, body),
-		bucketed AS (SELECT recording_id, month, off, body,
+			RETURNING recording_id, month, off, body, words),
+		bucketed AS (SELECT recording_id, month, off, body, words,
 			(sum(octet_length(body)) OVER (PARTITION BY recording_id, month ORDER BY off ROWS UNBOUNDED PRECEDING)
 				- octet_length(body)) / $1 AS bucket FROM moved),
-		inserted AS (INSERT INTO texts (recording_id, month, off, body)
-			SELECT recording_id, month, min(off), string_agg(body, E'\n' ORDER BY off)
+		inserted AS (INSERT INTO texts (recording_id, month, off, body, words)
+			SELECT recording_id, month, min(off), string_agg(body, E'\n' ORDER BY off), string_agg(words, '' ORDER BY off)
 			FROM bucketed GROUP BY recording_id, month, bucket)
 		SELECT count(*) FROM moved`, maxTextsRow, foldBatch).Scan(&moved)
 	if err != nil {

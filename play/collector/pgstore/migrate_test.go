@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -37,7 +38,7 @@ func TestMigrations(t *testing.T) {
 func TestMigrateTwice(t *testing.T) {
 	ctx := testCtx(t)
 	conn := connect(t, pgtest.DB(t))
-	all := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	all := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
 	for i, want := range [][]int{all, nil} {
 		applied, err := Migrate(ctx, conn)
 		if err != nil {
@@ -105,22 +106,7 @@ func TestMigrateCommandLogChunks(t *testing.T) {
 	ctx := testCtx(t)
 	db := pgtest.DB(t)
 	conn := connect(t, db)
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:9] {
-		if _, err := conn.Exec(ctx, m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-		if _, err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	migrateTo(t, conn, 9)
 	const log = "{\"body\":1}\n{\"body\":2}\n"
 	if _, err := conn.Exec(ctx, `INSERT INTO hosts (name) VALUES ('h1.example.com')`); err != nil {
 		t.Fatal(err)
@@ -139,5 +125,61 @@ func TestMigrateCommandLogChunks(t *testing.T) {
 	}
 	if _, err := s.CommandLog(ctx, "h1.example.com", "rec-2"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a log never shipped: %v, want ErrNotFound", err)
+	}
+}
+
+// migrateTo applies the migrations up to version n as Migrate does.
+func migrateTo(t *testing.T, conn *pgx.Conn, n int) {
+	t.Helper()
+	ctx := testCtx(t)
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:n] {
+		if _, err := conn.Exec(ctx, m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Migration 11 compresses texts with lz4: the tables, a partition made
+// before it, and one made after.
+func TestMigrateLZ4Texts(t *testing.T) {
+	ctx := testCtx(t)
+	db := pgtest.DB(t)
+	conn := connect(t, db)
+	migrateTo(t, conn, 10)
+	if _, err := conn.Exec(ctx, "CREATE TABLE texts_2020_01 PARTITION OF texts FOR VALUES FROM ('2020-01-01') TO ('2020-02-01')"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	later := time.Date(2021, 3, 1, 0, 0, 0, 0, time.UTC)
+	if err := s.ensurePartition(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	for table, column := range map[string]string{
+		"texts_recent": "body", "texts": "body", "texts_2020_01": "body", textsPartitionName(later): "body",
+		"command_log_chunks": "data", partitionName(later): "data",
+	} {
+		var c string
+		if err := conn.QueryRow(ctx, `SELECT attcompression::text FROM pg_attribute
+			WHERE attrelid = $1::regclass AND attname = $2`, table, column).Scan(&c); err != nil {
+			t.Fatalf("%s.%s: %v", table, column, err)
+		}
+		if c != "l" {
+			t.Errorf("%s.%s compressed with %q, want lz4 (l)", table, column, c)
+		}
 	}
 }

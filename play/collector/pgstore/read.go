@@ -117,8 +117,13 @@ type conds struct {
 
 // add adds a condition, sql with "?" for arg.
 func (c *conds) add(sql string, arg any) {
-	c.args = append(c.args, arg)
-	c.where = append(c.where, strings.ReplaceAll(sql, "?", "$"+strconv.Itoa(len(c.args))))
+	c.where = append(c.where, strings.ReplaceAll(sql, "?", c.arg(arg)))
+}
+
+// arg adds an argument and returns its placeholder.
+func (c *conds) arg(v any) string {
+	c.args = append(c.args, v)
+	return "$" + strconv.Itoa(len(c.args))
 }
 
 // Recordings lists the recordings that f selects, by start time (unknown
@@ -162,9 +167,16 @@ func (s *Store) Candidates(ctx context.Context, f Filter, text string) ([]Record
 		return s.Recordings(ctx, f)
 	}
 	// LIKE's own characters are taken literally.
-	esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(cleanText(text))
-	c.add(`(r.texts_from > 0 OR r.id IN (SELECT recording_id FROM texts WHERE body LIKE ?)
-		OR r.id IN (SELECT recording_id FROM texts_recent WHERE body LIKE ?))`, "%"+esc+"%")
+	text = cleanText(text)
+	like := c.arg("%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(text) + "%")
+	// The index finds the rows whose words the text's are among; their
+	// bodies are then checked.
+	indexed := ""
+	for _, p := range wordPatterns(text) {
+		indexed += "words LIKE " + c.arg(p) + " AND "
+	}
+	c.where = append(c.where, `(r.texts_from > 0 OR r.id IN (SELECT recording_id FROM texts WHERE `+indexed+`body LIKE `+like+`)
+		OR r.id IN (SELECT recording_id FROM texts_recent WHERE body LIKE `+like+`))`)
 	var recs []Recording
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		// The trigram index, never a scan of every text: the planner

@@ -88,8 +88,8 @@ func TestCandidates(t *testing.T) {
 	}
 	// A backlog is folded in batches, all of it.
 	recOne := getRecording(t, s, "vm", "one.jsonl")
-	if _, err := s.pool.Exec(testCtx(t), `INSERT INTO texts_recent (recording_id, month, off, body)
-		SELECT $1, $2, 1000 + i, 'backlog ' || i FROM generate_series(1, $3) i`, recOne.ID, recOne.Month, 2*foldBatch+10); err != nil {
+	if _, err := s.pool.Exec(testCtx(t), `INSERT INTO texts_recent (recording_id, month, off, body, words)
+		SELECT $1, $2, 1000 + i, 'backlog ' || i, E'\nbacklog\n' || i || E'\n' FROM generate_series(1, $3) i`, recOne.ID, recOne.Month, 2*foldBatch+10); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.FoldTexts(testCtx(t)); err != nil || n != 2*foldBatch+10 || rows("texts_recent") != 0 {
