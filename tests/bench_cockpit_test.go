@@ -1,14 +1,20 @@
 package tests
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/vigil-rec/vigil/rec/chain"
+	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/sink"
+	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/svctest"
+	"github.com/vigil-rec/vigil/rec/tlog"
 )
 
 // Issue 15's figures for the Cockpit page (VIGIL_BENCH=1): the first
@@ -26,28 +32,19 @@ func TestBenchCockpit(t *testing.T) {
 		return
 	}
 	h := newCockpitHost(t)
-	// 10,000 copies of one real recording: the whole list reads and
-	// verifies each, the first screen's peeks at each (they all started
-	// in the same second, which their names cannot order).
-	one := record(t, aliceUID, `for i in $(seq 1 30); do echo "line $i of a small session"; done`)
-	data, err := os.ReadFile(one)
+	// A host's week: 9,999 signed sessions of alice, a minute apart and
+	// each named by its start as the recorder names it, then one real
+	// recording and a large one. The whole list reads and verifies each;
+	// the first screen finds the newest from their names.
+	priv, err := keys.LoadPrivate("/etc/vigil/keys/signing.key")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := strings.TrimSuffix(filepath.Base(one), ".jsonl")
-	for i := range 9999 {
-		p := fmt.Sprintf("/var/log/vigil/%s-%05d.jsonl", base, i)
-		if err := os.WriteFile(p, data, 0o640); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(p, vigilUID, vigilUID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// About 270 MB: 100 MB of random bytes as base64 on each side of
-	// the marker.
-	big := record(t, bobUID, `head -c 100000000 /dev/urandom | base64 -w 160; echo bench-marker-$((6*7)); `+
-		`head -c 100000000 /dev/urandom | base64 -w 160`, "--limit-action=pass")
+	writeWeek(t, "/var/log/vigil", 9999, priv)
+	record(t, aliceUID, `for i in $(seq 1 30); do echo "line $i of a small session"; done`)
+	// bob's 1 GB session: random base64 lines (as `base64 /dev/urandom`
+	// shows them) with a marker in the middle.
+	big := writeLarge(t, "/var/log/vigil", 1<<30, priv)
 	if fi, err := os.Stat(big); err == nil {
 		t.Logf("large recording: %d MB", fi.Size()>>20)
 	}
@@ -90,4 +87,84 @@ func TestBenchCockpit(t *testing.T) {
 		t.Logf("open the large recording at the hit, index %s: %v", index, time.Since(start).Round(time.Millisecond))
 		b.back(t)
 	}
+}
+
+// writeWeek writes n signed recordings of a small session of alice into
+// dir, one a minute, the last an hour ago.
+func writeWeek(t *testing.T, dir string, n int, priv ed25519.PrivateKey) {
+	var out []byte
+	for i := range 30 {
+		out = fmt.Appendf(out, "line %d of a small session\r\n", i+1)
+	}
+	end := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for i := range n {
+		writeSigned(t, dir, "alice", fmt.Sprintf("week-%05d", i), end.Add(-time.Duration(n-1-i)*time.Minute), priv,
+			func(e *tlog.Encoder) (time.Duration, error) { return time.Second, e.Output(time.Second, out) })
+	}
+}
+
+// writeLarge writes bob's recording of about size bytes of random base64
+// lines, "bench-marker-42" halfway, and returns its path.
+func writeLarge(t *testing.T, dir string, size int, priv ed25519.PrivateKey) string {
+	rnd := rand.NewChaCha8([32]byte{42})
+	raw := make([]byte, 120)
+	line := make([]byte, 0, 4096)
+	// The recording's bytes are about 1.1 times the output's (JSON).
+	total := size * 10 / 11
+	return writeSigned(t, dir, "bob", "large", time.Now().Add(-10*time.Minute).Truncate(time.Second), priv, func(e *tlog.Encoder) (time.Duration, error) {
+		pos, marked := time.Duration(0), false
+		for n := 0; n < total; {
+			line = line[:0]
+			for len(line) < 3900 {
+				rnd.Read(raw)
+				line = base64.StdEncoding.AppendEncode(line, raw)
+				line = append(line, '\r', '\n')
+			}
+			if !marked && n >= total/2 {
+				line, marked = append(line, "bench-marker-42\r\n"...), true
+			}
+			pos += time.Millisecond
+			if err := e.Output(pos, line); err != nil {
+				return pos, err
+			}
+			n += len(line)
+		}
+		return pos, nil
+	})
+}
+
+// writeSigned writes user's recording rec, started at start, into dir as
+// the recorder does (named by its start, hash-chained and signed with
+// priv, owned by vigil); out writes its output and returns where it
+// ended. It returns its path.
+func writeSigned(t *testing.T, dir, user, rec string, start time.Time, priv ed25519.PrivateKey, out func(*tlog.Encoder) (time.Duration, error)) string {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sink.OpenFile(dir+"/", store.Meta{Start: start, Host: host, User: user, Rec: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw := chain.New(f, priv, 10*time.Second, func() time.Time { return start.Add(time.Second) })
+	e := tlog.NewEncoder(tlog.Meta{Host: host, Rec: rec, User: user, Term: "xterm", Session: 1, Start: start},
+		tlog.Options{Payload: 2048, Output: true, Window: true}, cw)
+	var end time.Duration
+	err = e.Window(0, 80, 24)
+	if err == nil {
+		end, err = out(e)
+	}
+	if err == nil {
+		err = e.Close(end + time.Second)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chown(f.Path(), vigilUID, vigilUID)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Path()
 }
