@@ -21,6 +21,9 @@ import (
 type Texts struct {
 	emit func(string)
 	recs map[string]*textState // by recording id: a file may hold several
+	// order has recs' states in order of appearance: Flush, called at
+	// every text given, goes through them without a map's iteration.
+	order []*textState
 	last *textState            // the last recording's: messages without rec go on with it
 	// incomplete is set when a recording's texts are no longer given: more
 	// recordings in the file, or a bigger window, than Texts keeps screens
@@ -83,6 +86,7 @@ func (x *Texts) Line(line []byte) {
 		st = &textState{}
 		st.typed.onPeak = x.add
 		x.recs[x.msg.Rec] = st
+		x.order = append(x.order, st)
 	}
 	x.last = st
 	if st.dropped {
@@ -147,7 +151,7 @@ func (x *Texts) add(text string) {
 // Flush gives the pending text, and the typed lines' current versions:
 // what Line has read so far is all in the texts given.
 func (x *Texts) Flush() {
-	for _, st := range x.recs {
+	for _, st := range x.order {
 		if len(st.typed.line) > 0 {
 			x.give(string(st.typed.line))
 		}

@@ -17,27 +17,43 @@ const FoldInterval = 5 * time.Second
 // FoldTexts moves the texts of recent appends (texts_recent) into texts,
 // whose words are trigram-indexed, a recording's many appends in one row
 // of up to about maxTextsRow bytes, and returns the rows it moved. It works in
-// batches of foldBatch rows, each its own transaction: one fold of
-// everything behind (a minute of 200 hosts) sorted gigabytes and held the
-// index for minutes while the backlog grew. Appends under way are
-// untouched: their rows are not visible to it yet. Another collector's
-// fold goes first.
+// batches of the rows of foldRecordings recordings, at most foldBatch rows,
+// each its own transaction: one fold of everything behind (a minute of
+// 200 hosts) sorted gigabytes and held the index for minutes while the
+// backlog grew. Batches of rows as they came made rows of one or two
+// appends when 200 hosts append four times a second: many small rows,
+// each its trigrams' entries in the index. It folds what was there when
+// it started, not what comes meanwhile: under load it would never end.
+// Appends under way are untouched: their rows are not visible to it yet.
+// Another collector's fold goes first.
 func (s *Store) FoldTexts(ctx context.Context) (int64, error) {
+	var recs int
+	if err := s.pool.QueryRow(ctx, "SELECT count(DISTINCT recording_id) FROM texts_recent").Scan(&recs); err != nil {
+		return 0, fmt.Errorf("pgstore: fold texts: %w", err)
+	}
 	var total int64
-	for {
+	for batches := (recs + foldRecordings - 1) / foldRecordings; batches > 0; {
 		moved, err := s.foldBatch(ctx)
 		total += moved
 		if err != nil {
 			return total, fmt.Errorf("pgstore: fold texts: %w", err)
 		}
-		if moved < foldBatch {
-			return total, nil
+		if moved == 0 {
+			break
+		}
+		if moved < foldBatch { // else the same recordings have more
+			batches--
 		}
 	}
+	return total, nil
 }
 
-// foldBatch is how many rows of texts_recent one fold transaction moves.
-const foldBatch = 256
+// One fold transaction moves the rows of at most foldRecordings
+// recordings, at most foldBatch rows.
+const (
+	foldRecordings = 32
+	foldBatch      = 1024
+)
 
 func (s *Store) foldBatch(ctx context.Context) (int64, error) {
 	tx, err := s.pool.Begin(ctx)
@@ -58,7 +74,8 @@ func (s *Store) foldBatch(ctx context.Context) (int64, error) {
 	// texts back and writing them, what it saved PostgreSQL.
 	var moved int64
 	err = tx.QueryRow(ctx, `WITH moved AS (
-			DELETE FROM texts_recent WHERE ctid = ANY (ARRAY(SELECT ctid FROM texts_recent LIMIT $2))
+			DELETE FROM texts_recent WHERE ctid = ANY (ARRAY(SELECT ctid FROM texts_recent WHERE recording_id IN
+				(SELECT recording_id FROM texts_recent GROUP BY recording_id LIMIT $3) LIMIT $2))
 			RETURNING recording_id, month, off, body, words),
 		bucketed AS (SELECT recording_id, month, off, body, words,
 			(sum(octet_length(body)) OVER (PARTITION BY recording_id, month ORDER BY off ROWS UNBOUNDED PRECEDING)
@@ -66,7 +83,7 @@ func (s *Store) foldBatch(ctx context.Context) (int64, error) {
 		inserted AS (INSERT INTO texts (recording_id, month, off, body, words)
 			SELECT recording_id, month, min(off), string_agg(body, E'\n' ORDER BY off), string_agg(words, '' ORDER BY off)
 			FROM bucketed GROUP BY recording_id, month, bucket)
-		SELECT count(*) FROM moved`, maxTextsRow, foldBatch).Scan(&moved)
+		SELECT count(*) FROM moved`, maxTextsRow, foldBatch, foldRecordings).Scan(&moved)
 	if err != nil {
 		return 0, err
 	}
