@@ -24,7 +24,7 @@ type Texts struct {
 	// order has recs' states in order of appearance: Flush, called at
 	// every text given, goes through them without a map's iteration.
 	order []*textState
-	last *textState            // the last recording's: messages without rec go on with it
+	last  *textState // the last recording's: messages without rec go on with it
 	// incomplete is set when a recording's texts are no longer given: more
 	// recordings in the file, or a bigger window, than Texts keeps screens
 	// for (a host could otherwise make the collector keep thousands).
