@@ -267,6 +267,7 @@ func (d *Decoder) Decode(line []byte, m *Message) error {
 
 // Head is what Scan reads of a line.
 type Head struct {
+	Host    string // "" if absent or not a string
 	Rec     string // "" if absent or null
 	ID      uint64 // 0 if absent or null
 	Vigil   []byte // the raw value of the "vigil" member, of any type; nil if absent
@@ -279,7 +280,8 @@ type Head struct {
 // encoding/json accepts decoding the line into a map of raw values, then
 // "rec" into a string and "id" into a uint64 (null leaves either zero).
 // Member names are matched exactly after unescaping; the last of duplicates
-// wins. h.Rec is kept when it already holds the text; h.Vigil aliases line.
+// wins. It also reads "host" when it is a string. h.Host and h.Rec are
+// kept when they already hold the text; h.Vigil aliases line.
 func (d *Decoder) Scan(line []byte, h *Head) error {
 	d.b, d.scan = line, true
 	d.spans = [nFields]span{}
@@ -289,6 +291,14 @@ func (d *Decoder) Scan(line []byte, h *Head) error {
 		return err
 	}
 	h.Members = n
+	switch sp := d.spans[fHost]; sp.typ {
+	case jString:
+		if b := d.strBytes(sp); string(b) != h.Host {
+			h.Host = string(b)
+		}
+	default:
+		h.Host = ""
+	}
 	switch sp := d.spans[fRec]; sp.typ {
 	case jNone, jNull:
 		h.Rec = ""
@@ -398,7 +408,7 @@ func (d *Decoder) objectMembers() (int, error) {
 				// Known members are decoded as they are validated: one
 				// pass over the bulk of the line, the recorded text.
 				sp.dstart = len(d.text)
-				sp.end, sp.decoded, err = d.str(i, f >= 0 && (!d.scan || f == fRec))
+				sp.end, sp.decoded, err = d.str(i, f >= 0 && (!d.scan || f == fRec || f == fHost))
 				sp.start, sp.typ, sp.dend = i+1, jString, len(d.text)
 			} else {
 				sp.start = i

@@ -57,15 +57,16 @@ func compareMessage(t *testing.T, want, got *Message) {
 }
 
 // FuzzScanMatchesJSON holds Scan to encoding/json's reading of the members
-// rec/verify needs: same acceptance and the same rec, id and raw vigil
-// value, so that Scan changes no verdict of the verifier.
+// rec/verify and the collector need: same acceptance and the same rec, id,
+// host and raw vigil value, so that Scan changes no verdict of either.
 func FuzzScanMatchesJSON(f *testing.F) {
 	for _, s := range tlogtest.Lines {
 		f.Add([]byte(s))
 	}
 	for _, s := range []string{`{}`, ` {"rec":null,"id":null} `, `{"rec":"a","rec":"\u0062","id":18446744073709551615}`,
 		`{"id":18446744073709551616}`, `{"id":-0}`, `{"id":1e2}`, `{"id":"1"}`, `{"rec":1}`, `{"vigil":null}`,
-		`{"vigil":"x"}`, `{"vigil":{"v":2},"vigil":[1, 2]}`, `{"Rec":"a","ID":1}`, `{"re\u0063":"\ud800x\u00e9","\u0069d":3}`} {
+		`{"vigil":"x"}`, `{"vigil":{"v":2},"vigil":[1, 2]}`, `{"Rec":"a","ID":1}`, `{"re\u0063":"\ud800x\u00e9","\u0069d":3}`,
+		`{"host":"h\u00e9","host":"b"}`, `{"host":1}`, `{"host":null,"rec":"r"}`, `{"ho\u0073t":"\ud800"}`} {
 		f.Add([]byte(s))
 	}
 	var d Decoder
@@ -79,7 +80,7 @@ func FuzzScanMatchesJSON(f *testing.F) {
 		if werr != nil {
 			return
 		}
-		if want.Rec != h.Rec || want.ID != h.ID || !bytes.Equal(want.Vigil, h.Vigil) || (want.Vigil == nil) != (h.Vigil == nil) ||
+		if want.Rec != h.Rec || want.Host != h.Host || want.ID != h.ID || !bytes.Equal(want.Vigil, h.Vigil) || (want.Vigil == nil) != (h.Vigil == nil) ||
 			(distinct == 0) != (h.Members == 0) || h.Members < distinct {
 			t.Fatalf("want %+v (%d members), got %+v", want, distinct, h)
 		}

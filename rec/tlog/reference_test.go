@@ -308,6 +308,10 @@ func scanReference(line []byte) (h Head, distinct int, err error) {
 			return h, 0, fmt.Errorf("id: %w", err)
 		}
 	}
+	if v, ok := obj["host"]; ok {
+		// Any other type reads as no host.
+		_ = json.Unmarshal(v, &h.Host)
+	}
 	h.Vigil = obj["vigil"]
 	return h, len(obj), nil
 }

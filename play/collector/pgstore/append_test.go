@@ -145,6 +145,10 @@ func TestAppendRefused(t *testing.T) {
 	}{
 		{"another host's recording", host, "x.jsonl", 0, other, ErrWrongHost, `"h2.example.com", not the sender "h1.example.com"`},
 		{"a line naming another host", host, file, 0, append(bytes.Clone(ls[0]), other...), ErrWrongHost, "line 2"},
+		// Read by the head-only scan: escaped, duplicated, empty.
+		{"an escaped other host", host, file, 0, bytes.Replace(ls[0], []byte(`"host":"h1`), []byte(`"host":"\u0068\u0032`), 1), ErrWrongHost, `"h2.example.com"`},
+		{"a second host member", host, file, 0, bytes.Replace(ls[0], []byte(`"host":"h1.example.com",`), []byte(`"host":"h1.example.com","host":"h2",`), 1), ErrWrongHost, `"h2"`},
+		{"an empty host", host, file, 0, bytes.Replace(ls[0], []byte(`"host":"h1.example.com"`), []byte(`"host":""`), 1), ErrWrongHost, `"", not the sender`},
 		{"a partial line", host, file, 0, data[:len(data)-1], ErrNotLines, ""},
 		{"an unknown host", "h3.example.com", file, 0, nil, ErrUnknownHost, ""},
 		{"a path", host, "../x.jsonl", 0, data, nil, "not a plain file name"},
