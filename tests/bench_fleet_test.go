@@ -27,6 +27,7 @@ import (
 	"github.com/vigil-rec/vigil/rec/chain"
 	"github.com/vigil-rec/vigil/rec/fleetapi"
 	"github.com/vigil-rec/vigil/rec/keys"
+	"github.com/vigil-rec/vigil/rec/procstat"
 	"github.com/vigil-rec/vigil/rec/ship"
 	"github.com/vigil-rec/vigil/rec/sink"
 	"github.com/vigil-rec/vigil/rec/store"
@@ -206,11 +207,18 @@ func TestBenchFleet(t *testing.T) {
 	}
 	began := time.Now()
 	busy0, total0 := machineCPU()
-	coll0 := processCPU(collector.cmd.Process.Pid)
+	coll0, err := procstat.CPU(collector.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(dur)
 	rss := processRSS(collector.cmd.Process.Pid)
 	busy1, total1 := machineCPU()
-	collCPU := processCPU(collector.cmd.Process.Pid) - coll0
+	coll1, err := procstat.CPU(collector.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collCPU := coll1 - coll0
 	loadEnd := time.Now()
 	// The outage: the hosts go on writing; the collector comes back.
 	collector.kill(syscall.SIGTERM)
@@ -384,21 +392,6 @@ func machineCPU() (busy, total int64) {
 		}
 	}
 	return busy, total
-}
-
-// processCPU is the CPU time pid has used, user and system, from /proc.
-func processCPU(pid int) time.Duration {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	// The fields after the command's closing parenthesis: utime and
-	// stime are the 12th and 13th of them, in clock ticks (100 Hz).
-	_, rest, _ := strings.Cut(string(data), ") ")
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+s) * 10 * time.Millisecond
 }
 
 // processRSS is pid's resident set in bytes, from /proc.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func TestFields(t *testing.T) {
@@ -26,5 +27,24 @@ func TestRead(t *testing.T) {
 	}
 	if _, err := Read(-1); err == nil {
 		t.Error("Read(-1) succeeded")
+	}
+}
+
+// CPU counts the process's time: it grows while the process computes.
+func TestCPU(t *testing.T) {
+	before, err := CPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := 0
+	for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+		x++
+	}
+	after, err := CPU(os.Getpid())
+	if err != nil || after-before < 50*time.Millisecond || x == 0 {
+		t.Errorf("CPU grew %v (%v) over 100 ms of work, want at least 50 ms", after-before, err)
+	}
+	if _, err := CPU(-1); err == nil {
+		t.Error("CPU(-1) succeeded")
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -145,7 +144,7 @@ func echo(args []string, n int) error {
 		}
 	}
 	lat := make([]time.Duration, 0, n)
-	cpu0, err := procCPU(cmd.Process.Pid)
+	cpu0, err := procstat.CPU(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
@@ -164,7 +163,7 @@ func echo(args []string, n int) error {
 		lat = append(lat, time.Since(t0))
 		time.Sleep(*gap)
 	}
-	cpu1, err := procCPU(cmd.Process.Pid)
+	cpu1, err := procstat.CPU(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
@@ -192,27 +191,6 @@ func echo(args []string, n int) error {
 	// the bare pty) while keys were typed: start-up and the end are left out.
 	fmt.Printf("echo_p50_us=%.0f echo_p99_us=%.0f n=%d cpu_us_per_key=%.1f\n", p(0.50), p(0.99), len(lat), float64((cpu1-cpu0).Microseconds())/float64(len(lat)))
 	return nil
-}
-
-// procCPU is the user and system time of process pid (all its threads) so
-// far: fields 14 and 15 of /proc/PID/stat, in USER_HZ (100 on Linux).
-func procCPU(pid int) (time.Duration, error) {
-	f, err := procstat.Read(pid)
-	if err != nil {
-		return 0, err
-	}
-	if len(f) <= 15-3 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
-	}
-	var ticks int64
-	for _, s := range f[14-3 : 15-3+1] {
-		v, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-		}
-		ticks += v
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // waitReadable polls fd for input for up to ms milliseconds.
