@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"iter"
 	"slices"
 	"strings"
 )
@@ -27,27 +28,38 @@ func isSep(c byte) bool {
 	return c < 0x80 && !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z')
 }
 
+// words yields the start and end of each word of s.
+func words(s string) iter.Seq2[int, int] {
+	return func(yield func(i, j int) bool) {
+		for i := 0; i < len(s); {
+			if isSep(s[i]) {
+				i++
+				continue
+			}
+			j := i + 1
+			for j < len(s) && !isSep(s[j]) {
+				j++
+			}
+			if !yield(i, j) {
+				return
+			}
+			i = j
+		}
+	}
+}
+
 // textWords returns the distinct words of body, each after a newline, and
 // a newline at the end: "\nw1\nw2\n".
 func textWords(body string) string {
 	seen := map[string]struct{}{}
 	var b strings.Builder
-	for i := 0; i < len(body); {
-		if isSep(body[i]) {
-			i++
-			continue
-		}
-		j := i + 1
-		for j < len(body) && !isSep(body[j]) {
-			j++
-		}
+	for i, j := range words(body) {
 		w := body[i:j]
 		if _, ok := seen[w]; !ok {
 			seen[w] = struct{}{}
 			b.WriteByte('\n')
 			b.WriteString(w)
 		}
-		i = j
 	}
 	b.WriteByte('\n')
 	return b.String()
@@ -64,14 +76,9 @@ const maxWordPatterns = 16
 // has no word.
 func wordPatterns(text string) []string {
 	var ps []string
-	for i := 0; i < len(text) && len(ps) < maxWordPatterns; {
-		if isSep(text[i]) {
-			i++
-			continue
-		}
-		j := i + 1
-		for j < len(text) && !isSep(text[j]) {
-			j++
+	for i, j := range words(text) {
+		if len(ps) == maxWordPatterns {
+			break
 		}
 		p := "%" + text[i:j] + "%"
 		if i > 0 {
@@ -83,7 +90,6 @@ func wordPatterns(text string) []string {
 		if !slices.Contains(ps, p) {
 			ps = append(ps, p)
 		}
-		i = j
 	}
 	return ps
 }
