@@ -152,7 +152,9 @@ func TestCommandsTimeline(t *testing.T) {
 	term.typeText(loginPassword + "\r")
 	term.waitFor("root@", 10*time.Second)
 	term.typeText("/usr/bin/id -u; echo step-4; exit\r")
-	term.waitFor("step-4\r\n", 10*time.Second)
+	// sudo flushes what was typed ahead when it gives the terminal back:
+	// exit waits for alice's prompt.
+	term.waitFor("step-4\r\nlogout\r\n\x1b[?2004halice@", 10*time.Second)
 	term.typeText("exit\r")
 	if code := term.wait(20 * time.Second); code != 0 {
 		t.Fatalf("ssh exit %d; screen:\n%q", code, term.screen())
