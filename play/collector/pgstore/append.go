@@ -299,14 +299,14 @@ func ptr[T any](v T) *T { return &v }
 const maxTextsRow = 1 << 20
 
 // queueTexts queues the inserts of the texts of the append to r under way,
-// and their words, into texts_recent (FoldTexts moves them to the index).
+// and their grams, into texts_recent (FoldTexts moves them to the index).
 func queueTexts(b *pgx.Batch, r *recording, texts []string) {
 	var sb strings.Builder
 	flush := func() {
 		if sb.Len() > 0 {
 			body := cleanText(sb.String())
-			b.Queue("INSERT INTO texts_recent (recording_id, month, off, body, words) VALUES ($1, $2, $3, $4, $5)",
-				r.id, r.month, r.bytes, body, textWords(body))
+			b.Queue("INSERT INTO texts_recent (recording_id, month, off, body, grams) VALUES ($1, $2, $3, $4, $5)",
+				r.id, r.month, r.bytes, body, textGrams(body))
 			sb.Reset()
 		}
 	}

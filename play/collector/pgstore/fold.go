@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // lockFold keeps folds from running at once across collectors.
@@ -15,14 +18,14 @@ const lockFold int64 = 0x76696769_6c000003
 const FoldInterval = 5 * time.Second
 
 // FoldTexts moves the texts of recent appends (texts_recent) into texts,
-// whose words are trigram-indexed, a recording's many appends in one row
-// of up to about maxTextsRow bytes, and returns the rows it moved. It works in
+// whose grams are indexed, a recording's many appends in one row of up to
+// about maxTextsRow bytes, and returns the rows it moved. It works in
 // batches of the rows of foldRecordings recordings, at most foldBatch rows,
 // each its own transaction: one fold of everything behind (a minute of
 // 200 hosts) sorted gigabytes and held the index for minutes while the
 // backlog grew. Batches of rows as they came made rows of one or two
 // appends when 200 hosts append four times a second: many small rows,
-// each its trigrams' entries in the index. It folds what was there when
+// each its grams' entries in the index. It folds what was there when
 // it started, not what comes meanwhile: under load it would never end.
 // Appends under way are untouched: their rows are not visible to it yet.
 // Another collector's fold goes first.
@@ -55,6 +58,15 @@ const (
 	foldBatch      = 1024
 )
 
+// foldRow is a new row of texts: the recent rows it joins and their grams.
+type foldRow struct {
+	recording int64
+	month     time.Time
+	off       int64
+	rows      []pgtype.TID
+	grams     [][]int32
+}
+
 func (s *Store) foldBatch(ctx context.Context) (int64, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -67,27 +79,62 @@ func (s *Store) foldBatch(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	// Each recording's rows in order of offset, cut into rows of about
-	// maxTextsRow bytes. The insert runs though nothing reads its result:
-	// PostgreSQL runs every data-modifying WITH to completion. The words
-	// of the appends are joined as they are (each append's distinct):
-	// making them distinct again here cost the collector, in reading the
-	// texts back and writing them, what it saved PostgreSQL.
-	var moved int64
-	err = tx.QueryRow(ctx, `WITH moved AS (
-			DELETE FROM texts_recent WHERE ctid = ANY (ARRAY(SELECT ctid FROM texts_recent WHERE recording_id IN
-				(SELECT recording_id FROM texts_recent GROUP BY recording_id LIMIT $3) LIMIT $2))
-			RETURNING recording_id, month, off, body, words),
-		bucketed AS (SELECT recording_id, month, off, body, words,
-			(sum(octet_length(body)) OVER (PARTITION BY recording_id, month ORDER BY off ROWS UNBOUNDED PRECEDING)
-				- octet_length(body)) / $1 AS bucket FROM moved),
-		inserted AS (INSERT INTO texts (recording_id, month, off, body, words)
-			SELECT recording_id, month, min(off), string_agg(body, E'\n' ORDER BY off), string_agg(words, '' ORDER BY off)
-			FROM bucketed GROUP BY recording_id, month, bucket)
-		SELECT count(*) FROM moved`, maxTextsRow, foldBatch, foldRecordings).Scan(&moved)
+	// maxTextsRow bytes. The rows are locked: a purge deleting them waits,
+	// then finds them in texts. The bodies are joined by PostgreSQL, the
+	// grams here: PostgreSQL has no cheap union of sorted arrays (unnest
+	// and DISTINCT took longer than pg_trgm's extraction).
+	rows, err := tx.Query(ctx, `SELECT ctid, recording_id, month, off, octet_length(body), grams FROM texts_recent
+		WHERE recording_id IN (SELECT recording_id FROM texts_recent GROUP BY recording_id LIMIT $1)
+		ORDER BY recording_id, month, off LIMIT $2 FOR UPDATE`, foldRecordings, foldBatch)
 	if err != nil {
 		return 0, err
 	}
-	return moved, tx.Commit(ctx)
+	var (
+		folds []*foldRow
+		all   []pgtype.TID
+		size  int64 // of the bodies of the last fold's recording and month
+	)
+	for rows.Next() {
+		var (
+			tid   pgtype.TID
+			rec   int64
+			month time.Time
+			off   int64
+			n     int64
+			grams []int32
+		)
+		if err := rows.Scan(&tid, &rec, &month, &off, &n, &grams); err != nil {
+			return 0, err
+		}
+		last := len(folds) - 1
+		if last < 0 || folds[last].recording != rec || !folds[last].month.Equal(month) {
+			size = 0
+		}
+		if size == 0 || size+n > maxTextsRow {
+			folds = append(folds, &foldRow{recording: rec, month: month, off: off})
+			last++
+			size = 0
+		}
+		f := folds[last]
+		f.rows = append(f.rows, tid)
+		f.grams = append(f.grams, grams)
+		size += n + 1
+		all = append(all, tid)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	var b pgx.Batch
+	for _, f := range folds {
+		b.Queue(`INSERT INTO texts (recording_id, month, off, body, grams)
+			SELECT $1, $2, $3, string_agg(body, E'\n' ORDER BY off), $4 FROM texts_recent WHERE ctid = ANY ($5)`,
+			f.recording, f.month, f.off, unionGrams(f.grams), f.rows)
+	}
+	b.Queue("DELETE FROM texts_recent WHERE ctid = ANY ($1)", all)
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return 0, err
+	}
+	return int64(len(all)), tx.Commit(ctx)
 }
 
 // FoldEvery runs FoldTexts every interval until ctx ends, logging

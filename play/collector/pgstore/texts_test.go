@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/vigil-rec/vigil/play/collector/pgtest"
 	"github.com/vigil-rec/vigil/play/internal/recgen"
 )
@@ -88,8 +89,13 @@ func TestCandidates(t *testing.T) {
 	}
 	// A backlog is folded in batches, all of it.
 	recOne := getRecording(t, s, "vm", "one.jsonl")
-	if _, err := s.pool.Exec(testCtx(t), `INSERT INTO texts_recent (recording_id, month, off, body, words)
-		SELECT $1, $2, 1000 + i, 'backlog ' || i, E'\nbacklog\n' || i || E'\n' FROM generate_series(1, $3) i`, recOne.ID, recOne.Month, 2*foldBatch+10); err != nil {
+	var backlog [][]any
+	for i := range 2*foldBatch + 10 {
+		body := fmt.Sprint("backlog ", i)
+		backlog = append(backlog, []any{recOne.ID, recOne.Month, 1000 + i, body, textGrams(body)})
+	}
+	if _, err := s.pool.CopyFrom(testCtx(t), pgx.Identifier{"texts_recent"}, []string{"recording_id", "month", "off", "body", "grams"},
+		pgx.CopyFromRows(backlog)); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.FoldTexts(testCtx(t)); err != nil || n != 2*foldBatch+10 || rows("texts_recent") != 0 {

@@ -2,7 +2,10 @@ package pgstore
 
 import (
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,41 +15,60 @@ import (
 	"github.com/vigil-rec/vigil/play/internal/recgen"
 )
 
-func TestTextWords(t *testing.T) {
-	for body, want := range map[string]string{
-		"":                             "\n",
-		"   ":                          "\n",
-		"ls -la /etc":                  "\nls\nla\netc\n",
-		"a a b a":                      "\na\nb\n",
-		"__THROW int_x;":               "\nTHROW\nint\nx\n",
-		"déjà-vu 日本語\x7f😀":             "\ndéjà\nvu\n日本語\n😀\n",
-		"50% of (x)\n\tend\r":          "\n50\nof\nx\nend\n",
-		"secret=hunter2&user=root\x1b": "\nsecret\nhunter2\nuser\nroot\n",
+// gramsOf writes grams as strings, a newline as "|", sorted.
+func gramsOf(gs []int32) []string {
+	var out []string
+	for _, g := range gs {
+		out = append(out, strings.ReplaceAll(string([]byte{byte(g >> 16), byte(g >> 8), byte(g)}), "\n", "|"))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestTextGrams(t *testing.T) {
+	for body, want := range map[string][]string{
+		"":               nil,
+		"   ":            nil,
+		"ls -la /etc":    {"|et", "|la", "|ls", "la|", "etc", "ls|", "tc|"},
+		"a a b a":        {"|a|", "|b|"},
+		"__THROW int_x;": {"|TH", "|in", "|x|", "HRO", "OW|", "ROW", "THR", "int", "nt|"},
+		"é\x7f😀":         {"|\xc3\xa9", "\xc3\xa9|", "|\xf0\x9f", "\x9f\x98\x80", "\x98\x80|", "\xf0\x9f\x98"},
+		"50% of (x)\r":   {"|50", "|of", "|x|", "50|", "of|"},
 	} {
-		if got := textWords(body); got != want {
-			t.Errorf("textWords(%q) = %q, want %q", body, got, want)
+		slices.Sort(want)
+		if got := gramsOf(textGrams(body)); !slices.Equal(got, want) {
+			t.Errorf("textGrams(%q) = %q, want %q", body, got, want)
 		}
+	}
+	// The set is cleared for the next use.
+	if got := gramsOf(textGrams("xyz")); !slices.Equal(got, []string{"xyz", "yz|", "|xy"}) {
+		t.Errorf("textGrams(xyz) after others = %q", got)
 	}
 }
 
-func TestWordPatterns(t *testing.T) {
+func TestQueryGrams(t *testing.T) {
 	for text, want := range map[string][]string{
-		"":                       nil,
-		"--":                     nil,
-		"secret":                 {"%secret%"},
-		"rm -rf /":               {"%rm\n%", "%\nrf\n%"},
-		" x ":                    {"%\nx\n%"},
-		"50% _x_":                {"%50\n%", "%\nx\n%"},
-		"a b a":                  {"%a\n%", "%\nb\n%", "%\na%"},
-		"déjà vu":                {"%déjà\n%", "%\nvu%"},
-		strings.Repeat("w ", 40): {"%w\n%", "%\nw\n%"},
+		"":         nil,
+		"--":       nil,
+		"ab":       nil,
+		"secret":   {"cre", "ecr", "ret", "sec"},
+		"rm -rf /": {"rm|", "|rf", "rf|"},
+		" x ":      {"|x|"},
+		"50% _x_":  {"50|", "|x|"},
+		"a b a":    {"|b|"},
+		"déjà vu":  {"d\xc3\xa9", "\xc3\xa9j", "\xa9j\xc3", "j\xc3\xa0", "\xc3\xa0|", "|vu"},
 	} {
-		if got := wordPatterns(text); !slices.Equal(got, want) {
-			t.Errorf("wordPatterns(%q) = %q, want %q", text, got, want)
+		slices.Sort(want)
+		if got := gramsOf(queryGrams(text)); !slices.Equal(got, want) {
+			t.Errorf("queryGrams(%q) = %q, want %q", text, got, want)
 		}
 	}
-	if n := len(wordPatterns("a b c d e f g h i j k l m n o p q r s t")); n != maxWordPatterns {
-		t.Errorf("%d patterns of a long text, want %d", n, maxWordPatterns)
+	long := ""
+	for i := range 30 {
+		long += fmt.Sprintf("w%dxyz ", i)
+	}
+	if n := len(queryGrams(long)); n != maxQueryGrams {
+		t.Errorf("%d grams of a long text, want %d", n, maxQueryGrams)
 	}
 }
 
@@ -66,10 +88,10 @@ func randomText(rnd *rand.Rand, n int) string {
 	return b.String()
 }
 
-// The index on words loses no row: for random texts, Candidates lists
+// The grams' index loses no row: for random texts, Candidates lists
 // exactly the recordings whose stored texts contain the text, indexed or
 // recent, as a check of the bodies alone finds them.
-func TestCandidatesWords(t *testing.T) {
+func TestCandidatesGrams(t *testing.T) {
 	s := open(t, pgtest.DB(t))
 	enroll(t, s, "vm", nil)
 	rnd := rand.New(rand.NewPCG(3, 4))
@@ -128,9 +150,9 @@ func TestCandidatesWords(t *testing.T) {
 	}
 }
 
-// Migration 12 splits the bodies stored before it into the words Go's
-// textWords finds (not deduplicated).
-func TestMigrateTextWords(t *testing.T) {
+// Migrations 12 and 13 give the rows stored before them the grams Go's
+// textGrams finds.
+func TestMigrateTextGrams(t *testing.T) {
 	ctx := testCtx(t)
 	db := pgtest.DB(t)
 	conn := connect(t, db)
@@ -150,28 +172,49 @@ func TestMigrateTextWords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rows, err := conn.Query(ctx, "SELECT body, words FROM texts_recent ORDER BY off")
+	rows, err := conn.Query(ctx, "SELECT body, grams FROM texts_recent ORDER BY off")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	n := 0
 	for rows.Next() {
-		var body, words string
-		if err := rows.Scan(&body, &words); err != nil {
+		var body string
+		var grams []int32
+		if err := rows.Scan(&body, &grams); err != nil {
 			t.Fatal(err)
 		}
 		n++
-		set := func(ws string) []string {
-			f := strings.FieldsFunc(ws, func(r rune) bool { return r == '\n' })
-			slices.Sort(f)
-			return slices.Compact(f)
-		}
-		if !strings.HasPrefix(words, "\n") || !strings.HasSuffix(words, "\n") || !slices.Equal(set(words), set(textWords(body))) {
-			t.Errorf("words of %q after migration 12: %q, want those of %q", body, words, textWords(body))
+		if want := slices.Sorted(slices.Values(textGrams(body))); !slices.Equal(grams, want) {
+			t.Errorf("grams of %q after migrations 12 and 13: %q, want %q", body, gramsOf(grams), gramsOf(want))
 		}
 	}
 	if err := rows.Err(); err != nil || n != len(bodies) {
 		t.Fatalf("%d rows, %v", n, err)
+	}
+}
+
+// Terminal text: C headers, in appends of 25 KB as 200 hosts at 100 KiB/s
+// send them.
+func BenchmarkTextGrams(b *testing.B) {
+	var text []byte
+	filepath.WalkDir("/usr/include", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || len(text) >= 8<<20 {
+			return filepath.SkipDir
+		}
+		if data, err := os.ReadFile(path); err == nil && d.Type().IsRegular() {
+			text = append(text, data...)
+		}
+		return nil
+	})
+	if len(text) < 1<<20 {
+		b.Skipf("only %d bytes of text in /usr/include", len(text))
+	}
+	body := string(text)
+	b.SetBytes(int64(len(body)))
+	for range b.N {
+		for i := 0; i < len(body); i += 25 << 10 {
+			textGrams(body[i:min(len(body), i+25<<10)])
+		}
 	}
 }

@@ -1,0 +1,187 @@
+package pgstore
+
+import (
+	"iter"
+	"slices"
+	"sync"
+)
+
+// The search index is on the grams of each row of texts: every three
+// consecutive bytes of each of its words, a newline standing for the
+// word's edges ("ls" gives "\nls" and "ls\n"), as the integer
+// b0<<16 | b1<<8 | b2, in a GIN index on the int4[] of a row's distinct
+// grams, sorted. The collector computes them: pg_trgm did, from each
+// row's words, at a quarter of the machine's time under the ingest
+// benchmark (it parses, then sorts every trigram of every word with a
+// comparison by function pointer); an array already sorted and distinct
+// costs GIN a pass. Bytes, not characters: a text's UTF-8 is a run of
+// bytes in the body's.
+//
+// A body that contains a text contains each word of the text, whole where
+// the text has a separator on that side: the row's grams hold the word's,
+// with the newline of each such edge. So a search asks the index for the
+// rows that have them all (queryGrams), then checks the body.
+//
+// Words are the runs of bytes that are not separators: ASCII other than
+// letters and digits. Multi-byte UTF-8 holds no ASCII byte, so a run never
+// splits a character. Migration 0012 split the bodies stored before it the
+// same way in SQL, and migration 0013 took their grams as here.
+
+// isSep reports whether c separates words.
+func isSep(c byte) bool {
+	return c < 0x80 && !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z')
+}
+
+// sep is isSep by byte.
+var sep = func() (t [256]bool) {
+	for c := range t {
+		t[c] = isSep(byte(c))
+	}
+	return t
+}()
+
+// words yields the start and end of each word of s.
+func words(s string) iter.Seq2[int, int] {
+	return func(yield func(i, j int) bool) {
+		for i := 0; i < len(s); {
+			if isSep(s[i]) {
+				i++
+				continue
+			}
+			j := i + 1
+			for j < len(s) && !isSep(s[j]) {
+				j++
+			}
+			if !yield(i, j) {
+				return
+			}
+			i = j
+		}
+	}
+}
+
+// gramSet collects distinct grams: a bit for each of the 2^24, and the
+// list of those set, by which it is cleared for the next use.
+type gramSet struct {
+	bits [1 << 18]uint64
+	list []int32
+}
+
+// gramSets are reused: a set is 2 MiB, cleared by its list.
+var gramSets = sync.Pool{New: func() any { return new(gramSet) }}
+
+// add adds the grams of w, with a newline before it if left and after it
+// if right.
+func (s *gramSet) add(w string, left, right bool) {
+	var g uint32
+	n := 0
+	if left {
+		g, n = '\n', 1
+	}
+	for i := range len(w) {
+		g = (g<<8 | uint32(w[i])) & 0xffffff
+		if n++; n >= 3 {
+			s.put(int32(g))
+		}
+	}
+	if right {
+		if g = (g<<8 | '\n') & 0xffffff; n >= 2 {
+			s.put(int32(g))
+		}
+	}
+}
+
+func (s *gramSet) put(g int32) {
+	if s.bits[g>>6]&(1<<(g&63)) == 0 {
+		s.bits[g>>6] |= 1 << (g & 63)
+		s.list = append(s.list, g)
+	}
+}
+
+// clear empties the set.
+func (s *gramSet) clear() {
+	for _, g := range s.list {
+		s.bits[g>>6] = 0
+	}
+	s.list = s.list[:0]
+}
+
+// sorted returns the grams collected, sorted, and clears the set.
+func (s *gramSet) sorted() []int32 {
+	gs := slices.Clone(s.list)
+	slices.Sort(gs)
+	s.clear()
+	return gs
+}
+
+// collectGrams returns the sorted distinct grams that fill adds.
+func collectGrams(fill func(*gramSet)) []int32 {
+	s := gramSets.Get().(*gramSet)
+	defer gramSets.Put(s)
+	fill(s)
+	return s.sorted()
+}
+
+// textGrams returns the distinct grams of the words of body, in no order
+// (the fold sorts a row's). It is words and gramSet.add in one pass: the
+// collector runs it on every byte of text.
+func textGrams(body string) []int32 {
+	s := gramSets.Get().(*gramSet)
+	defer gramSets.Put(s)
+	var g uint32
+	n := 0 // bytes of g from the word and its leading newline; 0 between words
+	for i := range len(body) {
+		c := body[i]
+		if sep[c] {
+			if n >= 2 {
+				s.put(int32((g<<8 | '\n') & 0xffffff))
+			}
+			n = 0
+			continue
+		}
+		if n == 0 {
+			g, n = '\n', 1
+		}
+		g = (g<<8 | uint32(c)) & 0xffffff
+		if n++; n >= 3 {
+			s.put(int32(g))
+		}
+	}
+	if n >= 2 {
+		s.put(int32((g<<8 | '\n') & 0xffffff))
+	}
+	gs := slices.Clone(s.list)
+	s.clear()
+	return gs
+}
+
+// unionGrams returns the distinct grams of sets, sorted.
+func unionGrams(sets [][]int32) []int32 {
+	return collectGrams(func(s *gramSet) {
+		for _, gs := range sets {
+			for _, g := range gs {
+				s.put(g)
+			}
+		}
+	})
+}
+
+// maxQueryGrams bounds the grams of one search: fewer are still all in the
+// rows that hold the text, only less selective, and each is a posting list
+// for the index to read.
+const maxQueryGrams = 48
+
+// queryGrams returns grams that any row whose body contains text has:
+// those of each word of text, with the newline of each edge where text has
+// a separator. None when text has no word of three bytes with its edges.
+func queryGrams(text string) []int32 {
+	gs := collectGrams(func(s *gramSet) {
+		for i, j := range words(text) {
+			if len(s.list) >= maxQueryGrams {
+				break
+			}
+			s.add(text[i:j], i > 0, j < len(text))
+		}
+	})
+	return gs[:min(len(gs), maxQueryGrams)]
+}
