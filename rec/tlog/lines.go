@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"iter"
 )
 
 // MaxLine bounds one line of a recording. tlog lines are a few KiB; the
@@ -80,6 +81,31 @@ func (l *LineReader) ReadLine() ([]byte, error) {
 			return l.long, nil
 		default:
 			return nil, err
+		}
+	}
+}
+
+// Lines yields the lines of data held in memory as a LineReader of bound
+// max reads them (each with its '\n', absent only on the last; a line over
+// the bound as nil and a *TooLongError), without copying them.
+func Lines(data []byte, max int) iter.Seq2[[]byte, error] {
+	if max <= 0 {
+		max = MaxLine
+	}
+	return func(yield func([]byte, error) bool) {
+		for len(data) > 0 {
+			n := bytes.IndexByte(data, '\n') + 1
+			if n == 0 {
+				n = len(data)
+			}
+			line, err := data[:n], error(nil)
+			if n > max {
+				line, err = nil, &TooLongError{max}
+			}
+			data = data[n:]
+			if !yield(line, err) {
+				return
+			}
 		}
 	}
 }

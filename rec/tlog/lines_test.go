@@ -2,7 +2,10 @@ package tlog
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,6 +37,38 @@ func TestLineReader(t *testing.T) {
 	}
 	if lr.Line != 6 || lr.Off != int64(len(in)) {
 		t.Errorf("counted %d lines, %d bytes; want 6, %d", lr.Line, lr.Off, len(in))
+	}
+}
+
+// Lines splits data in memory as LineReader reads it.
+func TestLines(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		var b strings.Builder
+		for range rnd.IntN(20) {
+			b.WriteString(strings.Repeat("x", rnd.IntN(50)))
+			if rnd.IntN(8) > 0 {
+				b.WriteByte('\n')
+			}
+		}
+		in := b.String()
+		const max = 30
+		var want []string
+		lr := NewLineReader(strings.NewReader(in), 16, max)
+		for {
+			line, err := lr.ReadLine()
+			if err == io.EOF {
+				break
+			}
+			want = append(want, fmt.Sprintf("%q %v", line, err))
+		}
+		var got []string
+		for line, err := range Lines([]byte(in), max) {
+			got = append(got, fmt.Sprintf("%q %v", line, err))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("Lines(%q) = %q, LineReader %q", in, got, want)
+		}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -109,19 +108,17 @@ func (m *message) start() time.Time {
 
 // eachLine calls f with each line of data, with its '\n'.
 func eachLine(data []byte, f func(line []byte) error) error {
-	lr := tlog.NewLineReader(bytes.NewReader(data), min(64<<10, len(data)+1), tlog.MaxLine)
-	for {
-		line, err := lr.ReadLine()
-		if err == io.EOF {
-			return nil
-		}
+	n := 0
+	for line, err := range tlog.Lines(data, tlog.MaxLine) {
+		n++
 		if err == nil {
 			err = f(line)
 		}
 		if err != nil {
-			return fmt.Errorf("line %d: %w", lr.Line, err)
+			return fmt.Errorf("line %d: %w", n, err)
 		}
 	}
+	return nil
 }
 
 // scanLines reads data's lines before any lock is taken: each line that

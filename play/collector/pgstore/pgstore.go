@@ -92,5 +92,8 @@ func checkName(what, name string) error {
 // cleanText makes text from a recording storable: PostgreSQL's text holds
 // neither NUL nor invalid UTF-8, which a hostile or broken line may carry.
 func cleanText(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	if !utf8.ValidString(s) { // ToValidUTF8 decodes every rune to find out
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
