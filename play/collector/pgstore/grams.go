@@ -32,10 +32,20 @@ func isSep(c byte) bool {
 	return c < 0x80 && !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z')
 }
 
-// sep is isSep by byte.
-var sep = func() (t [256]bool) {
+// gramByte is the byte a gram has for each byte of a word: ASCII letters
+// in lower case, which as many index entries as pg_trgm had (case-
+// sensitive grams had half as many again, and a fold took longer as the
+// index grew); 0 for a separator. The body is checked as it is, so a
+// search stays case-sensitive.
+var gramByte = func() (t [256]byte) {
 	for c := range t {
-		t[c] = isSep(byte(c))
+		switch {
+		case isSep(byte(c)):
+		case 'A' <= c && c <= 'Z':
+			t[c] = byte(c) + 'a' - 'A'
+		default:
+			t[c] = byte(c)
+		}
 	}
 	return t
 }()
@@ -79,7 +89,7 @@ func (s *gramSet) add(w string, left, right bool) {
 		g, n = '\n', 1
 	}
 	for i := range len(w) {
-		g = (g<<8 | uint32(w[i])) & 0xffffff
+		g = (g<<8 | uint32(gramByte[w[i]])) & 0xffffff
 		if n++; n >= 3 {
 			s.put(int32(g))
 		}
@@ -131,8 +141,8 @@ func textGrams(body string) []int32 {
 	var g uint32
 	n := 0 // bytes of g from the word and its leading newline; 0 between words
 	for i := range len(body) {
-		c := body[i]
-		if sep[c] {
+		c := gramByte[body[i]]
+		if c == 0 {
 			if n >= 2 {
 				s.put(int32((g<<8 | '\n') & 0xffffff))
 			}

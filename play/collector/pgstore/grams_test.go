@@ -31,7 +31,8 @@ func TestTextGrams(t *testing.T) {
 		"   ":            nil,
 		"ls -la /etc":    {"|et", "|la", "|ls", "la|", "etc", "ls|", "tc|"},
 		"a a b a":        {"|a|", "|b|"},
-		"__THROW int_x;": {"|TH", "|in", "|x|", "HRO", "OW|", "ROW", "THR", "int", "nt|"},
+		"__THROW int_x;": {"|th", "|in", "|x|", "hro", "ow|", "row", "thr", "int", "nt|"},
+		"Ab aB AB":       {"|ab", "ab|"},
 		"é\x7f😀":         {"|\xc3\xa9", "\xc3\xa9|", "|\xf0\x9f", "\x9f\x98\x80", "\x98\x80|", "\xf0\x9f\x98"},
 		"50% of (x)\r":   {"|50", "|of", "|x|", "50|", "of|"},
 	} {
