@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"iter"
 	"slices"
 	"sync"
 )
@@ -50,26 +49,6 @@ var gramByte = func() (t [256]byte) {
 	return t
 }()
 
-// words yields the start and end of each word of s.
-func words(s string) iter.Seq2[int, int] {
-	return func(yield func(i, j int) bool) {
-		for i := 0; i < len(s); {
-			if isSep(s[i]) {
-				i++
-				continue
-			}
-			j := i + 1
-			for j < len(s) && !isSep(s[j]) {
-				j++
-			}
-			if !yield(i, j) {
-				return
-			}
-			i = j
-		}
-	}
-}
-
 // gramSet collects distinct grams: a bit for each of the 2^24, and the
 // list of those set, by which it is cleared for the next use.
 type gramSet struct {
@@ -80,24 +59,39 @@ type gramSet struct {
 // gramSets are reused: a set is 2 MiB, cleared by its list.
 var gramSets = sync.Pool{New: func() any { return new(gramSet) }}
 
-// add adds the grams of w, with a newline before it if left and after it
-// if right.
-func (s *gramSet) add(w string, left, right bool) {
+// addWords adds the grams of the words of text. With edges every word has
+// its newlines; without (a search's text, cut anywhere), the first word
+// has none before it and the last none after it unless text has a
+// separator there. It takes no more words once max grams are in (0: no
+// bound). One pass over the bytes: the collector runs it on every byte of
+// text.
+func (s *gramSet) addWords(text string, edges bool, max int) {
 	var g uint32
-	n := 0
-	if left {
-		g, n = '\n', 1
-	}
-	for i := range len(w) {
-		g = (g<<8 | uint32(gramByte[w[i]])) & 0xffffff
+	n := 0 // bytes of the word in g, with its leading newline; 0 between words
+	for i := range len(text) {
+		c := gramByte[text[i]]
+		if c == 0 {
+			if n >= 2 {
+				s.put(int32((g<<8 | '\n') & 0xffffff))
+			}
+			n = 0
+			continue
+		}
+		if n == 0 {
+			if max > 0 && len(s.list) >= max {
+				return
+			}
+			if i > 0 || edges {
+				g, n = '\n', 1
+			}
+		}
+		g = (g<<8 | uint32(c)) & 0xffffff
 		if n++; n >= 3 {
 			s.put(int32(g))
 		}
 	}
-	if right {
-		if g = (g<<8 | '\n') & 0xffffff; n >= 2 {
-			s.put(int32(g))
-		}
+	if edges && n >= 2 {
+		s.put(int32((g<<8 | '\n') & 0xffffff))
 	}
 }
 
@@ -133,33 +127,11 @@ func collectGrams(fill func(*gramSet)) []int32 {
 }
 
 // textGrams returns the distinct grams of the words of body, in no order
-// (the fold sorts a row's). It is words and gramSet.add in one pass: the
-// collector runs it on every byte of text.
+// (the fold sorts a row's).
 func textGrams(body string) []int32 {
 	s := gramSets.Get().(*gramSet)
 	defer gramSets.Put(s)
-	var g uint32
-	n := 0 // bytes of g from the word and its leading newline; 0 between words
-	for i := range len(body) {
-		c := gramByte[body[i]]
-		if c == 0 {
-			if n >= 2 {
-				s.put(int32((g<<8 | '\n') & 0xffffff))
-			}
-			n = 0
-			continue
-		}
-		if n == 0 {
-			g, n = '\n', 1
-		}
-		g = (g<<8 | uint32(c)) & 0xffffff
-		if n++; n >= 3 {
-			s.put(int32(g))
-		}
-	}
-	if n >= 2 {
-		s.put(int32((g<<8 | '\n') & 0xffffff))
-	}
+	s.addWords(body, true, 0)
 	gs := slices.Clone(s.list)
 	s.clear()
 	return gs
@@ -185,13 +157,6 @@ const maxQueryGrams = 48
 // those of each word of text, with the newline of each edge where text has
 // a separator. None when text has no word of three bytes with its edges.
 func queryGrams(text string) []int32 {
-	gs := collectGrams(func(s *gramSet) {
-		for i, j := range words(text) {
-			if len(s.list) >= maxQueryGrams {
-				break
-			}
-			s.add(text[i:j], i > 0, j < len(text))
-		}
-	})
+	gs := collectGrams(func(s *gramSet) { s.addWords(text, false, maxQueryGrams) })
 	return gs[:min(len(gs), maxQueryGrams)]
 }
