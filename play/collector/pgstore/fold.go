@@ -58,7 +58,8 @@ const (
 	foldBatch      = 1024
 )
 
-// foldRow is a new row of texts: the recent rows it joins and their grams.
+// foldRow is a new row of texts: the recent rows it joins and their
+// (case-sensitive) grams.
 type foldRow struct {
 	recording int64
 	month     time.Time
@@ -126,9 +127,10 @@ func (s *Store) foldBatch(ctx context.Context) (int64, error) {
 	}
 	var b pgx.Batch
 	for _, f := range folds {
-		b.Queue(`INSERT INTO texts (recording_id, month, off, body, grams)
-			SELECT $1, $2, $3, string_agg(body, E'\n' ORDER BY off), $4 FROM texts_recent WHERE ctid = ANY ($5)`,
-			f.recording, f.month, f.off, unionGrams(f.grams), f.rows)
+		cased := unionGrams(f.grams)
+		b.Queue(`INSERT INTO texts (recording_id, month, off, body, grams, case_grams)
+			SELECT $1, $2, $3, string_agg(body, E'\n' ORDER BY off), $4, $5 FROM texts_recent WHERE ctid = ANY ($6)`,
+			f.recording, f.month, f.off, lowerGrams(cased), cased, f.rows)
 	}
 	b.Queue("DELETE FROM texts_recent WHERE ctid = ANY ($1)", all)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 )
@@ -9,7 +10,7 @@ import (
 // consecutive bytes of each of its words, a newline standing for the
 // word's edges ("ls" gives "\nls" and "ls\n"), as the integer
 // b0<<16 | b1<<8 | b2, in a GIN index on the int4[] of a row's distinct
-// grams, sorted. The collector computes them: pg_trgm did, from each
+// grams, sorted (in lower case: see lowerGram). The collector computes them: pg_trgm did, from each
 // row's words, at a quarter of the machine's time under the ingest
 // benchmark (it parses, then sorts every trigram of every word with a
 // comparison by function pointer); an array already sorted and distinct
@@ -24,27 +25,39 @@ import (
 // Words are the runs of bytes that are not separators: ASCII other than
 // letters and digits. Multi-byte UTF-8 holds no ASCII byte, so a run never
 // splits a character. Migration 0012 split the bodies stored before it the
-// same way in SQL, and migration 0013 took their grams as here.
+// same way in SQL, migration 0013 took their grams as here, and 0014 the
+// case-sensitive grams of texts_recent (not of texts: rows stored before
+// it have none, and a search checks their bodies).
 
 // isSep reports whether c separates words.
 func isSep(c byte) bool {
 	return c < 0x80 && !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z')
 }
 
-// gramByte is the byte a gram has for each byte of a word: ASCII letters
-// in lower case, which as many index entries as pg_trgm had (case-
-// sensitive grams had half as many again, and a fold took longer as the
-// index grew); 0 for a separator. The body is checked as it is, so a
-// search stays case-sensitive.
-var gramByte = func() (t [256]byte) {
-	for c := range t {
-		switch {
-		case isSep(byte(c)):
-		case 'A' <= c && c <= 'Z':
-			t[c] = byte(c) + 'a' - 'A'
-		default:
-			t[c] = byte(c)
+// The index holds grams with ASCII letters in lower case: as many index
+// entries as pg_trgm had (case-sensitive grams had half as many again, and
+// a fold took longer as the index grew). Beside it each row keeps its
+// case-sensitive grams, not indexed, which a search with capitals checks
+// before the body: lower-cased, the words of AWS_ACCESS_KEY_ID=AKIA are in
+// most rows of prose ("laws", "access", "Slovakia"), and checking their
+// bodies took seconds. texts_recent keeps the case-sensitive grams of each
+// append; the fold unions them and lower-cases the union for the index.
+
+// lowerGram returns g with its ASCII letters in lower case.
+func lowerGram(g int32) int32 {
+	for shift := 0; shift < 24; shift += 8 {
+		if c := g >> shift & 0xff; 'A' <= c && c <= 'Z' {
+			g += ('a' - 'A') << shift
 		}
+	}
+	return g
+}
+
+// separator is isSep as a table: the collector looks up every byte of
+// text.
+var separator = func() (t [256]bool) {
+	for c := range t {
+		t[c] = isSep(byte(c))
 	}
 	return t
 }()
@@ -69,8 +82,8 @@ func (s *gramSet) addWords(text string, edges bool, max int) {
 	var g uint32
 	n := 0 // bytes of the word in g, with its leading newline; 0 between words
 	for i := range len(text) {
-		c := gramByte[text[i]]
-		if c == 0 {
+		c := text[i]
+		if separator[c] {
 			if n >= 2 {
 				s.put(int32((g<<8 | '\n') & 0xffffff))
 			}
@@ -148,6 +161,16 @@ func unionGrams(sets [][]int32) []int32 {
 	})
 }
 
+// lowerGrams returns the distinct grams of gs in lower case, sorted: a
+// row's index entries from its case-sensitive grams.
+func lowerGrams(gs []int32) []int32 {
+	return collectGrams(func(s *gramSet) {
+		for _, g := range gs {
+			s.put(lowerGram(g))
+		}
+	})
+}
+
 // maxQueryGrams bounds the grams of one search: fewer are still all in the
 // rows that hold the text, only less selective, and each is a posting list
 // for the index to read.
@@ -155,8 +178,31 @@ const maxQueryGrams = 48
 
 // queryGrams returns grams that any row whose body contains text has:
 // those of each word of text, with the newline of each edge where text has
-// a separator. None when text has no word of three bytes with its edges.
+// a separator, case-sensitive. None when text has no word of three bytes
+// with its edges.
 func queryGrams(text string) []int32 {
 	gs := collectGrams(func(s *gramSet) { s.addWords(text, false, maxQueryGrams) })
 	return gs[:min(len(gs), maxQueryGrams)]
+}
+
+// searchGrams returns what a search for text asks of a row of texts: the
+// lower-case grams its index must hold, and, when text has capitals, the
+// case-sensitive grams it must hold too (nil otherwise: they are the
+// index's), those with capitals first. PostgreSQL's containment looks for
+// each in turn and stops at the first missing; a row's capitals are what
+// it likeliest misses.
+func searchGrams(text string) (index, cased []int32) {
+	cased = queryGrams(text)
+	index = lowerGrams(cased)
+	if slices.Equal(index, cased) {
+		return index, nil
+	}
+	lowered := func(g int32) int {
+		if g != lowerGram(g) {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(cased, func(a, b int32) int { return cmp.Compare(lowered(a), lowered(b)) })
+	return index, cased
 }

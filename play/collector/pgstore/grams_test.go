@@ -31,8 +31,8 @@ func TestTextGrams(t *testing.T) {
 		"   ":            nil,
 		"ls -la /etc":    {"|et", "|la", "|ls", "la|", "etc", "ls|", "tc|"},
 		"a a b a":        {"|a|", "|b|"},
-		"__THROW int_x;": {"|th", "|in", "|x|", "hro", "ow|", "row", "thr", "int", "nt|"},
-		"Ab aB AB":       {"|ab", "ab|"},
+		"__THROW int_x;": {"|TH", "|in", "|x|", "HRO", "OW|", "ROW", "THR", "int", "nt|"},
+		"Ab aB Ab":       {"|Ab", "Ab|", "|aB", "aB|"},
 		"é\x7f😀":         {"|\xc3\xa9", "\xc3\xa9|", "|\xf0\x9f", "\x9f\x98\x80", "\x98\x80|", "\xf0\x9f\x98"},
 		"50% of (x)\r":   {"|50", "|of", "|x|", "50|", "of|"},
 	} {
@@ -45,6 +45,55 @@ func TestTextGrams(t *testing.T) {
 	if got := gramsOf(textGrams("xyz")); !slices.Equal(got, []string{"xyz", "yz|", "|xy"}) {
 		t.Errorf("textGrams(xyz) after others = %q", got)
 	}
+}
+
+func TestLowerGrams(t *testing.T) {
+	for _, c := range []struct{ in, want []string }{
+		{nil, nil},
+		{[]string{"|Ab", "Ab|", "|aB", "aB|", "AB|", "ab|"}, []string{"ab|", "|ab"}},
+		{[]string{"@[`", "{Z\xc3", "\xc3\x81A"}, []string{"@[`", "{z\xc3", "\xc3\x81a"}},
+	} {
+		if got := gramsOf(lowerGrams(grams(c.in))); !slices.Equal(got, c.want) {
+			t.Errorf("lowerGrams(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestSearchGrams(t *testing.T) {
+	index, cased := searchGrams("rm -rf")
+	if got := gramsOf(index); !slices.Equal(got, []string{"rm|", "|rf"}) || cased != nil {
+		t.Errorf("searchGrams(rm -rf) = %q, %q; want the index's grams only", got, gramsOf(cased))
+	}
+	index, cased = searchGrams("AWS_key Id")
+	if got := gramsOf(index); !slices.Equal(got, []string{"aws", "ey|", "key", "ws|", "|id", "|ke"}) {
+		t.Errorf("searchGrams(AWS_key Id) index %q", got)
+	}
+	// Capitals first, then as sorted.
+	if got := strings.ReplaceAll(string(gramText(cased)), "\n", "|"); got != "|Id AWS WS| |ke ey| key" {
+		t.Errorf("searchGrams(AWS_key Id) case-sensitive %q", got)
+	}
+}
+
+// grams is the inverse of gramsOf.
+func grams(ss []string) []int32 {
+	var gs []int32
+	for _, s := range ss {
+		b := []byte(strings.ReplaceAll(s, "|", "\n"))
+		gs = append(gs, int32(b[0])<<16|int32(b[1])<<8|int32(b[2]))
+	}
+	return gs
+}
+
+// gramText writes grams in their order, separated by spaces.
+func gramText(gs []int32) []byte {
+	var b []byte
+	for i, g := range gs {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, byte(g>>16), byte(g>>8), byte(g))
+	}
+	return b
 }
 
 func TestQueryGrams(t *testing.T) {
@@ -76,7 +125,7 @@ func TestQueryGrams(t *testing.T) {
 // randomText is terminal-like text: words of letters, digits and UTF-8,
 // every kind of separator between them.
 func randomText(rnd *rand.Rand, n int) string {
-	words := []string{"ls", "la", "etc", "passwd", "secret", "x", "42", "déjà", "日本", "😀", "a1", "THROW", "_", "ab"}
+	words := []string{"ls", "la", "etc", "passwd", "secret", "x", "42", "déjà", "日本", "😀", "a1", "THROW", "_", "ab", "Secret", "SECRET", "Ls", "tHrow"}
 	seps := []string{" ", "  ", "-", "/", "_", "%", "\\", ".", "=", "\t", "(", ")", "~", "\x7f", "'", "\""}
 	var b strings.Builder
 	for b.Len() < n {
@@ -105,9 +154,15 @@ func TestCandidatesGrams(t *testing.T) {
 			chunks = append(chunks, recgen.Chunk{T: time.Duration(j) * time.Second, Data: []byte(text + "\r\n")})
 		}
 		appendAll(t, s, "vm", fmt.Sprintf("r%02d.jsonl", i), [][]byte{recgen.Record(fmt.Sprint("r", i), chunks)})
-		if i == 20 {
+		if i == 10 || i == 20 {
 			// Some indexed, some recent.
 			if _, err := s.FoldTexts(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 10 {
+			// Some indexed before migration 14, without case-sensitive grams.
+			if _, err := s.pool.Exec(testCtx(t), "UPDATE texts SET case_grams = NULL"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -151,8 +206,10 @@ func TestCandidatesGrams(t *testing.T) {
 	}
 }
 
-// Migrations 12 and 13 give the rows stored before them the grams Go's
-// textGrams finds.
+// Migrations 12, 13 and 14 give the rows stored before them the grams
+// Go's textGrams finds: texts_recent its case-sensitive grams, texts their
+// lower case for its index (and no case-sensitive grams: a search checks
+// their bodies).
 func TestMigrateTextGrams(t *testing.T) {
 	ctx := testCtx(t)
 	db := pgtest.DB(t)
@@ -164,34 +221,49 @@ func TestMigrateTextGrams(t *testing.T) {
 		bodies = append(bodies, randomText(rnd, 100))
 	}
 	bodies = append(bodies, "", "--", "x", "\x01\x1f !\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~\x7f\u0080é")
-	if _, err := conn.Exec(ctx, `INSERT INTO texts_recent (recording_id, month, off, body)
-		SELECT 1, '2026-01-01', i, b FROM unnest($1::text[]) WITH ORDINALITY AS u(b, i)`, bodies); err != nil {
-		t.Fatal(err)
+	for _, sql := range []string{
+		"CREATE TABLE texts_2026_01 PARTITION OF texts FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')",
+		"INSERT INTO texts_recent (recording_id, month, off, body) SELECT 1, '2026-01-01', i, b FROM unnest($1::text[]) WITH ORDINALITY AS u(b, i)",
+		"INSERT INTO texts (recording_id, month, off, body) SELECT 1, '2026-01-01', i, b FROM unnest($1::text[]) WITH ORDINALITY AS u(b, i)",
+	} {
+		args := []any{bodies}
+		if !strings.Contains(sql, "$1") {
+			args = nil
+		}
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s, err := Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rows, err := conn.Query(ctx, "SELECT body, grams FROM texts_recent ORDER BY off")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var body string
-		var grams []int32
-		if err := rows.Scan(&body, &grams); err != nil {
+	for _, table := range []string{"texts_recent", "texts"} {
+		rows, err := conn.Query(ctx, "SELECT body, grams, "+map[string]string{"texts": "case_grams", "texts_recent": "NULL::int4[]"}[table]+" FROM "+table+" ORDER BY off")
+		if err != nil {
 			t.Fatal(err)
 		}
-		n++
-		if want := slices.Sorted(slices.Values(textGrams(body))); !slices.Equal(grams, want) {
-			t.Errorf("grams of %q after migrations 12 and 13: %q, want %q", body, gramsOf(grams), gramsOf(want))
+		n := 0
+		for rows.Next() {
+			var body string
+			var grams, cased []int32
+			if err := rows.Scan(&body, &grams, &cased); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			want := slices.Sorted(slices.Values(textGrams(body)))
+			if table == "texts" {
+				want = lowerGrams(want)
+			}
+			if !slices.Equal(grams, want) || cased != nil {
+				t.Errorf("%s: grams of %q after migrations 12 to 14: %q, want %q; case-sensitive %q", table, body, gramsOf(grams), gramsOf(want), gramsOf(cased))
+			}
 		}
-	}
-	if err := rows.Err(); err != nil || n != len(bodies) {
-		t.Fatalf("%d rows, %v", n, err)
+		if err := rows.Err(); err != nil || n != len(bodies) {
+			t.Fatalf("%s: %d rows, %v", table, n, err)
+		}
+		rows.Close()
 	}
 }
 

@@ -169,11 +169,14 @@ func (s *Store) Candidates(ctx context.Context, f Filter, text string) ([]Record
 	// LIKE's own characters are taken literally.
 	text = cleanText(text)
 	like := c.arg("%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(text) + "%")
-	// The index finds the rows that have the text's grams; their bodies
-	// are then checked.
+	// The index finds the rows that have the text's grams; their case-
+	// sensitive grams, then their bodies are checked.
 	indexed := ""
-	if gs := queryGrams(text); len(gs) > 0 {
-		indexed = "grams @> " + c.arg(gs) + "::int4[] AND "
+	if index, cased := searchGrams(text); len(index) > 0 {
+		indexed = "grams @> " + c.arg(index) + "::int4[] AND "
+		if cased != nil {
+			indexed += "(case_grams IS NULL OR case_grams @> " + c.arg(cased) + "::int4[]) AND "
+		}
 	}
 	c.where = append(c.where, `(r.texts_from > 0 OR r.id IN (SELECT recording_id FROM texts WHERE `+indexed+`body LIKE `+like+`)
 		OR r.id IN (SELECT recording_id FROM texts_recent WHERE body LIKE `+like+`))`)
