@@ -65,7 +65,7 @@ type foldRow struct {
 	month     time.Time
 	off       int64
 	rows      []pgtype.TID
-	grams     [][]int32
+	grams     [][]byte
 }
 
 func (s *Store) foldBatch(ctx context.Context) (int64, error) {
@@ -102,7 +102,7 @@ func (s *Store) foldBatch(ctx context.Context) (int64, error) {
 			month time.Time
 			off   int64
 			n     int64
-			grams []int32
+			grams []byte
 		)
 		if err := rows.Scan(&tid, &rec, &month, &off, &n, &grams); err != nil {
 			return 0, err

@@ -41,7 +41,8 @@ func isSep(c byte) bool {
 // before the body: lower-cased, the words of AWS_ACCESS_KEY_ID=AKIA are in
 // most rows of prose ("laws", "access", "Slovakia"), and checking their
 // bodies took seconds. texts_recent keeps the case-sensitive grams of each
-// append; the fold unions them and lower-cases the union for the index.
+// append (textGrams); the fold unions them and lower-cases the union for
+// the index.
 
 // lowerGram returns g with its ASCII letters in lower case.
 func lowerGram(g int32) int32 {
@@ -140,22 +141,27 @@ func collectGrams(fill func(*gramSet)) []int32 {
 }
 
 // textGrams returns the distinct grams of the words of body, in no order
-// (the fold sorts a row's).
-func textGrams(body string) []int32 {
+// (the fold sorts a row's), as texts_recent keeps them: three bytes each.
+// An int4[] cost the collector more to encode (pgx, element by element)
+// and PostgreSQL more to decode than the bytes it held.
+func textGrams(body string) []byte {
 	s := gramSets.Get().(*gramSet)
 	defer gramSets.Put(s)
 	s.addWords(body, true, 0)
-	gs := slices.Clone(s.list)
+	b := make([]byte, 0, 3*len(s.list))
+	for _, g := range s.list {
+		b = append(b, byte(g>>16), byte(g>>8), byte(g))
+	}
 	s.clear()
-	return gs
+	return b
 }
 
-// unionGrams returns the distinct grams of sets, sorted.
-func unionGrams(sets [][]int32) []int32 {
+// unionGrams returns the distinct grams of sets (textGrams'), sorted.
+func unionGrams(sets [][]byte) []int32 {
 	return collectGrams(func(s *gramSet) {
-		for _, gs := range sets {
-			for _, g := range gs {
-				s.put(g)
+		for _, b := range sets {
+			for i := 0; i+3 <= len(b); i += 3 {
+				s.put(int32(b[i])<<16 | int32(b[i+1])<<8 | int32(b[i+2]))
 			}
 		}
 	})

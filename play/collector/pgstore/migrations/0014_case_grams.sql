@@ -1,18 +1,19 @@
 -- Each row of texts keeps its case-sensitive grams beside the lower-case
 -- ones it is indexed by (grams.go says why), and texts_recent the case-
--- sensitive grams of each append, from which the fold takes both. The rows
--- of texts stored before get none (a search checks their bodies, as it
--- did): computing them here would read every body. texts_recent's, few,
--- are taken again from their bodies: words as migration 0012 split them,
--- grams as migration 0013 took them, without lower-casing.
-CREATE FUNCTION pg_temp.grams(body text) RETURNS int4[] LANGUAGE sql IMMUTABLE STRICT AS $$
-    SELECT coalesce(array_agg(DISTINCT get_byte(b, i) * 65536 + get_byte(b, i + 1) * 256 + get_byte(b, i + 2)
-            ORDER BY get_byte(b, i) * 65536 + get_byte(b, i + 1) * 256 + get_byte(b, i + 2)), '{}')
+-- sensitive grams of each append, from which the fold takes both, as
+-- bytes: three per gram, distinct, in any order, not compressed (they
+-- would not be). The rows of texts stored before get none (a search checks
+-- their bodies, as it did): computing them here would read every body.
+-- texts_recent's, few, are taken again from their bodies: words as
+-- migration 0012 split them, grams as migration 0013 took them, without
+-- lower-casing.
+CREATE FUNCTION pg_temp.grams(body text) RETURNS bytea LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT coalesce(string_agg(DISTINCT substring(b FROM i + 1 FOR 3), ''::bytea), ''::bytea)
         FROM regexp_split_to_table(body, '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+') AS w, convert_to(E'\n' || w || E'\n', 'UTF8') AS b,
             generate_series(0, length(b) - 3) AS i
         WHERE w <> ''
 $$;
-UPDATE texts_recent SET grams = pg_temp.grams(body);
+ALTER TABLE texts_recent ALTER COLUMN grams TYPE bytea USING pg_temp.grams(body), ALTER COLUMN grams SET STORAGE EXTERNAL;
 DROP FUNCTION pg_temp.grams(text);
 
 ALTER TABLE texts ADD COLUMN case_grams int4[] COMPRESSION lz4;
