@@ -280,6 +280,53 @@ func TestMigrateTextGrams(t *testing.T) {
 	}
 }
 
+// sorted gives the grams in order, sorting few and reading many off the
+// bits.
+func TestSorted(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, sortByBits - 1, sortByBits, 3 * sortByBits} {
+		var want []int32
+		got := collectGrams(func(s *gramSet) {
+			for range n {
+				g := rnd.Int32N(1 << 24)
+				s.put(g)
+				s.put(g) // again: once in the set
+				want = append(want, g)
+			}
+			s.put(0)
+			s.put(1<<24 - 1)
+		})
+		want = append(want, 0, 1<<24-1)
+		slices.Sort(want)
+		want = slices.Compact(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%d grams: sorted gave %d, want %d, or another order", n, len(got), len(want))
+		}
+	}
+	if got := collectGrams(func(*gramSet) {}); len(got) != 0 {
+		t.Errorf("after use, an empty set gave %d grams", len(got))
+	}
+}
+
+func BenchmarkSorted(b *testing.B) {
+	for _, n := range []int{1 << 10, 1 << 12, 1 << 14, 1 << 16} {
+		rnd := rand.New(rand.NewPCG(7, 8))
+		gs := make([]int32, n)
+		for i := range gs {
+			gs[i] = rnd.Int32N(1 << 24)
+		}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for range b.N {
+				collectGrams(func(s *gramSet) {
+					for _, g := range gs {
+						s.put(g)
+					}
+				})
+			}
+		})
+	}
+}
+
 // Terminal text: C headers, in appends of 25 KB as 200 hosts at 100 KiB/s
 // send them.
 func BenchmarkTextGrams(b *testing.B) {
