@@ -11,11 +11,11 @@ import (
 // consecutive bytes of each of its words, a newline standing for the
 // word's edges ("ls" gives "\nls" and "ls\n"), as the integer
 // b0<<16 | b1<<8 | b2, in a GIN index on the int4[] of a row's distinct
-// grams, sorted (in lower case: see lowerGram). The collector computes them: pg_trgm did, from each
-// row's words, at a quarter of the machine's time under the ingest
-// benchmark (it parses, then sorts every trigram of every word with a
-// comparison by function pointer); an array already sorted and distinct
-// costs GIN a pass. Bytes, not characters: a text's UTF-8 is a run of
+// grams, sorted (in lower case: see lowerGram). The collector computes
+// them: pg_trgm did, from each row's words, at a quarter of the machine's
+// time under the ingest benchmark (it parses, then sorts every trigram of
+// every word with a comparison by function pointer); an array already
+// sorted and distinct costs GIN a pass. Bytes, not characters: a text's UTF-8 is a run of
 // bytes in the body's.
 //
 // A body that contains a text contains each word of the text, whole where
@@ -29,11 +29,6 @@ import (
 // same way in SQL, migration 0013 took their grams as here, and 0014 the
 // case-sensitive grams of texts_recent (not of texts: rows stored before
 // it have none, and a search checks their bodies).
-
-// isSep reports whether c separates words.
-func isSep(c byte) bool {
-	return c < 0x80 && !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z')
-}
 
 // The index holds grams with ASCII letters in lower case: as many index
 // entries as pg_trgm had (case-sensitive grams had half as many again, and
@@ -55,11 +50,11 @@ func lowerGram(g int32) int32 {
 	return g
 }
 
-// separator is isSep as a table: the collector looks up every byte of
-// text.
+// separator tells the bytes that separate words, a table: the collector
+// looks up every byte of text.
 var separator = func() (t [256]bool) {
 	for c := range t {
-		t[c] = isSep(byte(c))
+		t[c] = c < 0x80 && !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z')
 	}
 	return t
 }()
