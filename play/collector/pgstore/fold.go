@@ -128,9 +128,9 @@ func (s *Store) foldBatch(ctx context.Context) (int64, error) {
 	var b pgx.Batch
 	for _, f := range folds {
 		cased := unionGrams(f.grams)
-		b.Queue(`INSERT INTO texts (recording_id, month, off, body, grams, case_grams)
+		b.Queue(`INSERT INTO texts (recording_id, month, off, body, grams, case_bloom)
 			SELECT $1, $2, $3, string_agg(body, E'\n' ORDER BY off), $4, $5 FROM texts_recent WHERE ctid = ANY ($6)`,
-			f.recording, f.month, f.off, lowerGrams(cased), cased, f.rows)
+			f.recording, f.month, f.off, lowerGrams(cased), caseBloom(cased), f.rows)
 	}
 	b.Queue("DELETE FROM texts_recent WHERE ctid = ANY ($1)", all)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {

@@ -71,9 +71,42 @@ func TestSearchGrams(t *testing.T) {
 	if got := gramsOf(index); !slices.Equal(got, []string{"aws", "ey|", "key", "ws|", "|id", "|ke"}) {
 		t.Errorf("searchGrams(AWS_key Id) index %q", got)
 	}
-	// Capitals first, then as sorted.
-	if got := strings.ReplaceAll(string(gramText(cased)), "\n", "|"); got != "|Id AWS WS| |ke ey| key" {
+	if got := gramsOf(cased); !slices.Equal(got, []string{"AWS", "WS|", "ey|", "key", "|Id", "|ke"}) {
 		t.Errorf("searchGrams(AWS_key Id) case-sensitive %q", got)
+	}
+}
+
+// A row's Bloom filter holds the mask of any of its grams, and misses
+// most of others'.
+func TestCaseBloom(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(9, 10))
+	row := make([]int32, 30000)
+	for i := range row {
+		row[i] = rnd.Int32N(1 << 24)
+	}
+	bloom := caseBloom(row)
+	holds := func(gs []int32) bool {
+		mask := caseBloom(gs)
+		for i, b := range mask.Bytes {
+			if bloom.Bytes[i]&b != b {
+				return false
+			}
+		}
+		return true
+	}
+	missed := 0
+	for range 1000 {
+		i := rnd.IntN(len(row) - 5)
+		if !holds(row[i : i+5]) {
+			t.Fatalf("the filter misses grams of its row: %v", row[i:i+5])
+		}
+		others := []int32{rnd.Int32N(1 << 24), rnd.Int32N(1 << 24), rnd.Int32N(1 << 24)}
+		if !holds(others) {
+			missed++
+		}
+	}
+	if missed < 900 { // an eighth of the bits set: 0.2% of triples
+		t.Errorf("the filter of 30,000 grams holds %d of 1,000 triples of others", 1000-missed)
 	}
 }
 
@@ -85,18 +118,6 @@ func grams(ss []string) []int32 {
 		gs = append(gs, int32(b[0])<<16|int32(b[1])<<8|int32(b[2]))
 	}
 	return gs
-}
-
-// gramText writes grams in their order, separated by spaces.
-func gramText(gs []int32) []byte {
-	var b []byte
-	for i, g := range gs {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = append(b, byte(g>>16), byte(g>>8), byte(g))
-	}
-	return b
 }
 
 func TestQueryGrams(t *testing.T) {
@@ -164,8 +185,8 @@ func TestCandidatesGrams(t *testing.T) {
 			}
 		}
 		if i == 10 {
-			// Some indexed before migration 14, without case-sensitive grams.
-			if _, err := s.pool.Exec(testCtx(t), "UPDATE texts SET case_grams = NULL"); err != nil {
+			// Some indexed before migration 14, without a Bloom filter.
+			if _, err := s.pool.Exec(testCtx(t), "UPDATE texts SET case_bloom = NULL"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -211,8 +232,8 @@ func TestCandidatesGrams(t *testing.T) {
 
 // Migrations 12, 13 and 14 give the rows stored before them the grams
 // Go's textGrams finds: texts_recent its case-sensitive grams, texts their
-// lower case for its index (and no case-sensitive grams: a search checks
-// their bodies).
+// lower case for its index (and no Bloom filter: a search checks their
+// bodies).
 func TestMigrateTextGrams(t *testing.T) {
 	ctx := testCtx(t)
 	db := pgtest.DB(t)
@@ -243,9 +264,9 @@ func TestMigrateTextGrams(t *testing.T) {
 	}
 	defer s.Close()
 	for _, table := range []string{"texts_recent", "texts"} {
-		cols := "body, NULL, grams, case_grams"
+		cols := "body, NULL, grams, case_bloom IS NOT NULL"
 		if table == "texts_recent" {
-			cols = "body, grams, NULL::int4[], NULL::int4[]"
+			cols = "body, grams, NULL::int4[], false"
 		}
 		rows, err := conn.Query(ctx, "SELECT "+cols+" FROM "+table+" ORDER BY off")
 		if err != nil {
@@ -255,8 +276,9 @@ func TestMigrateTextGrams(t *testing.T) {
 		for rows.Next() {
 			var body string
 			var recent []byte
-			var grams, cased []int32
-			if err := rows.Scan(&body, &recent, &grams, &cased); err != nil {
+			var grams []int32
+			var bloom bool
+			if err := rows.Scan(&body, &recent, &grams, &bloom); err != nil {
 				t.Fatal(err)
 			}
 			n++
@@ -269,8 +291,8 @@ func TestMigrateTextGrams(t *testing.T) {
 					t.Errorf("texts_recent: grams of %q after migrations 12 to 14: %d bytes for %d distinct grams", body, len(recent), len(grams))
 				}
 			}
-			if !slices.Equal(grams, want) || cased != nil {
-				t.Errorf("%s: grams of %q after migrations 12 to 14: %q, want %q; case-sensitive %q", table, body, gramsOf(grams), gramsOf(want), gramsOf(cased))
+			if !slices.Equal(grams, want) || bloom {
+				t.Errorf("%s: grams of %q after migrations 12 to 14: %q, want %q; a Bloom filter: %v", table, body, gramsOf(grams), gramsOf(want), bloom)
 			}
 		}
 		if err := rows.Err(); err != nil || n != len(bodies) {

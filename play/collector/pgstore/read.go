@@ -169,16 +169,20 @@ func (s *Store) Candidates(ctx context.Context, f Filter, text string) ([]Record
 	// LIKE's own characters are taken literally.
 	text = cleanText(text)
 	like := c.arg("%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(text) + "%")
-	// The index finds the rows that have the text's grams; their case-
-	// sensitive grams, then their bodies are checked.
-	indexed := ""
+	// The index finds the rows that have the text's grams; their filter
+	// of case-sensitive grams (if any), then their bodies are checked.
+	// In that order: PostgreSQL orders the conditions of a WHERE by cost,
+	// and put LIKE first (one operator against two); a CASE is evaluated
+	// as written.
+	indexed, check := "", "body LIKE "+like
 	if index, cased := searchGrams(text); len(index) > 0 {
 		indexed = "grams @> " + c.arg(index) + "::int4[] AND "
 		if cased != nil {
-			indexed += "(case_grams IS NULL OR case_grams @> " + c.arg(cased) + "::int4[]) AND "
+			mask := c.arg(caseBloom(cased))
+			check = "CASE WHEN case_bloom & " + mask + " <> " + mask + " THEN false ELSE " + check + " END"
 		}
 	}
-	c.where = append(c.where, `(r.texts_from > 0 OR r.id IN (SELECT recording_id FROM texts WHERE `+indexed+`body LIKE `+like+`)
+	c.where = append(c.where, `(r.texts_from > 0 OR r.id IN (SELECT recording_id FROM texts WHERE `+indexed+check+`)
 		OR r.id IN (SELECT recording_id FROM texts_recent WHERE body LIKE `+like+`))`)
 	var recs []Recording
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
