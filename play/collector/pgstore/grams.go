@@ -16,8 +16,8 @@ import (
 // them: pg_trgm did, from each row's words, at a quarter of the machine's
 // time under the ingest benchmark (it parses, then sorts every trigram of
 // every word with a comparison by function pointer); an array already
-// sorted and distinct costs GIN a pass. Bytes, not characters: a text's UTF-8 is a run of
-// bytes in the body's.
+// sorted and distinct costs GIN a pass. Bytes, not characters: a text's
+// UTF-8 is a run of bytes in the body's.
 //
 // A body that contains a text contains each word of the text, whole where
 // the text has a separator on that side: the row's grams hold the word's,
@@ -28,14 +28,14 @@ import (
 // letters and digits. Multi-byte UTF-8 holds no ASCII byte, so a run never
 // splits a character. Migration 0012 split the bodies stored before it the
 // same way in SQL, migration 0013 took their grams as here, and 0014 the
-// case-sensitive grams of texts_recent (not of texts: rows stored before
-// it have none, and a search checks their bodies).
+// case-sensitive grams of texts_recent (texts stored before it have no
+// filter of them, and a search checks their bodies).
 
 // The index holds grams with ASCII letters in lower case: as many index
 // entries as pg_trgm had (case-sensitive grams had half as many again, and
-// a fold took longer as the index grew). Beside it each row keeps its
-// case-sensitive grams, not indexed, which a search with capitals checks
-// before the body: lower-cased, the words of AWS_ACCESS_KEY_ID=AKIA are in
+// a fold took longer as the index grew). Beside it each row keeps a Bloom
+// filter of its case-sensitive grams (caseBloom), not indexed, which a
+// search with capitals checks before the body: lower-cased, the words of AWS_ACCESS_KEY_ID=AKIA are in
 // most rows of prose ("laws", "access", "Slovakia"), and checking their
 // bodies took seconds. texts_recent keeps the case-sensitive grams of each
 // append (textGrams); the fold unions them, fills the row's filter and

@@ -2,10 +2,9 @@
 -- words, which the collector computes (grams.go says why): each row of
 -- texts and texts_recent gets the sorted distinct int4 of every three
 -- consecutive bytes of "\n" || word || "\n" for each of its words, ASCII
--- letters in lower case. The
--- rows stored before get theirs here from their words (migration 0012),
--- in one pass that rebuilds the index: on a big database this migration
--- takes as long as indexing its texts did.
+-- letters in lower case. The rows stored before get theirs here from their
+-- words (migration 0012), in one pass that rebuilds the index: on a big
+-- database this migration takes as long as indexing its texts did.
 CREATE FUNCTION pg_temp.grams(words text) RETURNS int4[] LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT coalesce(array_agg(DISTINCT get_byte(b, i) * 65536 + get_byte(b, i + 1) * 256 + get_byte(b, i + 2)
             ORDER BY get_byte(b, i) * 65536 + get_byte(b, i + 1) * 256 + get_byte(b, i + 2)), '{}')
