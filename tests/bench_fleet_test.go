@@ -266,7 +266,9 @@ func TestBenchFleet(t *testing.T) {
 	var lat []time.Duration
 	periods := make([][]time.Duration, (dur+10*time.Second-1)/(10*time.Second))
 	var acked int64
+	appends := 0
 	for _, h := range hosts {
+		appends += appendsIn(h.watch, began, loadEnd)
 		for _, w := range h.lines {
 			if w.at.After(loadEnd) {
 				break
@@ -307,6 +309,8 @@ func TestBenchFleet(t *testing.T) {
 	}
 	t.Logf("%d hosts writing %d B/s each for %v: %.1f MB/s acknowledged", nHosts, rate, dur,
 		float64(acked)/1e6/loadEnd.Sub(began).Seconds())
+	t.Logf("%d appends acknowledged new bytes: %.0f per second, %.1f KB each", appends,
+		float64(appends)/loadEnd.Sub(began).Seconds(), float64(acked)/1e3/float64(appends))
 	t.Logf("line written → acknowledged and searchable: p50 %.3f s, p99 %.3f s, max %.3f s (%d lines)",
 		pct(0.5).Seconds(), pct(0.99).Seconds(), lat[len(lat)-1].Seconds(), len(lat))
 	// What the load cost, steadier from run to run than the latency on
@@ -350,6 +354,24 @@ func ackedAt(w *ackWatch, t time.Time) int64 {
 			}
 		}
 		n += last
+	}
+	return n
+}
+
+// appendsIn is how many of w's appends acknowledged new bytes between
+// from and to.
+func appendsIn(w *ackWatch, from, to time.Time) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, acks := range w.acks {
+		var last int64
+		for _, a := range acks {
+			if a.off > last && a.at.After(from) && !a.at.After(to) {
+				n++
+			}
+			last = max(last, a.off)
+		}
 	}
 	return n
 }
