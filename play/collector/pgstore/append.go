@@ -3,15 +3,18 @@ package pgstore
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/vigil-rec/vigil/rec/keys"
 	"github.com/vigil-rec/vigil/rec/store"
 	"github.com/vigil-rec/vigil/rec/tlog"
 	"github.com/vigil-rec/vigil/rec/verify"
@@ -38,14 +41,33 @@ const MaxAppend = tlog.MaxLine
 // decodes and its last; its state is rec/verify's for all its bytes so far,
 // against host's trusted keys.
 func (s *Store) Append(ctx context.Context, host, file string, off int64, data []byte) (int64, error) {
-	acked, err := s.appendRetry(ctx, host, file, off, data)
+	return s.AppendFrom(ctx, Peer{Host: host}, file, off, data)
+}
+
+// Peer is the sender of an append: a host, and the key it authenticated
+// with, if it did.
+type Peer struct {
+	Host string
+	Key  ed25519.PublicKey // nil: not checked
+}
+
+// AppendFrom is Append of data sent by p: with its key, which must still
+// be one the host's (ErrKeyRevoked otherwise) when the append is stored.
+// The collector need not look the key up at each request.
+func (s *Store) AppendFrom(ctx context.Context, p Peer, file string, off int64, data []byte) (int64, error) {
+	acked, err := s.appendRetry(ctx, p, file, off, data)
 	if err != nil {
-		return acked, fmt.Errorf("pgstore: append to %s of host %s at %d: %w", file, host, off, err)
+		return acked, fmt.Errorf("pgstore: append to %s of host %s at %d: %w", file, p.Host, off, err)
 	}
 	return acked, nil
 }
 
-func (s *Store) appendRetry(ctx context.Context, host, file string, off int64, data []byte) (int64, error) {
+// trustedIn tells whether ks holds p's key, or p has none.
+func (p Peer) trustedIn(ks keys.Set) bool {
+	return p.Key == nil || bytes.Equal(ks[keys.ID(p.Key)], p.Key)
+}
+
+func (s *Store) appendRetry(ctx context.Context, p Peer, file string, off int64, data []byte) (int64, error) {
 	if err := checkName("file", file); err != nil {
 		return 0, err
 	}
@@ -57,12 +79,12 @@ func (s *Store) appendRetry(ctx context.Context, host, file string, off int64, d
 	case len(data) > 0 && data[len(data)-1] != '\n':
 		return 0, ErrNotLines
 	}
-	sc, err := scanLines(data, host)
+	sc, err := scanLines(data, p.Host)
 	if err != nil {
 		return 0, err
 	}
 	for attempt := 1; ; attempt++ {
-		acked, err := s.append(ctx, host, file, off, data, sc)
+		acked, err := s.append(ctx, p, file, off, data, sc)
 		if err == nil || attempt == 3 {
 			return acked, err
 		}
@@ -173,14 +195,28 @@ func scanLines(data []byte, host string) (*scanned, error) {
 
 // recording is a recording's row as an append finds it, locked.
 type recording struct {
-	id        int64
-	month     time.Time
-	bytes     int64
-	described bool
+	id    int64
+	month time.Time
+	bytes int64
 }
 
-// append is one attempt of Append, in one transaction.
-func (s *Store) append(ctx context.Context, host, file string, off int64, data []byte, sc *scanned) (int64, error) {
+// append is one attempt of Append: in one statement when this collector
+// stored the recording's bytes so far (its verifier is cached), else in a
+// transaction that locks the recording's row first. Under the fleet's
+// load the round trips of the transaction (begin, the host, the lock, the
+// writes, commit), each a wakeup of the collector and of PostgreSQL, cost
+// more than the writes.
+func (s *Store) append(ctx context.Context, p Peer, file string, off int64, data []byte, sc *scanned) (int64, error) {
+	if v := s.verifier.takeFile(fileKey{p.Host, file}); v != nil {
+		// The statement checks that v's keys are still the host's.
+		if v.bytes != off || len(data) == 0 || !p.trustedIn(v.keys) {
+			s.verifier.put(v) // for the transaction below
+		} else if stored, err := s.write(ctx, s.pool, v, data, sc); err != nil || stored {
+			return s.written(v, off, data, stored, err)
+		}
+		// Not stored: the bytes stored, the host's keys or the recording
+		// changed under it, and v has read data. The transaction tells.
+	}
 	if off == 0 && len(data) > 0 {
 		// Maybe a new recording: its partition must exist before the
 		// transaction locks anything.
@@ -193,12 +229,15 @@ func (s *Store) append(ctx context.Context, host, file string, off int64, data [
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	h, err := hostForAppend(ctx, tx, host)
+	h, err := hostForAppend(ctx, tx, p.Host)
 	if err != nil {
 		return 0, err
 	}
 	if h.revoked {
 		return 0, ErrHostRevoked
+	}
+	if !p.trustedIn(h.keys) {
+		return 0, fmt.Errorf("key %s: %w", keys.ID(p.Key), ErrKeyRevoked)
 	}
 	// The row's lock serializes appends to the recording, from every
 	// collector, until the commit.
@@ -215,20 +254,52 @@ func (s *Store) append(ctx context.Context, host, file string, off int64, data [
 	if off != r.bytes || len(data) == 0 {
 		return r.bytes, nil
 	}
-
-	v, err := s.verifierFor(ctx, tx, r, h)
+	v, err := s.verifierFor(ctx, tx, r, h, fileKey{p.Host, file})
 	if err != nil {
 		return 0, err
 	}
+	stored, err := s.write(ctx, tx, v, data, sc)
+	if err == nil && !stored {
+		err = errors.New("the locked recording changed")
+	}
+	if err == nil {
+		if err = tx.Commit(ctx); err != nil {
+			err = fmt.Errorf("commit: %w", err)
+		}
+	}
+	return s.written(v, off, data, err == nil, err)
+}
+
+// written ends an append of data at off through v: stored, v is kept for
+// the next one; not, it has read what the database has not.
+func (s *Store) written(v *cachedVerifier, off int64, data []byte, stored bool, err error) (int64, error) {
+	// The cache keeps the verifier, not this append's texts: 200
+	// recordings' last texts held 200 MB.
+	clear(v.texts)
+	v.texts = v.texts[:0]
+	if err != nil || !stored {
+		return 0, err
+	}
+	v.bytes = off + int64(len(data))
+	s.verifier.put(v)
+	return v.bytes, nil
+}
+
+// write verifies data, the recording's bytes after the v.bytes v has
+// read, and stores it with its texts and the recording's state, in one
+// statement: unless the recording's stored bytes, its host's revocation or
+// keys are no longer what v read, when it stores nothing and returns
+// false.
+func (s *Store) write(ctx context.Context, q querier, v *cachedVerifier, data []byte, sc *scanned) (bool, error) {
 	v.texts = v.texts[:0]
 	if err := eachLine(data, v.line); err != nil {
-		return 0, fmt.Errorf("verify: %w", err)
+		return false, fmt.Errorf("verify: %w", err)
 	}
 	v.t.Flush()
 	reports := v.v.Reports()
 	report, err := reportJSON(reports)
 	if err != nil {
-		return 0, err
+		return false, err
 	}
 	worst := reports[0]
 	for _, rp := range reports[1:] {
@@ -240,18 +311,12 @@ func (s *Store) append(ctx context.Context, host, file string, off int64, data [
 	if worst.State != verify.OK {
 		detail = cleanText(worst.Detail)
 	}
-
-	end := r.bytes + int64(len(data))
-	// The writes go in one round trip.
-	var b pgx.Batch
-	b.Queue("INSERT INTO chunks (recording_id, month, off, data) VALUES ($1, $2, $3, $4)", r.id, r.month, r.bytes, data)
-	queueTexts(&b, r, v.texts)
 	// The head fields are set once, from the first message that decodes;
 	// the end ones from the last message so far.
 	var rec, user, term *string
 	var start, endTime *time.Time
 	var duration *float64
-	if first := sc.first; first != nil && !r.described {
+	if first := sc.first; first != nil {
 		rec, user, term = ptr(cleanText(first.rec)), ptr(cleanText(first.user)), ptr(cleanText(first.term))
 		if t := first.start(); !t.IsZero() {
 			start = &t
@@ -263,30 +328,38 @@ func (s *Store) append(ctx context.Context, host, file string, off int64, data [
 			endTime = ptr(last.time.Add(last.end - last.pos))
 		}
 	}
-	b.Queue(`UPDATE recordings SET
-			bytes = $2, lines = lines + $3, state = $4, detail = $5, last_hash = $6, report = $7,
-			described = described OR $8, rec = coalesce($9, rec), user_name = coalesce($10, user_name),
-			term = coalesce($11, term), start_time = CASE WHEN $8 THEN $12 ELSE start_time END,
-			end_time = coalesce($13, end_time), duration = coalesce($14, duration), updated_at = now(),
-			texts_from = CASE WHEN $15 THEN greatest(texts_from, 1) ELSE texts_from END, several = several OR $16
-		WHERE id = $1`,
-		r.id, end, sc.lines, worst.State.String(), detail, worst.LastHash, report,
-		rec != nil, rec, user, term, start, endTime, duration,
+	bodies, grams := textRows(v.texts)
+	var n int
+	err = q.QueryRow(ctx, `WITH host AS (
+			SELECT FROM hosts WHERE id = $2 AND revoked_at IS NULL AND $3::text[] =
+				array(SELECT key_id FROM host_keys WHERE host_id = $2 AND revoked_at IS NULL ORDER BY key_id COLLATE "C")
+		), r AS (
+			UPDATE recordings SET
+				bytes = $4 + octet_length($5::bytea), lines = lines + $6, state = $7, detail = $8, last_hash = $9, report = $10,
+				rec = CASE WHEN $11::boolean AND NOT described THEN $12 ELSE rec END,
+				user_name = CASE WHEN $11 AND NOT described THEN $13 ELSE user_name END,
+				term = CASE WHEN $11 AND NOT described THEN $14 ELSE term END,
+				start_time = CASE WHEN $11 AND NOT described THEN $15 ELSE start_time END,
+				described = described OR $11,
+				end_time = coalesce($16, end_time), duration = coalesce($17, duration), updated_at = now(),
+				texts_from = CASE WHEN $18 THEN greatest(texts_from, 1) ELSE texts_from END, several = several OR $19
+			WHERE id = $1 AND host_id = $2 AND bytes = $4::bigint AND EXISTS (SELECT FROM host)
+			RETURNING month
+		), c AS (
+			INSERT INTO chunks (recording_id, month, off, data) SELECT $1, month, $4, $5 FROM r
+		), t AS (
+			INSERT INTO texts_recent (recording_id, month, off, body, grams)
+			SELECT $1, month, $4, body, grams FROM r, unnest($20::text[], $21::bytea[]) AS u(body, grams)
+		)
+		SELECT count(*) FROM r`,
+		v.id, v.hostID, v.keys.IDs(), v.bytes, data, sc.lines, worst.State.String(), detail, worst.LastHash, report,
+		sc.first != nil, rec, user, term, start, endTime, duration,
 		// Texts it could not give: search it whatever its texts say.
-		v.t.Incomplete(), v.t.Several())
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return 0, fmt.Errorf("store the data, texts and state: %w", err)
+		v.t.Incomplete(), v.t.Several(), bodies, grams).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store the data, texts and state: %w", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
-	}
-	v.bytes = end
-	// The cache keeps the verifier, not this append's texts: 200
-	// recordings' last texts held 200 MB.
-	clear(v.texts)
-	v.texts = v.texts[:0]
-	s.verifier.put(v)
-	return end, nil
+	return n == 1, nil
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -295,15 +368,14 @@ func ptr[T any](v T) *T { return &v }
 // gives many rows, each cheap to index and to check.
 const maxTextsRow = 1 << 20
 
-// queueTexts queues the inserts of the texts of the append to r under way,
-// and their grams, into texts_recent (FoldTexts moves them to the index).
-func queueTexts(b *pgx.Batch, r *recording, texts []string) {
+// textRows cuts the texts of an append into the bodies of its rows of
+// texts_recent, each with its grams (FoldTexts moves them to the index).
+func textRows(texts []string) (bodies []string, grams [][]byte) {
 	var sb strings.Builder
 	flush := func() {
 		if sb.Len() > 0 {
 			body := cleanText(sb.String())
-			b.Queue("INSERT INTO texts_recent (recording_id, month, off, body, grams) VALUES ($1, $2, $3, $4, $5)",
-				r.id, r.month, r.bytes, body, textGrams(body))
+			bodies, grams = append(bodies, body), append(grams, textGrams(body))
 			sb.Reset()
 		}
 	}
@@ -317,12 +389,13 @@ func queueTexts(b *pgx.Batch, r *recording, texts []string) {
 		sb.WriteString(t)
 	}
 	flush()
+	return bodies, grams
 }
 
 func lockRecording(ctx context.Context, tx pgx.Tx, hostID int64, file string) (*recording, error) {
 	r := &recording{}
-	err := tx.QueryRow(ctx, `SELECT id, month, bytes, described FROM recordings
-		WHERE host_id = $1 AND file = $2 FOR UPDATE`, hostID, file).Scan(&r.id, &r.month, &r.bytes, &r.described)
+	err := tx.QueryRow(ctx, `SELECT id, month, bytes FROM recordings
+		WHERE host_id = $1 AND file = $2 FOR UPDATE`, hostID, file).Scan(&r.id, &r.month, &r.bytes)
 	if err != nil {
 		return nil, err
 	}
@@ -347,11 +420,10 @@ func createRecording(ctx context.Context, tx pgx.Tx, hostID int64, file string, 
 // verifierFor returns the verifier of r's stored bytes against h's keys:
 // the cached one, caught up on what other collectors stored since, or one
 // rebuilt from all of them (after a restart, or when the keys changed).
-func (s *Store) verifierFor(ctx context.Context, tx pgx.Tx, r *recording, h *appendHost) (*cachedVerifier, error) {
-	keyIDs := fmt.Sprint(h.keys.IDs())
+func (s *Store) verifierFor(ctx context.Context, tx pgx.Tx, r *recording, h *appendHost, at fileKey) (*cachedVerifier, error) {
 	v := s.verifier.take(r.id)
-	if v == nil || v.keyIDs != keyIDs || v.bytes > r.bytes {
-		v = newCachedVerifier(r.id, h.keys, keyIDs)
+	if v == nil || !slices.Equal(v.keys.IDs(), h.keys.IDs()) || v.bytes > r.bytes {
+		v = newCachedVerifier(r.id, h.id, at, h.keys)
 	}
 	if v.bytes == r.bytes {
 		return v, nil

@@ -246,9 +246,20 @@ func TestAppendVerifies(t *testing.T) {
 	if r := getRecording(t, s, host, "later"); r.State != "OK" {
 		t.Errorf("recording signed by a key enrolled meanwhile: %s (%s), want OK", r.State, r.Detail)
 	}
-	// A revoked key is trusted no more for what comes.
+	// A revoked key is trusted no more for what comes, nor for what it
+	// signed before: the recording under way is verified again without it
+	// (this collector's verifier of it had the key).
+	_, revoked := bigRecording(t, host, "rec-revoked", stranger, 10<<10)
+	ls = lines(revoked)
+	appendAll(t, s, host, "revoked", [][]byte{bytes.Join(ls[:len(ls)/2], nil)})
 	if err := s.RevokeHostKey(ctx, host, keys.ID(pubOf(stranger))); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, host, "revoked", int64(len(bytes.Join(ls[:len(ls)/2], nil))), bytes.Join(ls[len(ls)/2:], nil)); err != nil {
+		t.Fatal(err)
+	}
+	if r := getRecording(t, s, host, "revoked"); r.State != "UNKNOWN_KEY" {
+		t.Errorf("recording whose key was revoked while it was shipped: %s, want UNKNOWN_KEY", r.State)
 	}
 	appendAll(t, s, host, "after-revocation", [][]byte{unknown})
 	if r := getRecording(t, s, host, "after-revocation"); r.State != "UNKNOWN_KEY" {
@@ -316,6 +327,27 @@ func TestTwoCollectors(t *testing.T) {
 	r := getRecording(t, a, host, file)
 	if got := read(t, b, host, file); !bytes.Equal(got, data) || r.State != "OK" || r.Lines != int64(len(lines(data))) {
 		t.Fatalf("appended in turn: equal %v, state %s (%s), %d lines", bytes.Equal(got, data), r.State, r.Detail, r.Lines)
+	}
+
+	// A sender that resends to a collector what another one stored after
+	// it: the first collector's verifier stopped where it stored, and the
+	// acknowledgement is where the recording ends.
+	file3 := "rec-3.jsonl"
+	half := int64(len(ps[0]))
+	for i, p := range [][]byte{ps[0], ps[1], ps[1]} {
+		acked, err := []*Store{a, b, a}[i].Append(testCtx(t), host, file3, half*int64(min(i, 1)), p)
+		if want := half + int64(len(ps[1]))*int64(min(i, 1)); err != nil || acked != want {
+			t.Fatalf("append %d of %s: acked %d, %v; want %d", i, file3, acked, err, want)
+		}
+	}
+	if len(ps) < 3 {
+		t.Fatal("want three pieces")
+	}
+	if acked, err := a.Append(testCtx(t), host, file3, half+int64(len(ps[1])), bytes.Join(ps[2:], nil)); err != nil || acked != int64(len(data)) {
+		t.Fatalf("the rest of %s: acked %d, %v", file3, acked, err)
+	}
+	if r := getRecording(t, a, host, file3); !bytes.Equal(read(t, a, host, file3), data) || r.State != "OK" || r.Lines != int64(len(lines(data))) {
+		t.Fatalf("resent to another collector: state %s (%s), %d lines", r.State, r.Detail, r.Lines)
 	}
 
 	// At once: four senders of the same file, two per collector, each

@@ -15,21 +15,27 @@ import (
 const verifierCacheSize = 256
 
 // cachedVerifier is recording id's verifier after its first bytes bytes,
-// against the keys with ids keyIDs, and the texts search checks in them
-// (play/search.Texts): texts holds those of the append under way, unless
-// muted while catching up on bytes whose texts are stored.
+// against the keys host hostID had then, and the texts
+// search checks in them (play/search.Texts): texts holds those of the
+// append under way, unless muted while catching up on bytes whose texts
+// are stored. The recording is file of the host named host.
 type cachedVerifier struct {
 	id     int64
+	hostID int64
+	at     fileKey
 	v      *verify.Verifier
 	t      *search.Texts
 	texts  []string
 	muted  bool
 	bytes  int64
-	keyIDs string
+	keys   keys.Set
 }
 
-func newCachedVerifier(id int64, ks keys.Set, keyIDs string) *cachedVerifier {
-	cv := &cachedVerifier{id: id, v: verify.NewVerifier(ks), keyIDs: keyIDs}
+// fileKey names a recording as its host ships it.
+type fileKey struct{ host, file string }
+
+func newCachedVerifier(id, hostID int64, at fileKey, ks keys.Set) *cachedVerifier {
+	cv := &cachedVerifier{id: id, hostID: hostID, at: at, v: verify.NewVerifier(ks), keys: ks}
 	cv.t = search.NewTexts(func(s string) {
 		if !cv.muted {
 			cv.texts = append(cv.texts, s)
@@ -49,38 +55,50 @@ func (cv *cachedVerifier) line(line []byte) error {
 // committed: a failed append, whose lines the verifier has seen but the
 // database has not, just loses it.
 type verifierCache struct {
-	mu    sync.Mutex
-	max   int
-	order *list.List // of *cachedVerifier, most recently put first
-	byID  map[int64]*list.Element
+	mu     sync.Mutex
+	max    int
+	order  *list.List // of *cachedVerifier, most recently put first
+	byID   map[int64]*list.Element
+	byFile map[fileKey]*list.Element
 }
 
 func newVerifierCache(max int) *verifierCache {
-	return &verifierCache{max: max, order: list.New(), byID: map[int64]*list.Element{}}
+	return &verifierCache{max: max, order: list.New(), byID: map[int64]*list.Element{}, byFile: map[fileKey]*list.Element{}}
 }
 
 // take removes and returns the verifier of recording id, nil if none.
 func (c *verifierCache) take(id int64) *cachedVerifier {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.byID[id]
-	if !ok {
+	return c.remove(c.byID[id])
+}
+
+// takeFile removes and returns the verifier of a host's file, nil if none.
+func (c *verifierCache) takeFile(at fileKey) *cachedVerifier {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remove(c.byFile[at])
+}
+
+func (c *verifierCache) remove(e *list.Element) *cachedVerifier {
+	if e == nil {
 		return nil
 	}
-	delete(c.byID, id)
-	return c.order.Remove(e).(*cachedVerifier)
+	v := c.order.Remove(e).(*cachedVerifier)
+	delete(c.byID, v.id)
+	delete(c.byFile, v.at)
+	return v
 }
 
 // put keeps v, dropping the least recently put verifier when full.
 func (c *verifierCache) put(v *cachedVerifier) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.byID[v.id]; ok {
-		c.order.Remove(e)
-	}
-	c.byID[v.id] = c.order.PushFront(v)
+	c.remove(c.byID[v.id])
+	c.remove(c.byFile[v.at])
+	e := c.order.PushFront(v)
+	c.byID[v.id], c.byFile[v.at] = e, e
 	if c.order.Len() > c.max {
-		old := c.order.Remove(c.order.Back()).(*cachedVerifier)
-		delete(c.byID, old.id)
+		c.remove(c.order.Back())
 	}
 }

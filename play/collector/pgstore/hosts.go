@@ -102,6 +102,7 @@ func (s *Store) HostKeys(ctx context.Context, host string) (keys.Set, error) {
 // querier is a connection pool or a transaction.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // appendHost is what an append needs of the sending host.

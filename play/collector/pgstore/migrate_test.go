@@ -38,7 +38,7 @@ func TestMigrations(t *testing.T) {
 func TestMigrateTwice(t *testing.T) {
 	ctx := testCtx(t)
 	conn := connect(t, pgtest.DB(t))
-	all := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
+	all := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
 	for i, want := range [][]int{all, nil} {
 		applied, err := Migrate(ctx, conn)
 		if err != nil {

@@ -53,7 +53,16 @@ type Handler struct {
 	// maxHits bounds a search's hits in one recording (maxSearchHits;
 	// tests lower it).
 	maxHits int
+	// keyHosts is the host of each key recordings were appended with
+	// (a key is one host's for good), by the key's bytes: the store checks
+	// at each append that the key is still trusted, and a lookup of the
+	// key cost a round trip to the database at each request.
+	keysMu   sync.Mutex
+	keyHosts map[string]string
 }
+
+// maxKeyHosts bounds Handler.keyHosts: past it, it starts again.
+const maxKeyHosts = 1 << 16
 
 // bodyTimeout bounds the reading of an append's body once it holds one of
 // the maxAppends slots: a host trickling a 64 MiB body would otherwise
@@ -80,7 +89,8 @@ const maxAppends = 8
 // own trouble to log.
 func New(st *pgstore.Store, log *slog.Logger) *Handler {
 	h := &Handler{store: st, log: log, mux: http.NewServeMux(), appends: make(chan struct{}, maxAppends),
-		searches: make(chan struct{}, maxSearches), hosts: map[string]bool{}, bodyTime: bodyTimeout, maxHits: maxSearchHits}
+		searches: make(chan struct{}, maxSearches), hosts: map[string]bool{}, bodyTime: bodyTimeout, maxHits: maxSearchHits,
+		keyHosts: map[string]string{}}
 	h.mux.HandleFunc("POST "+fleetapi.PathAppend, h.append)
 	h.mux.HandleFunc("POST "+fleetapi.PathCommands, h.appendCommands)
 	h.mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
@@ -162,40 +172,70 @@ func storeStatus(err error) int {
 // peerHost is the enrolled host whose key the client certificate is, and
 // the key's id; when there is none, it has refused the request.
 func (h *Handler) peerHost(w http.ResponseWriter, r *http.Request) (host, keyID string, ok bool) {
+	p, keyID, ok := h.peer(w, r, false)
+	return p.Host, keyID, ok
+}
+
+// peer is peerHost with the key; cached, the host of a key it found
+// before, without checking that neither is revoked since: for appends,
+// which the store checks.
+func (h *Handler) peer(w http.ResponseWriter, r *http.Request, cached bool) (p pgstore.Peer, keyID string, ok bool) {
 	pub, keyID, err := fleetapi.PeerKey(r.TLS)
 	if err != nil {
 		h.refuse(w, r, http.StatusForbidden, err)
-		return "", "", false
+		return p, "", false
 	}
-	host, _, err = h.store.HostByKey(r.Context(), pub)
+	p.Key = pub
+	if cached {
+		h.keysMu.Lock()
+		p.Host = h.keyHosts[string(pub)]
+		h.keysMu.Unlock()
+		if p.Host != "" {
+			return p, keyID, true
+		}
+	}
+	p.Host, _, err = h.store.HostByKey(r.Context(), pub)
 	if err != nil {
 		attrs := []any{"key", keyID}
-		if host != "" { // a revoked key's or host's
-			attrs = append(attrs, "host", host)
+		if p.Host != "" { // a revoked key's or host's
+			attrs = append(attrs, "host", p.Host)
 		}
 		h.refuse(w, r, storeStatus(err), err, attrs...)
-		return "", "", false
+		return p, keyID, false
 	}
-	return host, keyID, true
+	if cached {
+		h.keysMu.Lock()
+		if len(h.keyHosts) >= maxKeyHosts {
+			clear(h.keyHosts)
+		}
+		h.keyHosts[string(pub)] = p.Host
+		h.keysMu.Unlock()
+	}
+	return p, keyID, true
 }
 
 func (h *Handler) append(w http.ResponseWriter, r *http.Request) {
-	h.appendTo(w, r, "recording", store.IsRecordingName, h.store.Append)
+	h.appendTo(w, r, "recording", store.IsRecordingName, true, h.store.AppendFrom)
 }
 
 // appendCommands appends to a recording's command log.
 func (h *Handler) appendCommands(w http.ResponseWriter, r *http.Request) {
-	h.appendTo(w, r, "command log", commands.IsLogName, h.store.AppendCommands)
+	h.appendTo(w, r, "command log", commands.IsLogName, false,
+		func(ctx context.Context, p pgstore.Peer, file string, off int64, data []byte) (int64, error) {
+			return h.store.AppendCommands(ctx, p.Host, file, off, data)
+		})
 }
 
 // appendTo serves an append of whole lines to one of the host's files of
-// a kind (what), whose names valid accepts, stored by add.
-func (h *Handler) appendTo(w http.ResponseWriter, r *http.Request, what string, valid func(string) bool,
-	add func(ctx context.Context, host, file string, off int64, data []byte) (int64, error)) {
-	host, keyID, ok := h.peerHost(w, r)
+// a kind (what), whose names valid accepts, stored by add, which checks
+// the peer's key when the host of the key was cached.
+func (h *Handler) appendTo(w http.ResponseWriter, r *http.Request, what string, valid func(string) bool, cached bool,
+	add func(ctx context.Context, p pgstore.Peer, file string, off int64, data []byte) (int64, error)) {
+	p, keyID, ok := h.peer(w, r, cached)
 	if !ok {
 		return
 	}
+	host := p.Host
 	file, off, err := appendArgs(r, what, valid)
 	if err != nil {
 		h.refuse(w, r, http.StatusBadRequest, err, "key", keyID, "host", host)
@@ -222,7 +262,7 @@ func (h *Handler) appendTo(w http.ResponseWriter, r *http.Request, what string, 
 	if !ok {
 		return
 	}
-	acked, err := add(r.Context(), host, file, off, data)
+	acked, err := add(r.Context(), p, file, off, data)
 	if err != nil {
 		h.refuse(w, r, storeStatus(err), err, attrs...)
 		return

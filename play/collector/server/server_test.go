@@ -343,11 +343,31 @@ func TestAppendForbidden(t *testing.T) {
 	check("unknown key", c.client(stranger), file, data, "key="+keys.ID(pubOf(stranger)))
 	otherFile, otherData := recording(t, "h2.example.com", key)
 	check("recording of another host", hc, otherFile, otherData, "host="+host)
+	// A key revoked while a recording is shipped with it: the collector
+	// has appended with it, and refuses it from then on.
+	first := bytes.IndexByte(data, '\n') + 1
+	if code, ack, fe := c.appendAt(hc, file, 0, bytes.NewReader(data[:first])); code != http.StatusOK || ack.Acked != int64(first) {
+		t.Fatalf("first line: %d %+v %q", code, ack, fe.Error)
+	}
+	if err := c.store.RevokeHostKey(c.ctx, host, keys.ID(pubOf(key))); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, fe := c.appendAt(hc, file, int64(first), bytes.NewReader(data[first:])); code != http.StatusForbidden || !strings.Contains(c.log.String(), "key revoked") {
+		t.Errorf("append with a key revoked since the last: %d %q, want 403, logged", code, fe.Error)
+	}
+	var got bytes.Buffer
+	if _, err := c.store.Read(c.ctx, host, file, 0, &got); err != nil || !bytes.Equal(got.Bytes(), data[:first]) {
+		t.Errorf("after the revoked key's append: %d bytes stored, %v; want the first line's %d", got.Len(), err, first)
+	}
+	if _, err := c.store.AddHostKey(c.ctx, host, pubOf(stranger)); err != nil {
+		t.Fatal(err)
+	}
+	file = "20250101T000000Z-" + host + "-alice-2.jsonl"
 	if err := c.store.RevokeHost(c.ctx, host); err != nil {
 		t.Fatal(err)
 	}
-	check("revoked host", hc, file, data, "host revoked")
-	var got bytes.Buffer
+	check("revoked host", c.client(stranger), file, data, "host revoked")
+	got.Reset()
 	for _, f := range []string{file, otherFile} {
 		if _, err := c.store.Read(c.ctx, host, f, 0, &got); !errors.Is(err, pgstore.ErrNotFound) {
 			t.Errorf("%s stored after refusals: %v", f, err)
