@@ -14,6 +14,7 @@
 package screen
 
 import (
+	"slices"
 	"unicode/utf8"
 
 	"github.com/vigil-rec/vigil/play/vtparse"
@@ -304,12 +305,19 @@ func (s *Screen) rowText(b []byte, r *row, full bool) []byte {
 		}
 		cells = cells[:n]
 	}
-	for _, c := range cells {
-		if c.ch < utf8.RuneSelf {
-			b = append(b, byte(c.ch))
-		} else {
-			b = utf8.AppendRune(b, c.ch)
+	// ASCII by index into room made once: appending byte by byte was a
+	// fifth of the collector's search texts (BenchmarkTexts).
+	n := len(b)
+	b = slices.Grow(b, len(cells))[:n+len(cells)]
+	for i, c := range cells {
+		if c.ch >= utf8.RuneSelf {
+			b = b[:n+i]
+			for _, c := range cells[i:] {
+				b = utf8.AppendRune(b, c.ch)
+			}
+			break
 		}
+		b[n+i] = byte(c.ch)
 	}
 	if full {
 		for range s.cols - len(r.cells) {
