@@ -35,6 +35,10 @@ import (
 const (
 	auditorsGID = 64520
 	cockpitWS   = "/usr/lib/cockpit/cockpit-ws"
+	// The session bus's configuration, and where the namespace's
+	// session buses put their sockets.
+	sessionConf   = "/usr/share/dbus-1/session.conf"
+	sessionBusDir = "/run/vigil-session-bus"
 )
 
 // cockpitHost is the namespace's Cockpit with the page and recordings.
@@ -86,6 +90,18 @@ func newCockpitHost(t *testing.T) *cockpitHost {
 	t.Cleanup(func() {
 		_ = exec.Command("pkill", "-KILL", "-U", fmt.Sprintf("%d,%d,%d", aliceUID, bobUID, carolUID)).Run()
 	})
+	// That bus (dbus-daemon --session) listens in /tmp, the host's, where
+	// a bus killed before it unlinks its socket leaves it: the namespace's
+	// session.conf puts the sockets on a tmpfs of the namespace's /run.
+	svctest.Tmpfs(t, sessionBusDir, "mode=1777")
+	conf, err := os.ReadFile(sessionConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(conf, []byte("unix:tmpdir=/tmp")) {
+		t.Fatalf("%s does not listen in /tmp:\n%s", sessionConf, conf)
+	}
+	svctest.BindFile(t, sessionConf, strings.Replace(string(conf), "unix:tmpdir=/tmp", "unix:tmpdir="+sessionBusDir, 1))
 	// Homes (the list cache goes there), root's too: sudo's bridge keeps
 	// its cache in /root. /var/log for the recordings and for what
 	// cockpit-session logs (wtmp, lastlog).
