@@ -260,7 +260,7 @@ func (s *Store) append(ctx context.Context, p Peer, file string, off int64, data
 	}
 	stored, err := s.write(ctx, tx, v, data, sc)
 	if err == nil && !stored {
-		err = errors.New("the locked recording changed")
+		err = errors.New("the host was revoked or its keys changed during the append")
 	}
 	if err == nil {
 		if err = tx.Commit(ctx); err != nil {
