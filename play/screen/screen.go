@@ -14,7 +14,6 @@
 package screen
 
 import (
-	"slices"
 	"unicode/utf8"
 
 	"github.com/vigil-rec/vigil/play/vtparse"
@@ -305,19 +304,12 @@ func (s *Screen) rowText(b []byte, r *row, full bool) []byte {
 		}
 		cells = cells[:n]
 	}
-	// ASCII by index into room made once: appending byte by byte was a
-	// fifth of the collector's search texts (BenchmarkTexts).
-	n := len(b)
-	b = slices.Grow(b, len(cells))[:n+len(cells)]
-	for i, c := range cells {
-		if c.ch >= utf8.RuneSelf {
-			b = b[:n+i]
-			for _, c := range cells[i:] {
-				b = utf8.AppendRune(b, c.ch)
-			}
-			break
+	for _, c := range cells {
+		if c.ch < utf8.RuneSelf {
+			b = append(b, byte(c.ch))
+		} else {
+			b = utf8.AppendRune(b, c.ch)
 		}
-		b[n+i] = byte(c.ch)
 	}
 	if full {
 		for range s.cols - len(r.cells) {
