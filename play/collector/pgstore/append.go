@@ -52,7 +52,7 @@ type Peer struct {
 }
 
 // AppendFrom is Append of data sent by p: with its key, which must still
-// be one the host's (ErrKeyRevoked otherwise) when the append is stored.
+// be one of the host's (ErrKeyRevoked otherwise) when the append is stored.
 // The collector need not look the key up at each request.
 func (s *Store) AppendFrom(ctx context.Context, p Peer, file string, off int64, data []byte) (int64, error) {
 	acked, err := s.appendRetry(ctx, p, file, off, data)
@@ -212,7 +212,7 @@ func (s *Store) append(ctx context.Context, p Peer, file string, off int64, data
 		if v.bytes != off || len(data) == 0 || !p.trustedIn(v.keys) {
 			s.verifier.put(v) // for the transaction below
 		} else if stored, err := s.write(ctx, s.pool, v, data, sc); err != nil || stored {
-			return s.written(v, off, data, stored, err)
+			return s.written(v, data, stored, err)
 		}
 		// Not stored: the bytes stored, the host's keys or the recording
 		// changed under it, and v has read data. The transaction tells.
@@ -267,12 +267,12 @@ func (s *Store) append(ctx context.Context, p Peer, file string, off int64, data
 			err = fmt.Errorf("commit: %w", err)
 		}
 	}
-	return s.written(v, off, data, err == nil, err)
+	return s.written(v, data, err == nil, err)
 }
 
-// written ends an append of data at off through v: stored, v is kept for
-// the next one; not, it has read what the database has not.
-func (s *Store) written(v *cachedVerifier, off int64, data []byte, stored bool, err error) (int64, error) {
+// written ends an append of data through v, at v.bytes: stored, v is kept
+// for the next one; not, it has read what the database has not.
+func (s *Store) written(v *cachedVerifier, data []byte, stored bool, err error) (int64, error) {
 	// The cache keeps the verifier, not this append's texts: 200
 	// recordings' last texts held 200 MB.
 	clear(v.texts)
@@ -280,7 +280,7 @@ func (s *Store) written(v *cachedVerifier, off int64, data []byte, stored bool, 
 	if err != nil || !stored {
 		return 0, err
 	}
-	v.bytes = off + int64(len(data))
+	v.bytes += int64(len(data))
 	s.verifier.put(v)
 	return v.bytes, nil
 }

@@ -14,11 +14,11 @@ import (
 // not kept is rebuilt from the stored bytes at the next append.
 const verifierCacheSize = 256
 
-// cachedVerifier is recording id's verifier after its first bytes bytes,
-// against the keys host hostID had then, and the texts
-// search checks in them (play/search.Texts): texts holds those of the
-// append under way, unless muted while catching up on bytes whose texts
-// are stored. The recording is file of the host named host.
+// cachedVerifier is the verifier of recording id (at, as its host ships
+// it) after its first bytes bytes, against the keys host hostID had then,
+// and the texts search checks in them (play/search.Texts): texts holds
+// those of the append under way, unless muted while catching up on bytes
+// whose texts are stored.
 type cachedVerifier struct {
 	id     int64
 	hostID int64
