@@ -68,3 +68,9 @@ func BenchmarkChangedLongLine(b *testing.B) {
 		s.Changed(func(string, bool) bool { return false })
 	}
 }
+
+// BenchmarkLog is log lines scrolling by (tail -f, cat of a log): most
+// pass through the screen (passLines).
+func BenchmarkLog(b *testing.B) {
+	benchWrite(b, recgen.Text(nil, rand.New(rand.NewPCG(5, 6)), 8<<20))
+}

@@ -100,7 +100,8 @@ type Screen struct {
 	gone    []*row // rows a smaller window removed, for reuse
 	tmp     []*row // rows leaving in a scroll
 	batch   []Line // lines for OnClear
-	text    []byte // Changed's text
+	text    []byte // Changed's text, passLines'
+	ends    []int  // plainLines'
 }
 
 // cursor is what DECSC saves.
@@ -170,7 +171,17 @@ func (s *Screen) watched() bool { return s.OnScroll != nil || s.OnClear != nil }
 // across writes; bytes that are not UTF-8 are ignored, as a UTF-8 terminal
 // shows them as U+FFFD, which carries no text.
 func (s *Screen) Write(p []byte) {
+	// Lines may pass through (passLines) at the start and after each line
+	// feed, from where the lines looked at last end.
+	try, from := true, 0
 	for i := 0; i < len(p); i++ {
+		if try && i >= from {
+			took, seen := s.passLines(p[i:])
+			try, from = false, i+seen
+			if i += took; i == len(p) {
+				break
+			}
+		}
 		b := p[i]
 		if b >= 0x20 && b < 0x7f && s.p.Ground() {
 			// Most output is runs of printable ASCII: taken a run at
@@ -183,6 +194,7 @@ func (s *Screen) Write(p []byte) {
 			s.print(s.p.Rune)
 		case vtparse.Execute:
 			s.execute(s.p.Rune)
+			try = s.p.Rune == '\n'
 		case vtparse.Esc:
 			s.esc()
 		case vtparse.CSI:
