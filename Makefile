@@ -137,11 +137,14 @@ bench: deps build
 	$(MAKE) bench-fleet
 
 # The fleet's figures (issue 14): search over 10,000 recordings (10 GB), and
-# ingest from 200 hosts at 100 KiB/s each with a 10-minute collector outage
-# (12 GB written meanwhile: the hosts' files are the spool).
+# ingest from 200 hosts at 100 KiB/s each: its latency with a 5 s collector
+# outage (the hosts' files fit in tmpfs), its catch-up after a 10-minute one
+# (12 GB written meanwhile: the hosts' files are the spool, on disk).
 bench-fleet: deps build
 	VIGIL_BENCH_SEARCH=$${VIGIL_BENCH_SEARCH:-10000:1048576} $(GO) test -count=1 -v -timeout 3h -run '^TestBenchSearch$$' ./play/collector/server | grep -E 'stored|lookup|search '
-	cd tests && VIGIL_BENCH_FLEET=$${VIGIL_BENCH_FLEET:-200:102400} VIGIL_BENCH_OUTAGE=$${VIGIL_BENCH_OUTAGE:-10m} $(GO) test -count=1 -v -timeout 3h -run '^TestBenchFleet$$' . | grep -E 'hosts writing|acknowledged|busy|RSS|outage'
+	for outage in 5s $${VIGIL_BENCH_OUTAGE:-10m}; do \
+		(cd tests && VIGIL_BENCH_FLEET=$${VIGIL_BENCH_FLEET:-200:102400} VIGIL_BENCH_OUTAGE=$$outage $(GO) test -count=1 -v -timeout 3h -run '^TestBenchFleet$$' . | grep -E 'recordings are|hosts writing|acknowledged|busy|RSS|outage') || exit 1; \
+	done
 
 # Short fuzzing pass over every parser; corpora live in testdata/fuzz.
 # A bare "context deadline exceeded" with no failing input written is Go's

@@ -165,15 +165,20 @@ func TestBenchFleet(t *testing.T) {
 		lines     []written
 		shipper   *ship.Shipper
 	}
-	// The simulated hosts' recordings go on tmpfs when there is one: real
-	// hosts write them to their own disks. Here, 20 MB/s of them in the
-	// page cache, written back all at once when 30 s old, stalled the
-	// database's commits behind the writeback for a second or more.
-	hostsDir := dir
-	if d, err := os.MkdirTemp("/dev/shm", "vigil-fleet-hosts-"); err == nil {
+	// The simulated hosts' recordings go on tmpfs if it holds them with
+	// half the available memory to spare: real hosts write them to their
+	// own disks. Here, 20 MB/s of them in the page cache, written back all
+	// at once when 30 s old, stalled the database's commits behind the
+	// writeback for a second or more. A 10-minute outage's do not fit.
+	hostsDir, where := dir, "on disk"
+	need := int64(nHosts) * int64(rate) * 3 / 2 * int64((dur+settle+outage+dur/4)/time.Second) // tlog's JSON adds ~25%
+	if avail := memAvailable(); need > avail/2 {
+		where = fmt.Sprintf("on disk (%d MB would not fit in tmpfs: %d MB of memory available)", need>>20, avail>>20)
+	} else if d, err := os.MkdirTemp("/dev/shm", "vigil-fleet-hosts-"); err == nil {
 		t.Cleanup(func() { os.RemoveAll(d) })
-		hostsDir = d
+		hostsDir, where = d, "in tmpfs ("+d+")"
 	}
+	t.Logf("the simulated hosts' recordings are %s", where)
 	hosts := make([]*host, nHosts)
 	for i := range hosts {
 		h := &host{name: fmt.Sprintf("h%03d.example.com", i), dir: filepath.Join(hostsDir, fmt.Sprint("h", i))}
@@ -433,9 +438,17 @@ func machineCPU() (busy, total int64) {
 
 // processRSS is pid's resident set in bytes, from /proc.
 func processRSS(pid int) int64 {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	return procKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
+}
+
+// memAvailable is the memory available to start new programs, in bytes.
+func memAvailable() int64 { return procKB("/proc/meminfo", "MemAvailable:") }
+
+// procKB reads the field name of a /proc file that counts kB, in bytes.
+func procKB(file, name string) int64 {
+	data, _ := os.ReadFile(file)
 	for line := range strings.Lines(string(data)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, name); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10
 		}
