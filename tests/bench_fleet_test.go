@@ -73,8 +73,9 @@ type written struct {
 }
 
 // benchHost writes one recording at rate bytes/s of terminal output (from
-// text), a message every tick, until ctx ends, noting each line's end.
-func benchHost(ctx context.Context, dir, host string, priv ed25519.PrivateKey, text []byte, rate int, tick time.Duration, out *[]written) error {
+// text), flushed every tick in messages of up to payload bytes, until ctx
+// ends, noting each line's end.
+func benchHost(ctx context.Context, dir, host string, priv ed25519.PrivateKey, text []byte, rate, payload int, tick time.Duration, out *[]written) error {
 	start := time.Now()
 	meta := store.Meta{Start: start, Host: host, User: "alice", Rec: "bench"}
 	f, err := sink.OpenFile(dir+"/", meta)
@@ -84,7 +85,7 @@ func benchHost(ctx context.Context, dir, host string, priv ed25519.PrivateKey, t
 	name := filepath.Base(f.Path())
 	cw := chain.New(f, priv, 10*time.Second, time.Now)
 	e := tlog.NewEncoder(tlog.Meta{Host: host, Rec: "bench", User: "alice", Term: "xterm", Session: 1, Start: start},
-		tlog.Options{Payload: 32 << 10, Output: true, Window: true}, cw)
+		tlog.Options{Payload: payload, Output: true, Window: true}, cw)
 	per := rate * int(tick) / int(time.Second)
 	off := len(host) * 7919 % (len(text) - per)
 	err = e.Window(0, 80, 24)
@@ -118,8 +119,10 @@ func benchHost(ctx context.Context, dir, host string, priv ed25519.PrivateKey, t
 
 // TestBenchFleet is issue 14's ingest figure: VIGIL_BENCH_FLEET=HOSTS:RATE
 // (e.g. 200:102400, 20 MB/s) hosts each writing RATE bytes/s of output in
-// a recording, shipped by rec/ship to vigil-collector on PostgreSQL (fsync
-// on) for VIGIL_BENCH_DURATION (default 60s), then, settle later, the
+// a recording (messages of up to VIGIL_BENCH_PAYLOAD bytes, default 32768;
+// vigil-rec's default is 2048), shipped by rec/ship to vigil-collector on
+// PostgreSQL (fsync on) for VIGIL_BENCH_DURATION (default 60s), then,
+// settle later, the
 // collector stopped for VIGIL_BENCH_OUTAGE (default 30s) while they go on,
 // then started. It reports the rate acknowledged and the latency from a
 // line's write to its acknowledgement (searchable: texts are stored in the
@@ -137,6 +140,12 @@ func TestBenchFleet(t *testing.T) {
 	rate, err2 := strconv.Atoi(rs)
 	if err1 != nil || err2 != nil || nHosts < 1 || rate < 1000 {
 		t.Fatalf("VIGIL_BENCH_FLEET=%q: want HOSTS:RATE", spec)
+	}
+	payload := 32 << 10
+	if v := os.Getenv("VIGIL_BENCH_PAYLOAD"); v != "" {
+		if payload, err1 = strconv.Atoi(v); err1 != nil || payload < tlog.MinPayload {
+			t.Fatalf("VIGIL_BENCH_PAYLOAD=%q: want bytes, at least %d", v, tlog.MinPayload)
+		}
 	}
 	dur := envDuration(t, "VIGIL_BENCH_DURATION", time.Minute)
 	outage := envDuration(t, "VIGIL_BENCH_OUTAGE", 30*time.Second)
@@ -216,7 +225,7 @@ func TestBenchFleet(t *testing.T) {
 		go func() { defer shippers.Done(); h.shipper.Run(shipCtx) }()
 		go func() {
 			defer writers.Done()
-			if err := benchHost(writeCtx, h.dir, h.name, h.priv, text, rate, 250*time.Millisecond, &h.lines); err != nil {
+			if err := benchHost(writeCtx, h.dir, h.name, h.priv, text, rate, payload, 250*time.Millisecond, &h.lines); err != nil {
 				t.Error(err)
 			}
 		}()
