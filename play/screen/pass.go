@@ -23,12 +23,16 @@ func (s *Screen) passable() bool {
 	return len(last.cells) == 0 && !last.wrapped && !rows[s.rows-2].wrapped
 }
 
+// maxPass bounds the lines passLines takes at a time, and so what it
+// keeps of them (a write of a megabyte of empty lines is half a million).
+const maxPass = 1024
+
 // plainLines returns where the lines p starts with end (after their CR LF),
-// as long as each is printable ASCII and tabs that fit in a row. The first
-// ones scroll off as the last ones are written.
+// as long as each is printable ASCII and tabs that fit in a row, at most
+// maxPass of them. The first ones scroll off as the last ones are written.
 func (s *Screen) plainLines(p []byte) []int {
 	ends := s.ends[:0]
-	for i := 0; ; {
+	for i := 0; len(ends) < maxPass; {
 		x := 0
 		for i < len(p) {
 			if n := asciiRun(p[i:]); n > 0 {
@@ -51,6 +55,8 @@ func (s *Screen) plainLines(p []byte) []int {
 		i += 2
 		ends = append(ends, i)
 	}
+	s.ends = ends
+	return ends
 }
 
 // nextTab is the column a tab moves the cursor at x (< cols-1) to.

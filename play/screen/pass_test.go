@@ -14,6 +14,14 @@ import (
 func plainOutput(rnd *rand.Rand, n, cols int) []byte {
 	var b []byte
 	for len(b) < n {
+		switch rnd.IntN(100) {
+		case 0:
+			// More lines than pass at a time.
+			for range maxPass + rnd.IntN(2*maxPass) {
+				b = append(b, strings.Repeat("z", rnd.IntN(4))+"\r\n"...)
+			}
+			continue
+		}
 		switch rnd.IntN(14) {
 		case 0:
 			b = append(b, randomOutput(rnd, 1+rnd.IntN(20))...)
@@ -135,6 +143,7 @@ func TestPassLinesTaken(t *testing.T) {
 		took        int
 	}{
 		{"\x1b[24H", lines, len(lines)},
+		{"\x1b[24H", strings.Repeat(line, 2*maxPass), maxPass * len(line)},
 		{"\x1b[24H", lines + "\x1b[m", len(lines)},
 		{"\x1b[24H", lines[:23*len(line)], 0},
 		{"\x1b[24H", lines[:24*len(line)], 24 * len(line)},

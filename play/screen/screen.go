@@ -171,16 +171,17 @@ func (s *Screen) watched() bool { return s.OnScroll != nil || s.OnClear != nil }
 // across writes; bytes that are not UTF-8 are ignored, as a UTF-8 terminal
 // shows them as U+FFFD, which carries no text.
 func (s *Screen) Write(p []byte) {
-	// Lines may pass through (passLines) at the start and after each line
-	// feed, from where the lines looked at last end.
+	// Lines may pass through (passLines) at the start, after each line
+	// feed and after lines passed, from where the lines looked at last end.
 	try, from := true, 0
 	for i := 0; i < len(p); i++ {
 		if try && i >= from {
 			took, seen := s.passLines(p[i:])
-			try, from = false, i+seen
-			if i += took; i == len(p) {
-				break
+			if from = i + seen; took > 0 {
+				i += took - 1
+				continue
 			}
+			try = false
 		}
 		b := p[i]
 		if b >= 0x20 && b < 0x7f && s.p.Ground() {
