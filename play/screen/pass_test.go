@@ -40,7 +40,7 @@ func plainOutput(rnd *rand.Rand, n, cols int) []byte {
 				if rnd.IntN(10) == 0 {
 					b = append(b, '\t')
 				} else {
-					b = append(b, byte('!'+rnd.IntN(94)))
+					b = append(b, byte(' '+rnd.IntN(95))) // spaces too: a line of only spaces is blank
 				}
 			}
 			if rnd.IntN(4) == 0 {
