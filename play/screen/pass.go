@@ -31,8 +31,8 @@ const maxPass = 1024
 // as long as each is printable ASCII and tabs that fit in a row, at most
 // maxPass of them. The first ones scroll off as the last ones are written.
 func (s *Screen) plainLines(p []byte) []int {
-	ends := s.ends[:0]
-	for i := 0; len(ends) < maxPass; {
+	ends, i := s.ends[:0], 0
+	for len(ends) < maxPass {
 		x := 0
 		for i < len(p) {
 			if n := asciiRun(p[i:]); n > 0 {
@@ -49,8 +49,7 @@ func (s *Screen) plainLines(p []byte) []int {
 			i++
 		}
 		if i+1 >= len(p) || p[i] != '\r' || p[i+1] != '\n' {
-			s.ends = ends
-			return ends
+			break
 		}
 		i += 2
 		ends = append(ends, i)
@@ -94,18 +93,17 @@ func (s *Screen) passLines(p []byte) (took, seen int) {
 	bottom.clear(s.blank())
 	bottom.mark = false
 	s.dirty(bottom)
+	// s.last is the last character printed: of plain lines' bytes, tabs,
+	// CR and LF print none.
+	for i := ends[leave-1] - 1; i >= 0; i-- {
+		if p[i] >= 0x20 {
+			s.last = rune(p[i])
+			break
+		}
+	}
 	start := 0
 	for _, end := range ends[:leave] {
 		line := p[start : end-2]
-		if n := len(line); n > 0 {
-			// s.last is the last character printed; a tab prints none.
-			for i := n - 1; i >= 0; i-- {
-				if line[i] != '\t' {
-					s.last = rune(line[i])
-					break
-				}
-			}
-		}
 		if s.OnScroll != nil {
 			s.OnScroll(Line{Text: s.lineText(line), Marked: mark})
 		}
