@@ -266,7 +266,7 @@ func searchReader(r *reader.Reader, proto Hit, o Options) ([]Hit, error) {
 	var hits []Hit
 	add := func(t time.Duration, source, line string) {
 		h := proto
-		h.Offset, h.t, h.Sec, h.Source, h.Line = FormatOffset(t), t, t.Seconds(), source, line
+		h.Offset, h.t, h.Sec, h.Source, h.Line = FormatOffset(t), t, tlog.Seconds(t), source, line
 		hits = append(hits, h)
 	}
 	full := func() bool { return o.MaxHits > 0 && len(hits) > o.MaxHits }

@@ -28,7 +28,7 @@ const (
 	cacheName = "vigil-play/list.cache"
 	// cacheVersion changes with Summary's fields or meaning, or the
 	// file's layout (cachefile.go).
-	cacheVersion = 3
+	cacheVersion = 4 // 4: durations exact to the millisecond (tlog.Seconds)
 )
 
 // fileID tells whether a file is still the one summarized. The change

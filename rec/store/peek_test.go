@@ -74,3 +74,22 @@ func TestPeek(t *testing.T) {
 		t.Errorf("the cache lost Describe's summary: %+v %v", ss, ok)
 	}
 }
+
+// A recording's duration is the number its last event's time reads as
+// to the millisecond (3.736, not 3.7359999999999998): the Cockpit player
+// played up to the duration and never reached that event.
+func TestDurationExact(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	start := time.Date(2026, 12, 6, 19, 44, 54, 0, time.UTC)
+	path, err := storetest.Write(t.TempDir(), storetest.Spec{Rec: "r", User: "alice", Host: "h", Start: start, Duration: 3736 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Describe(path, keys.Set{})
+	if err != nil || len(s) != 1 {
+		t.Fatalf("Describe: %+v %v", s, err)
+	}
+	if s[0].Duration != 3.736 {
+		t.Errorf("duration %v, want 3.736", s[0].Duration)
+	}
+}

@@ -267,7 +267,7 @@ func (s *Summary) describe(first, last *message) {
 	if last == nil {
 		last = first
 	}
-	s.Duration = last.end.Seconds()
+	s.Duration = tlog.Seconds(last.end)
 	if !last.time.IsZero() {
 		s.End = last.time.Add(last.end - last.pos).UTC()
 	}

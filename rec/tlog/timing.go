@@ -70,6 +70,13 @@ func NextTimingRecord[S ~string | ~[]byte](tm S, i int) (r TimingRecord, next in
 // Delay is a '+' record's time.
 func (r TimingRecord) Delay() time.Duration { return time.Duration(r.A) * time.Millisecond }
 
+// Seconds is d in seconds, the number its milliseconds read as text
+// (3736 ms: 3.736). Duration.Seconds adds the fraction to the whole seconds
+// and can land just below (3.7359999999999998): a player that compares a
+// recording's duration with its events' times, printed to the millisecond,
+// would never reach the last one.
+func Seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
+
 // Stream is 0 for input records ('<', '['), 1 for output ('>', ']').
 func (r TimingRecord) Stream() int {
 	if r.Op == '>' || r.Op == ']' {

@@ -323,7 +323,7 @@ func (s *Store) write(ctx context.Context, q querier, v *cachedVerifier, data []
 		}
 	}
 	if last := sc.last; last != nil {
-		duration = ptr(last.end.Seconds())
+		duration = ptr(tlog.Seconds(last.end))
 		if !last.time.IsZero() {
 			endTime = ptr(last.time.Add(last.end - last.pos))
 		}

@@ -164,18 +164,21 @@ export class Player {
         if (behind)
             pos = Math.min(pos, this.loadedTo); // wait for the next span
         pos = Math.min(pos, end);
-        this.writeUpTo(pos);
+        // At the end only once everything is loaded: export may cut a span
+        // exactly at the last events' time, which the next span then holds.
+        // There, whatever is left is written: an event a rounding past the
+        // duration (a summary cached by an older vigil-play) is still shown.
+        const atEnd = pos >= end && !this.live && !behind;
+        this.writeUpTo(atEnd ? Infinity : pos);
         this.pos = pos;
+        if (atEnd) {
+            this.pause();
+            return;
+        }
         if (!this.fetching && (behind
             ? pos > this.loadedTo - CHUNK / 2
             : this.live && this.follow && pos >= this.loadedTo && performance.now() >= this.pollAt))
             this.more();
-        // At the end only once everything is loaded: export may cut a span
-        // exactly at the last events' time, which the next span then holds.
-        if (pos >= end && !this.live && !behind) {
-            this.pause();
-            return;
-        }
         this.onUpdate(this);
     }
 
