@@ -160,14 +160,20 @@ func (s *Screen) vertical(n int) {
 func (s *Screen) tab(n int) {
 	x := s.cur.x
 	for ; n > 0 && x < s.cols-1; n-- {
-		for x++; x < s.cols-1 && !s.tabs[x]; x++ {
-		}
+		x = s.nextTab(x)
 	}
 	for ; n < 0 && x > 0; n++ {
 		for x--; x > 0 && !s.tabs[x]; x-- {
 		}
 	}
 	s.moveTo(x, s.cur.y)
+}
+
+// nextTab is the column a tab moves the cursor at x (< cols-1) to.
+func (s *Screen) nextTab(x int) int {
+	for x++; x < s.cols-1 && !s.tabs[x]; x++ {
+	}
+	return x
 }
 
 // index moves the cursor down, scrolling at the bottom of the region.

@@ -58,13 +58,6 @@ func (s *Screen) plainLines(p []byte) []int {
 	return ends
 }
 
-// nextTab is the column a tab moves the cursor at x (< cols-1) to.
-func (s *Screen) nextTab(x int) int {
-	for x++; x < s.cols-1 && !s.tabs[x]; x++ {
-	}
-	return x
-}
-
 // passLines takes the plain lines p starts with if at least a screen's
 // worth of them scroll off, and returns how many bytes they were (0 if
 // none were taken) and how many bytes of p the lines it looked at took
