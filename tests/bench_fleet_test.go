@@ -122,13 +122,12 @@ func benchHost(ctx context.Context, dir, host string, priv ed25519.PrivateKey, t
 // a recording (messages of up to VIGIL_BENCH_PAYLOAD bytes, default 32768;
 // vigil-rec's default is 2048), shipped by rec/ship to vigil-collector on
 // PostgreSQL (fsync on) for VIGIL_BENCH_DURATION (default 60s), then,
-// settle later, the
-// collector stopped for VIGIL_BENCH_OUTAGE (default 30s) while they go on,
-// then started. It reports the rate acknowledged and the latency from a
-// line's write to its acknowledgement (searchable: texts are stored in the
-// same transaction, indexed within seconds) of the lines of the duration,
-// the collector's RSS, the database's bytes per recorded byte, and the
-// catch-up time after the outage.
+// settle later, the collector stopped for VIGIL_BENCH_OUTAGE (default 30s)
+// while they go on, then started. It reports the rate acknowledged and the
+// latency from a line's write to its acknowledgement (searchable: texts are
+// stored in the same transaction, indexed within seconds) of the lines of
+// the duration, the collector's RSS, the database's bytes per recorded
+// byte, and the catch-up time after the outage.
 func TestBenchFleet(t *testing.T) {
 	const settle = 15 * time.Second
 	spec := os.Getenv("VIGIL_BENCH_FLEET")
@@ -180,7 +179,7 @@ func TestBenchFleet(t *testing.T) {
 	// at once when 30 s old, stalled the database's commits behind the
 	// writeback for a second or more. A 10-minute outage's do not fit.
 	hostsDir, where := dir, "on disk"
-	need := int64(nHosts) * int64(rate) * 3 / 2 * int64((dur+settle+outage+dur/4)/time.Second) // tlog's JSON adds ~25%
+	need := int64(nHosts) * int64(rate) * 3 / 2 * int64((dur+settle+outage+dur/4)/time.Second) // tlog's JSON adds up to ~25%, the rest is margin
 	if avail := memAvailable(); need > avail/2 {
 		where = fmt.Sprintf("on disk (%d MB would not fit in tmpfs: %d MB of memory available)", need>>20, avail>>20)
 	} else if d, err := os.MkdirTemp("/dev/shm", "vigil-fleet-hosts-"); err == nil {
